@@ -1,0 +1,55 @@
+"""ember: a deep-learning framework with PyTorch's API, on NumPy (CuPy on a GPU)."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from ember._dtype import (  # noqa: F401
+    bool_ as bool,
+    complex64,
+    complex128,
+    dtype,
+    float16,
+    float32,
+    float64,
+    get_default_dtype,
+    int8,
+    int16,
+    int32,
+    int64,
+    promote_types,
+    set_default_dtype,
+    uint8,
+)
+from ember._dtype import float16 as half  # noqa: F401
+from ember._dtype import float32 as float  # noqa: F401
+from ember._dtype import float64 as double  # noqa: F401
+from ember._dtype import int16 as short  # noqa: F401
+from ember._dtype import int32 as int  # noqa: F401
+from ember._dtype import int64 as long  # noqa: F401
+from ember._dtype import complex64 as cfloat  # noqa: F401
+from ember._backend import device  # noqa: F401
+from ember._size import Size  # noqa: F401
+from ember._tensor import Tensor  # noqa: F401
+from ember.autograd.grad_mode import (  # noqa: F401
+    enable_grad,
+    inference_mode,
+    is_grad_enabled,
+    no_grad,
+    set_grad_enabled,
+)
+from ember.random import Generator, manual_seed, seed, initial_seed, get_rng_state, set_rng_state  # noqa: F401
+from ember.functional import *  # noqa: F401,F403
+from ember.ops.arith import *  # noqa: F401,F403
+from ember.ops.reduce import *  # noqa: F401,F403
+from ember.ops.shape import *  # noqa: F401,F403
+from ember.ops.index import *  # noqa: F401,F403
+from ember.ops.linalg import *  # noqa: F401,F403
+from ember import _methods  # noqa: F401,E402
+from ember import autograd  # noqa: F401,E402
+from ember import cuda  # noqa: F401,E402
+
+import builtins as _b  # noqa: E402
+
+bool = bool  # noqa: PLW0127  (ember.bool is the dtype, as torch.bool)
+del _b

@@ -1,0 +1,145 @@
+"""Graph nodes. A primitive is a Function subclass whose forward/backward run on raw arrays;
+the instance created by `apply` is both the ctx and the graph node (as in torch)."""
+
+from __future__ import annotations
+
+from ember.autograd.grad_mode import _state
+
+_ERR_FREED = (
+    "Trying to backward through the graph a second time (or directly access saved tensors after "
+    "they have already been freed). Saved intermediate values of the graph are freed when you call "
+    ".backward() or autograd.grad(). Specify retain_graph=True if you need to backward through the "
+    "graph a second time or if you need to access saved intermediate values after calling backward."
+)
+
+tracer = [None]  # set by utils.tensorboard's graph recorder: tracer[0].record(node_cls, args, out)
+
+
+class Function:
+    """Base of every differentiable primitive.
+
+    Subclasses define `forward(ctx, *args, **kw) -> array` and `backward(ctx, grad) -> grads`
+    (one per positional argument, None where no gradient flows), both static, on raw arrays.
+    `ctx.save_for_backward(*arrays)` keeps what backward needs in `ctx.saved`.
+    """
+
+    next: tuple = ()
+    saved: tuple = ()
+    needs_input_grad: tuple = ()
+    _versions = None
+    _freed = False
+    _hooks = None  # tensor hooks of this node's output (register_hook / retain_grad)
+    _name = None
+
+    def save_for_backward(self, *arrays) -> None:
+        self.saved = arrays
+
+    @classmethod
+    def apply(cls, *args, **kw):
+        ctx = cls.__new__(cls)
+        arrays = []
+        edges = []
+        needs = False
+        for a in args:
+            if isinstance(a, Tensor):
+                arrays.append(a._data)
+                if a._requires_grad:
+                    needs = True
+                    edges.append(a.grad_fn or a)
+                else:
+                    edges.append(None)
+            else:
+                arrays.append(a)
+                edges.append(None)
+        if needs and _state[0]:
+            ctx.needs_input_grad = tuple(e is not None for e in edges)
+            out = cls.forward(ctx, *arrays, **kw)
+            res = Tensor._wrap(out, True, ctx)
+            ctx.next = tuple(edges)
+            if ctx.saved:
+                ctx._versions = _track(ctx.saved, args, res)
+        else:
+            ctx.needs_input_grad = (False,) * len(args)
+            res = Tensor._wrap(cls.forward(ctx, *arrays, **kw), False, None)
+        if tracer[0] is not None:
+            tracer[0].record(cls, args, res)
+        return res
+
+    # -- introspection with torch's names ------------------------------------------------------
+    def name(self) -> str:
+        return self._name or type(self).__name__ + "Backward0"
+
+    def __repr__(self) -> str:
+        return f"<{self.name()} object at {hex(id(self))}>"
+
+    @property
+    def next_functions(self) -> tuple:
+        out = []
+        for e in self.next:
+            if e is None:
+                out.append((None, 0))
+            elif isinstance(e, Tensor):
+                out.append((AccumulateGrad(e), 0))
+            else:
+                out.append((e, 0))
+        return tuple(out)
+
+    def register_hook(self, fn) -> None:
+        if self._hooks is None:
+            self._hooks = []
+        self._hooks.append(fn)
+
+    @property
+    def saved_tensors(self) -> tuple:
+        if self._freed:
+            raise RuntimeError(_ERR_FREED)
+        return tuple(Tensor._wrap(s, False, None) if _is_array(s) else s for s in self.saved)
+
+
+def _is_array(x) -> bool:
+    return hasattr(x, "shape") and hasattr(x, "dtype") and not isinstance(x, Tensor)
+
+
+def _track(saved, args, res):
+    """For each saved array that is an input's or the output's storage, remember whose it is
+    and its version, so backward can detect in-place modification (torch's SavedVariable)."""
+    tracked = []
+    for s in saved:
+        src = None
+        for a in args:
+            if isinstance(a, Tensor) and a._data is s:
+                src = (a, a._vc, a._vc[0])
+                break
+        else:
+            if s is res._data:
+                src = (None, res._vc, res._vc[0])
+        tracked.append(src)
+    return tracked
+
+
+class AccumulateGrad:
+    """What `next_functions` shows for a leaf: `.variable` is the leaf tensor."""
+
+    __slots__ = ("variable",)
+
+    def __init__(self, variable) -> None:
+        self.variable = variable
+
+    def __repr__(self) -> str:
+        return f"<AccumulateGrad object at {hex(id(self))}>"
+
+    def name(self) -> str:
+        return "AccumulateGrad"
+
+    @property
+    def next_functions(self) -> tuple:
+        return ()
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, AccumulateGrad) and other.variable is self.variable
+
+    def __hash__(self) -> int:
+        return id(self.variable)
+
+
+Tensor = None  # bound by ember._tensor at import (avoids an import cycle)

@@ -1,0 +1,368 @@
+"""The torch.* creation functions: tensor, zeros, arange, rand, ... (math lives in ember.ops)."""
+
+from __future__ import annotations
+
+import builtins
+import math
+
+import numpy as np
+
+from ember import _backend, _dtype
+from ember._tensor import Tensor
+from ember.random import rng
+
+
+def _dt(dtype, default=None):
+    if dtype is None:
+        return default or _dtype.get_default_dtype()
+    return _dtype.to_dtype(dtype)
+
+
+def _finish(arr, dtype, device, requires_grad):
+    if device is not None:
+        dev = _backend.to_device(device)
+        if dev.type == "cuda":
+            arr = _backend.cupy().asarray(arr)
+    t = Tensor._wrap(arr)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def _infer_np(data):
+    """NumPy array for nested Python data with torch's dtype inference."""
+    if isinstance(data, Tensor):
+        return _backend.to_numpy(data._data)
+    if isinstance(data, (list, tuple)):
+        flat = _flatten(data)
+        arr = np.array([_scalar(x) for x in flat] if flat else [], dtype=None)
+        shape = _nested_shape(data)
+        if arr.size == 0:
+            return np.zeros(shape, dtype=_dtype.get_default_dtype().np)
+        kinds = {type(_scalar(x)) for x in flat}
+        if any(isinstance(_scalar(x), (float, np.floating)) for x in flat):
+            npdt = _dtype.get_default_dtype().np if not any(isinstance(x, np.floating) and x.dtype == np.float64 and not isinstance(x, float) for x in flat) else np.float64
+            if all(isinstance(x, float) or isinstance(x, (int, bool)) for x in flat):
+                npdt = _dtype.get_default_dtype().np
+            return np.asarray([_scalar(x) for x in flat], dtype=npdt).reshape(shape)
+        if kinds <= {bool, np.bool_}:
+            return arr.astype(np.bool_).reshape(shape)
+        if any(isinstance(_scalar(x), complex) for x in flat):
+            return arr.astype(np.complex64).reshape(shape)
+        return arr.astype(np.int64).reshape(shape)
+    if isinstance(data, bool):
+        return np.asarray(data)
+    if isinstance(data, int):
+        return np.asarray(data, dtype=np.int64)
+    if isinstance(data, float):
+        return np.asarray(data, dtype=_dtype.get_default_dtype().np)
+    if isinstance(data, complex):
+        return np.asarray(data, dtype=np.complex64)
+    if isinstance(data, (np.ndarray, np.generic)):
+        return np.array(data)
+    cp = _backend.cupy()
+    if cp is not None and isinstance(data, cp.ndarray):
+        return data.copy()
+    try:
+        return np.array(data)
+    except Exception:
+        raise TypeError(f"Could not infer dtype of {type(data).__name__}") from None
+
+
+def _scalar(x):
+    if isinstance(x, Tensor):
+        return x.item()
+    return x
+
+
+def _flatten(data):
+    out = []
+    stack = [data]
+    while stack:
+        d = stack.pop()
+        if isinstance(d, (list, tuple)):
+            stack.extend(reversed(d))
+        elif isinstance(d, Tensor) and d.ndim > 0:
+            stack.extend(reversed(d.tolist()))
+        elif isinstance(d, np.ndarray) and d.ndim > 0:
+            stack.extend(reversed(list(d)))
+        else:
+            out.append(d)
+    return out
+
+
+def _nested_shape(data):
+    shape = []
+    d = data
+    while isinstance(d, (list, tuple, np.ndarray, Tensor)) and not (isinstance(d, (np.ndarray, Tensor)) and d.ndim == 0):
+        shape.append(len(d))
+        if len(d) == 0:
+            break
+        d = d[0]
+    # validate ragged input
+    _check_ragged(data, shape, 0)
+    return tuple(shape)
+
+
+def _check_ragged(d, shape, depth):
+    if depth == len(shape):
+        return
+    if not isinstance(d, (list, tuple, np.ndarray, Tensor)) or len(d) != shape[depth]:
+        raise ValueError(
+            f"expected sequence of length {shape[depth]} at dim {depth} (got {len(d) if hasattr(d, '__len__') else 0})"
+        )
+    for x in d:
+        _check_ragged(x, shape, depth + 1)
+
+
+def tensor(data, dtype=None, device=None, requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
+    """torch.tensor: always copies; infers int64 / float32 / bool like torch."""
+    if isinstance(data, Tensor):
+        import warnings
+
+        warnings.warn(
+            "To copy construct from a tensor, it is recommended to use sourceTensor.clone().detach() "
+            "or sourceTensor.clone().detach().requires_grad_(True), rather than torch.tensor(sourceTensor).",
+            UserWarning,
+            stacklevel=2,
+        )
+    arr = _infer_np(data)
+    if dtype is not None:
+        arr = arr.astype(_dtype.to_dtype(dtype).np)
+    elif arr.dtype not in _dtype._FROM_NP:
+        arr = arr.astype(_dtype.from_np(arr.dtype).np)
+    return _finish(np.ascontiguousarray(arr), dtype, device, requires_grad)
+
+
+def as_tensor(data, dtype=None, device=None) -> Tensor:
+    """torch.as_tensor: shares memory with a NumPy array or tensor when dtype/device allow."""
+    if isinstance(data, Tensor):
+        if (dtype is None or _dtype.to_dtype(dtype) is data.dtype) and (device is None or _backend.to_device(device) == data.device):
+            return data
+        return data.to(dtype=dtype, device=device)
+    if isinstance(data, np.ndarray) and (dtype is None or _dtype.to_dtype(dtype).np == data.dtype) and device is None:
+        return from_numpy(data)
+    return tensor(data, dtype=dtype, device=device)
+
+
+def from_numpy(arr: np.ndarray) -> Tensor:
+    """torch.from_numpy: the tensor shares the array's memory."""
+    if not isinstance(arr, np.ndarray):
+        raise TypeError(f"expected np.ndarray (got {type(arr).__name__})")
+    _dtype.from_np(arr.dtype)
+    if not arr.flags.writeable:
+        import warnings
+
+        warnings.warn("The given NumPy array is not writable, and PyTorch does not support non-writable tensors.", UserWarning, stacklevel=2)
+    return Tensor._wrap(arr)
+
+
+def _size(size):
+    if len(size) == 1 and isinstance(size[0], (tuple, list)) or (len(size) == 1 and hasattr(size[0], "__iter__")):
+        size = tuple(size[0])
+    out = []
+    for s in size:
+        if isinstance(s, Tensor):
+            s = s.item()
+        if not isinstance(s, (int, np.integer)):
+            raise TypeError(f"empty(): argument 'size' must be tuple of ints, but found element of type {type(s).__name__}")
+        if s < 0:
+            raise RuntimeError(f"Trying to create tensor with negative dimension {s}: {list(size)}")
+        out.append(int(s))
+    return tuple(out)
+
+
+def _xp(device):
+    return _backend.module_for(_backend.to_device(device)) if device is not None else np
+
+
+def empty(*size, dtype=None, device=None, requires_grad: bool = False, out=None, **kw) -> Tensor:
+    return _finish(np.empty(_size(size), dtype=_dt(dtype).np), dtype, device, requires_grad)
+
+
+def zeros(*size, dtype=None, device=None, requires_grad: bool = False, out=None, **kw) -> Tensor:
+    return _finish(np.zeros(_size(size), dtype=_dt(dtype).np), dtype, device, requires_grad)
+
+
+def ones(*size, dtype=None, device=None, requires_grad: bool = False, out=None, **kw) -> Tensor:
+    return _finish(np.ones(_size(size), dtype=_dt(dtype).np), dtype, device, requires_grad)
+
+
+def full(size, fill_value, *, dtype=None, device=None, requires_grad: bool = False, out=None, **kw) -> Tensor:
+    if dtype is None:
+        if isinstance(fill_value, Tensor):
+            fill_value = fill_value.item()
+        dtype = _dtype.scalar_dtype(fill_value)
+    return _finish(np.full(_size((size,)), fill_value, dtype=_dt(dtype).np), dtype, device, requires_grad)
+
+
+def eye(n: int, m: int | None = None, *, dtype=None, device=None, requires_grad: bool = False, **kw) -> Tensor:
+    return _finish(np.eye(n, m, dtype=_dt(dtype).np), dtype, device, requires_grad)
+
+
+def arange(start=0, end=None, step=1, *, dtype=None, device=None, requires_grad: bool = False, out=None, **kw) -> Tensor:
+    """torch.arange: int64 unless an argument is a float (then the default float dtype)."""
+    if end is None:
+        start, end = 0, start
+    vals = [v.item() if isinstance(v, Tensor) else v for v in (start, end, step)]
+    start, end, step = vals
+    if step == 0:
+        raise RuntimeError("step must be nonzero")
+    if (end - start) * step < 0 and end != start:
+        raise RuntimeError("upper bound and larger bound inconsistent with step sign")
+    if dtype is None:
+        dtype = _dtype.get_default_dtype() if any(isinstance(v, float) for v in vals) else _dtype.int64
+    dt = _dtype.to_dtype(dtype)
+    n = builtins.max(0, math.ceil((end - start) / step))
+    arr = (start + np.arange(n, dtype=np.float64) * step) if dt.is_floating_point else np.arange(start, end, step)
+    return _finish(arr.astype(dt.np), dtype, device, requires_grad)
+
+
+def linspace(start, end, steps: int, *, dtype=None, device=None, requires_grad: bool = False, out=None, **kw) -> Tensor:
+    arr = np.linspace(float(start), float(end), int(steps), dtype=np.float64)
+    return _finish(arr.astype(_dt(dtype).np), dtype, device, requires_grad)
+
+
+def logspace(start, end, steps: int, base: float = 10.0, *, dtype=None, device=None, requires_grad: bool = False, **kw) -> Tensor:
+    arr = np.logspace(float(start), float(end), int(steps), base=base, dtype=np.float64)
+    return _finish(arr.astype(_dt(dtype).np), dtype, device, requires_grad)
+
+
+def rand(*size, generator=None, dtype=None, device=None, requires_grad: bool = False, out=None, **kw) -> Tensor:
+    """Uniform [0, 1) samples."""
+    arr = rng(generator).random(_size(size), dtype=np.float64 if _dt(dtype).np == np.float64 else np.float32)
+    return _finish(arr.astype(_dt(dtype).np, copy=False), dtype, device, requires_grad)
+
+
+def randn(*size, generator=None, dtype=None, device=None, requires_grad: bool = False, out=None, **kw) -> Tensor:
+    """Standard normal samples."""
+    arr = rng(generator).standard_normal(_size(size), dtype=np.float64 if _dt(dtype).np == np.float64 else np.float32)
+    return _finish(arr.astype(_dt(dtype).np, copy=False), dtype, device, requires_grad)
+
+
+def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=None, requires_grad: bool = False, **kw) -> Tensor:
+    if size is None:
+        low, high, size = 0, low, high
+    if high is None:
+        low, high = 0, low
+    if size is None:
+        raise TypeError("randint() missing required argument 'size'")
+    arr = rng(generator).integers(low, high, size=_size((size,)))
+    return _finish(arr.astype(_dt(dtype, _dtype.int64).np), dtype, device, requires_grad)
+
+
+def randperm(n: int, *, generator=None, dtype=None, device=None, requires_grad: bool = False, **kw) -> Tensor:
+    return _finish(rng(generator).permutation(int(n)).astype(_dt(dtype, _dtype.int64).np), dtype, device, requires_grad)
+
+
+def normal(mean=0.0, std=1.0, size=None, *, generator=None, out=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """torch.normal(mean, std[, size]): mean and std may be tensors (broadcast)."""
+    m = mean._data if isinstance(mean, Tensor) else mean
+    s = std._data if isinstance(std, Tensor) else std
+    if isinstance(s, np.ndarray) and (s < 0).any() or (not isinstance(s, np.ndarray) and s < 0):
+        raise RuntimeError(f"normal expects std >= 0.0, but found std {s if not isinstance(s, np.ndarray) else s.min()}")
+    if size is not None:
+        shape = _size((size,))
+    else:
+        shape = np.broadcast_shapes(np.shape(m), np.shape(s))
+    dt = mean.dtype if isinstance(mean, Tensor) else (std.dtype if isinstance(std, Tensor) else _dt(dtype))
+    arr = m + s * rng(generator).standard_normal(shape)
+    return _finish(np.asarray(arr).astype(dt.np), dtype, device, requires_grad)
+
+
+def _like(t: Tensor, dtype):
+    return dtype if dtype is not None else t.dtype
+
+
+def empty_like(input, *, dtype=None, device=None, requires_grad: bool = False, **kw) -> Tensor:
+    return empty(input.shape, dtype=_like(input, dtype), device=device or _dev(input), requires_grad=requires_grad)
+
+
+def zeros_like(input, *, dtype=None, device=None, requires_grad: bool = False, **kw) -> Tensor:
+    return zeros(input.shape, dtype=_like(input, dtype), device=device or _dev(input), requires_grad=requires_grad)
+
+
+def ones_like(input, *, dtype=None, device=None, requires_grad: bool = False, **kw) -> Tensor:
+    return ones(input.shape, dtype=_like(input, dtype), device=device or _dev(input), requires_grad=requires_grad)
+
+
+def full_like(input, fill_value, *, dtype=None, device=None, requires_grad: bool = False, **kw) -> Tensor:
+    return full(input.shape, fill_value, dtype=_like(input, dtype), device=device or _dev(input), requires_grad=requires_grad)
+
+
+def rand_like(input, *, dtype=None, device=None, requires_grad: bool = False, **kw) -> Tensor:
+    return rand(input.shape, dtype=_like(input, dtype), device=device or _dev(input), requires_grad=requires_grad)
+
+
+def randn_like(input, *, dtype=None, device=None, requires_grad: bool = False, **kw) -> Tensor:
+    return randn(input.shape, dtype=_like(input, dtype), device=device or _dev(input), requires_grad=requires_grad)
+
+
+def randint_like(input, low=0, high=None, *, dtype=None, device=None, requires_grad: bool = False, **kw) -> Tensor:
+    return randint(low, high, input.shape, dtype=_like(input, dtype), device=device or _dev(input))
+
+
+def _dev(t):
+    d = t.device
+    return None if d.type == "cpu" else d
+
+
+def _new(name):
+    fn = globals()[name]
+
+    def method(self, *size, dtype=None, device=None, requires_grad: bool = False, **kw):
+        return fn(*size, dtype=dtype if dtype is not None else self.dtype, device=device or _dev(self), requires_grad=requires_grad)
+
+    method.__name__ = "new_" + name
+    return method
+
+
+def _new_tensor(self, data, dtype=None, device=None, requires_grad: bool = False):
+    return tensor(data, dtype=dtype if dtype is not None else self.dtype, device=device or _dev(self), requires_grad=requires_grad)
+
+
+def _new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad: bool = False):
+    return full(size, fill_value, dtype=dtype if dtype is not None else self.dtype, device=device or _dev(self), requires_grad=requires_grad)
+
+
+Tensor.new_zeros = _new("zeros")
+Tensor.new_ones = _new("ones")
+Tensor.new_empty = _new("empty")
+Tensor.new_tensor = _new_tensor
+Tensor.new_full = _new_full
+
+
+def _legacy(name, dt):
+    def make(*args, **kwargs):
+        if len(args) == 1 and not isinstance(args[0], (int, np.integer)):
+            return tensor(args[0], dtype=dt)
+        return zeros(*args, dtype=dt) if args else tensor([], dtype=dt)
+
+    make.__name__ = name
+    return make
+
+
+FloatTensor = _legacy("FloatTensor", _dtype.float32)
+DoubleTensor = _legacy("DoubleTensor", _dtype.float64)
+LongTensor = _legacy("LongTensor", _dtype.int64)
+IntTensor = _legacy("IntTensor", _dtype.int32)
+ByteTensor = _legacy("ByteTensor", _dtype.uint8)
+BoolTensor = _legacy("BoolTensor", _dtype.bool_)
+HalfTensor = _legacy("HalfTensor", _dtype.float16)
+
+
+def is_tensor(obj) -> bool:
+    return isinstance(obj, Tensor)
+
+
+def numel(input) -> int:
+    return input.numel()
+
+
+__all__ = [
+    "tensor", "as_tensor", "from_numpy", "empty", "zeros", "ones", "full", "eye", "arange",
+    "linspace", "logspace", "rand", "randn", "randint", "randperm", "normal", "empty_like",
+    "zeros_like", "ones_like", "full_like", "rand_like", "randn_like", "randint_like",
+    "FloatTensor", "DoubleTensor", "LongTensor", "IntTensor", "ByteTensor", "BoolTensor",
+    "HalfTensor", "is_tensor", "numel",
+]

@@ -1,0 +1,71 @@
+"""Operand preparation for elementwise ops: torch's type promotion on raw arrays and scalars."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ember import _dtype
+
+_F = _dtype._FROM_NP
+_SCALARS = (bool, int, float, complex)
+
+
+def result_dtype(*vals) -> _dtype.dtype:
+    """torch.result_type on raw values: dimensioned arrays > 0-d arrays > Python scalars, and a
+    lower-priority operand only wins when its category (bool<int<float<complex) is higher."""
+    dim = zero = None
+    scal = None
+    for v in vals:
+        if isinstance(v, _SCALARS):
+            c = _dtype.category(v)
+            if scal is None or c > scal:
+                scal = c
+        elif hasattr(v, "dtype"):
+            d = _F[v.dtype] if v.dtype in _F else _dtype.from_np(v.dtype)
+            if v.ndim:
+                dim = d if dim is None else _dtype.promote_types(dim, d)
+            else:
+                zero = d if zero is None else _dtype.promote_types(zero, d)
+    res = dim
+    if zero is not None:
+        if res is None or zero._cat > res._cat:
+            res = zero
+    if scal is not None and (res is None or scal > res._cat):
+        res = {0: _dtype.bool_, 1: _dtype.int64, 2: _dtype.get_default_dtype(),
+               3: _dtype.complex64 if _dtype.get_default_dtype() is _dtype.float32 else _dtype.complex128}[scal]
+        if res is not None and dim is not None and scal == 3 and dim is _dtype.float64:
+            res = _dtype.complex128
+    return res
+
+
+def binary(a, b):
+    """Return (a, b) as arrays of the promoted dtype (fast path: same-dtype arrays)."""
+    ta, tb = type(a), type(b)
+    if ta is tb is np.ndarray and a.dtype == b.dtype:
+        return a, b
+    rt = result_dtype(a, b).np
+    return _cast(a, rt), _cast(b, rt)
+
+
+def _cast(v, rt):
+    if isinstance(v, _SCALARS):
+        return v  # NumPy 2 treats Python scalars as weak, like torch
+    if v.dtype != rt:
+        return v.astype(rt)
+    return v
+
+
+def float_binary(a, b):
+    """Like `binary`, but integer results become the default float dtype (true division)."""
+    a, b = binary(a, b)
+    if a.dtype.kind in "biu":
+        dt = _dtype.get_default_dtype().np
+        return a.astype(dt), b.astype(dt)
+    return a, b
+
+
+def to_float(a):
+    """Unary float ops (exp, sin, ...) turn integer/bool input into the default float dtype."""
+    if a.dtype.kind in "biu":
+        return a.astype(_dtype.get_default_dtype().np)
+    return a
