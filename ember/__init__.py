@@ -53,3 +53,6 @@ import builtins as _b  # noqa: E402
 
 bool = bool  # noqa: PLW0127  (ember.bool is the dtype, as torch.bool)
 del _b
+
+from ember.serialization import save, load  # noqa: E402
+from ember import nn, optim, utils  # noqa: E402

@@ -1,0 +1,3 @@
+"""torch.utils"""
+
+from ember.utils import data  # noqa: F401
