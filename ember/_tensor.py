@@ -386,7 +386,7 @@ class Tensor:
                 t.grad = g.clone() if t.grad is None else t.grad + g
             return None
 
-        self.grad_fn.register_hook(_retain)
+        self.grad_fn._retain = _retain  # runs after all other hooks of this tensor, as in torch
         self.__dict__["_retains"] = True
 
     @property
@@ -442,6 +442,83 @@ class Tensor:
                 self.grad_fn = node
                 self._requires_grad = True
         return self
+
+
+    # -- in-place fills (no graph: torch records these as leaf-breaking writes) --------------
+    def _fill(self, values) -> Tensor:
+        self._check_inplace()
+        self._data[...] = values
+        self._vc[0] += 1
+        if self.grad_fn is not None:
+            self.grad_fn = None
+            self._requires_grad = False
+        return self
+
+    def zero_(self) -> Tensor:
+        return self._fill(0)
+
+    def fill_(self, value) -> Tensor:
+        if isinstance(value, Tensor):
+            if value.ndim != 0:
+                raise RuntimeError(
+                    f"fill_ only supports 0-dimension value tensor but got tensor with {value.ndim} dimensions."
+                )
+            value = value.item()
+        return self._fill(value)
+
+    def copy_(self, src, non_blocking: bool = False) -> Tensor:
+        """Copy src into this tensor's storage (broadcast, dtype converted); differentiable."""
+        if not isinstance(src, Tensor):
+            src = Tensor._wrap(np.asarray(src))
+        if _bc_ok(src._data.shape, self._data.shape) and np.broadcast_shapes(src._data.shape, self._data.shape) == self._data.shape:
+            pass
+        else:
+            raise RuntimeError(
+                f"The size of tensor a ({self._data.shape[-1] if self._data.ndim else 1}) must match the size of "
+                f"tensor b ({src._data.shape[-1] if src._data.ndim else 1}) at non-singleton dimension {max(self._data.ndim - 1, 0)}"
+            )
+        if _G[0] and src._requires_grad:
+            from ember.ops.pointwise import ToCopy
+
+            moved = ToCopy.apply(src, self.dtype, self.device) if (src.dtype is not self.dtype or src.device != self.device) else src
+            from ember.ops.arith import add
+
+            res = add(moved * 1, self.detach() * 0) if moved._data.shape != self._data.shape else moved * 1
+            return self._inplace(res)
+        self._check_inplace()
+        data = src._data
+        if _backend.device_of(data) != self.device:
+            data = _backend.to_numpy(data) if self.device.type == "cpu" else _backend.cupy().asarray(data)
+        self._data[...] = data
+        self._vc[0] += 1
+        return self
+
+    def uniform_(self, a: float = 0.0, b: float = 1.0, *, generator=None) -> Tensor:
+        from ember.random import rng
+
+        return self._fill(rng(generator).uniform(a, b, self._data.shape).astype(self._data.dtype))
+
+    def normal_(self, mean: float = 0.0, std: float = 1.0, *, generator=None) -> Tensor:
+        from ember.random import rng
+
+        return self._fill(rng(generator).normal(mean, std, self._data.shape).astype(self._data.dtype))
+
+    def bernoulli_(self, p: float = 0.5, *, generator=None) -> Tensor:
+        from ember.random import rng
+
+        return self._fill((rng(generator).random(self._data.shape) < p).astype(self._data.dtype))
+
+    def exponential_(self, lambd: float = 1.0, *, generator=None) -> Tensor:
+        from ember.random import rng
+
+        return self._fill(rng(generator).exponential(1.0 / lambd, self._data.shape).astype(self._data.dtype))
+
+    def random_(self, low: int = 0, high: int | None = None, *, generator=None) -> Tensor:
+        from ember.random import rng
+
+        if high is None:
+            low, high = 0, low if low else 2**24
+        return self._fill(rng(generator).integers(low, high, self._data.shape).astype(self._data.dtype))
 
 
 def _short(npdt) -> str:

@@ -125,6 +125,8 @@ def run_backward(roots, grads, retain_graph: bool, create_graph: bool, inputs=No
                     r = h(wrap(g))
                     if r is not None:
                         g = r._data if (not create_graph and isinstance(r, Tensor)) else r
+            if node._retain is not None:
+                node._retain(wrap(g))
             if capture is not None and id(node) in capture:
                 capture[id(node)] = g
             if node._freed:

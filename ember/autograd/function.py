@@ -28,7 +28,8 @@ class Function:
     needs_input_grad: tuple = ()
     _versions = None
     _freed = False
-    _hooks = None  # tensor hooks of this node's output (register_hook / retain_grad)
+    _hooks = None  # tensor hooks of this node's output (register_hook)
+    _retain = None  # retain_grad's hook, run after the others
     _name = None
 
     def save_for_backward(self, *arrays) -> None:
