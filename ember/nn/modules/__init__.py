@@ -1,1 +1,3 @@
 """nn layers"""
+
+from ember.nn.modules.module import Module  # noqa: F401
