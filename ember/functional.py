@@ -29,44 +29,47 @@ def _finish(arr, dtype, device, requires_grad):
     return t
 
 
+def _elem_dtype(x) -> _dtype.dtype:
+    if isinstance(x, Tensor):
+        return x.dtype
+    if isinstance(x, np.generic):
+        return _dtype.from_np(x.dtype)
+    if isinstance(x, bool):
+        return _dtype.bool_
+    if isinstance(x, int):
+        return _dtype.int64
+    if isinstance(x, float):
+        return _dtype.get_default_dtype()
+    if isinstance(x, complex):
+        return _dtype.complex64
+    raise TypeError(f"Could not infer dtype of {type(x).__name__}")
+
+
 def _infer_np(data):
     """NumPy array for nested Python data with torch's dtype inference."""
     if isinstance(data, Tensor):
-        return _backend.to_numpy(data._data)
-    if isinstance(data, (list, tuple)):
-        flat = _flatten(data)
-        arr = np.array([_scalar(x) for x in flat] if flat else [], dtype=None)
-        shape = _nested_shape(data)
-        if arr.size == 0:
-            return np.zeros(shape, dtype=_dtype.get_default_dtype().np)
-        kinds = {type(_scalar(x)) for x in flat}
-        if any(isinstance(_scalar(x), (float, np.floating)) for x in flat):
-            npdt = _dtype.get_default_dtype().np if not any(isinstance(x, np.floating) and x.dtype == np.float64 and not isinstance(x, float) for x in flat) else np.float64
-            if all(isinstance(x, float) or isinstance(x, (int, bool)) for x in flat):
-                npdt = _dtype.get_default_dtype().np
-            return np.asarray([_scalar(x) for x in flat], dtype=npdt).reshape(shape)
-        if kinds <= {bool, np.bool_}:
-            return arr.astype(np.bool_).reshape(shape)
-        if any(isinstance(_scalar(x), complex) for x in flat):
-            return arr.astype(np.complex64).reshape(shape)
-        return arr.astype(np.int64).reshape(shape)
-    if isinstance(data, bool):
-        return np.asarray(data)
-    if isinstance(data, int):
-        return np.asarray(data, dtype=np.int64)
-    if isinstance(data, float):
-        return np.asarray(data, dtype=_dtype.get_default_dtype().np)
-    if isinstance(data, complex):
-        return np.asarray(data, dtype=np.complex64)
+        return _backend.to_numpy(data._data).copy()
     if isinstance(data, (np.ndarray, np.generic)):
         return np.array(data)
+    if isinstance(data, (list, tuple)):
+        shape = _nested_shape(data)
+        flat = _flatten(data)
+        if not flat:
+            return np.zeros(shape, dtype=_dtype.get_default_dtype().np)
+        dt = None
+        for x in flat:
+            d = _elem_dtype(x)
+            dt = d if dt is None else _dtype.promote_types(dt, d)
+        vals = [x.item() if isinstance(x, Tensor) else x for x in flat]
+        return np.asarray(vals, dtype=dt.np).reshape(shape)
+    if isinstance(data, (bool, int, float, complex)):
+        return np.asarray(data, dtype=_elem_dtype(data).np)
     cp = _backend.cupy()
     if cp is not None and isinstance(data, cp.ndarray):
         return data.copy()
-    try:
+    if hasattr(data, "__array__"):
         return np.array(data)
-    except Exception:
-        raise TypeError(f"Could not infer dtype of {type(data).__name__}") from None
+    raise TypeError(f"Could not infer dtype of {type(data).__name__}")
 
 
 def _scalar(x):
@@ -131,7 +134,7 @@ def tensor(data, dtype=None, device=None, requires_grad: bool = False, pin_memor
         arr = arr.astype(_dtype.to_dtype(dtype).np)
     elif arr.dtype not in _dtype._FROM_NP:
         arr = arr.astype(_dtype.from_np(arr.dtype).np)
-    return _finish(np.ascontiguousarray(arr), dtype, device, requires_grad)
+    return _finish(np.array(arr, order="C", copy=False) if arr.flags.c_contiguous else arr.copy(order="C"), dtype, device, requires_grad)
 
 
 def as_tensor(data, dtype=None, device=None) -> Tensor:
@@ -219,8 +222,21 @@ def arange(start=0, end=None, step=1, *, dtype=None, device=None, requires_grad:
 
 
 def linspace(start, end, steps: int, *, dtype=None, device=None, requires_grad: bool = False, out=None, **kw) -> Tensor:
-    arr = np.linspace(float(start), float(end), int(steps), dtype=np.float64)
-    return _finish(arr.astype(_dt(dtype).np), dtype, device, requires_grad)
+    """torch.linspace: computed in the output dtype from both ends, as torch does."""
+    steps = int(steps)
+    if steps < 0:
+        raise RuntimeError("number of steps must be non-negative")
+    dt = _dt(dtype)
+    ct = dt.np if dt.is_floating_point else np.dtype(np.float64)
+    if steps == 1:
+        arr = np.asarray([start], dtype=np.float64)
+    else:
+        # step rounded to the output dtype, then each value as one fused multiply-add from the
+        # nearer end (torch's kernel), emulated in float64
+        step = np.float64(ct.type((float(end) - float(start)) / (steps - 1)))
+        i = np.arange(steps, dtype=np.float64)
+        arr = np.where(i < steps // 2, float(start) + step * i, float(end) - step * (steps - 1 - i))
+    return _finish(arr.astype(dt.np), dtype, device, requires_grad)
 
 
 def logspace(start, end, steps: int, base: float = 10.0, *, dtype=None, device=None, requires_grad: bool = False, **kw) -> Tensor:
