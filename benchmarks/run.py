@@ -1,0 +1,87 @@
+"""ember vs torch on the same work, each library in its own process, 2 threads.
+
+    python benchmarks/run.py [--only tiny,linreg,...] [--json benchmarks/results/latest.json]
+
+Prints medians, min-max and the ratio ember/torch (lower is better), and refuses to report
+when the machine is busy (another process using CPU makes 2-thread timings meaningless)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+GOALS = {"import": 0.2, "tiny": 0.8, "linreg": 0.8, "himmelblau": 0.8, "softmax": 0.4, "mlp": 0.7,
+         "lenet_sigmoid": 1.5, "lenet_relu": 1.5}
+
+
+def machine_busy(threshold: float = 0.5) -> float:
+    """Average number of runnable processes other than us over one second (from /proc/stat)."""
+    def snap():
+        with open("/proc/stat") as f:
+            vals = [int(v) for v in f.readline().split()[1:]]
+        return sum(vals), vals[3] + vals[4]
+
+    t1, i1 = snap()
+    time.sleep(1.0)
+    t2, i2 = snap()
+    busy = 1 - (i2 - i1) / max(t2 - t1, 1)
+    return busy * (os.cpu_count() or 1)
+
+
+def run_one(lib: str, workload: str) -> dict:
+    env = dict(os.environ, OMP_NUM_THREADS="2", OPENBLAS_NUM_THREADS="2", MKL_NUM_THREADS="2",
+               BENCH_THREADS="2")
+    if workload == "import":
+        times = []
+        for _ in range(5):
+            out = subprocess.run([sys.executable, os.path.join(HERE, "_worker.py"), lib, "import"],
+                                 capture_output=True, text=True, env=env, check=True)
+            times.append(json.loads(out.stdout.strip().splitlines()[-1])["times"][0])
+        return {"times": times, "unit": "s", "maxrss_mb": 0}
+    out = subprocess.run([sys.executable, os.path.join(HERE, "_worker.py"), lib, workload],
+                         capture_output=True, text=True, env=env)
+    if out.returncode != 0:
+        raise RuntimeError(f"{lib} {workload} failed:\n{out.stderr[-2000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> int:
+    sys.path.insert(0, HERE)
+    from workloads import WORKLOADS
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--only", default="import," + ",".join(WORKLOADS))
+    ap.add_argument("--json", default=os.path.join(HERE, "results", "latest.json"))
+    ap.add_argument("--force", action="store_true", help="report even if the machine looks busy")
+    args = ap.parse_args()
+    load = machine_busy()
+    if load > 0.5 and not args.force:
+        print(f"machine is busy (about {load:.1f} cores in use by other processes): not timing", file=sys.stderr)
+        return 2
+    rows = []
+    print(f"{'workload':<14} {'unit':<8} {'torch median (min-max)':<28} {'ember median (min-max)':<28} {'ratio':>6} {'goal':>6}  mem e/t MB")
+    for name in args.only.split(","):
+        res = {lib: run_one(lib, name) for lib in ("torch", "ember")}
+        med = {k: statistics.median(v["times"]) for k, v in res.items()}
+        ratio = med["ember"] / med["torch"]
+        goal = GOALS.get(name)
+        fmt = (lambda r: f"{statistics.median(r['times']):.4g} ({min(r['times']):.4g}-{max(r['times']):.4g})")
+        ok = "" if goal is None else ("met" if ratio <= goal else "MISSED")
+        print(f"{name:<14} {res['torch']['unit']:<8} {fmt(res['torch']):<28} {fmt(res['ember']):<28} "
+              f"{ratio:6.2f} {goal or '':>6} {ok:<6} {res['ember']['maxrss_mb']:.0f}/{res['torch']['maxrss_mb']:.0f}",
+              flush=True)
+        rows.append({"workload": name, "torch": res["torch"], "ember": res["ember"], "ratio": ratio, "goal": goal})
+    os.makedirs(os.path.dirname(args.json), exist_ok=True)
+    with open(args.json, "w") as f:
+        json.dump({"machine_busy_cores": load, "rows": rows}, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
