@@ -31,8 +31,12 @@ def result_dtype(*vals) -> _dtype.dtype:
         if res is None or zero._cat > res._cat:
             res = zero
     if scal is not None and (res is None or scal > res._cat):
-        res = {0: _dtype.bool_, 1: _dtype.int64, 2: _dtype.get_default_dtype(),
-               3: _dtype.complex64 if _dtype.get_default_dtype() is _dtype.float32 else _dtype.complex128}[scal]
+        res = {
+            0: _dtype.bool_,
+            1: _dtype.int64,
+            2: _dtype.get_default_dtype(),
+            3: _dtype.complex64 if _dtype.get_default_dtype() is _dtype.float32 else _dtype.complex128,
+        }[scal]
         if res is not None and dim is not None and scal == 3 and dim is _dtype.float64:
             res = _dtype.complex128
     return res
@@ -58,9 +62,10 @@ def _cast(v, rt):
 def float_binary(a, b):
     """Like `binary`, but integer results become the default float dtype (true division)."""
     a, b = binary(a, b)
-    if a.dtype.kind in "biu":
+    arr = a if hasattr(a, "dtype") else b
+    if arr.dtype.kind in "biu":
         dt = _dtype.get_default_dtype().np
-        return a.astype(dt), b.astype(dt)
+        return _cast(a, dt), _cast(b, dt)
     return a, b
 
 

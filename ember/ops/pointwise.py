@@ -7,7 +7,7 @@ import numpy as np
 from ember import _backend, _dtype
 from ember._backend import of
 from ember.autograd.function import Function
-from ember.ops._promote import binary, float_binary, to_float
+from ember.ops._promote import binary, float_binary, result_dtype, to_float
 from ember.ops._util import unbroadcast
 
 
@@ -34,7 +34,7 @@ class Sub(Function):
     @staticmethod
     def forward(ctx, a, b):
         a, b = binary(a, b)
-        if a.dtype == np.bool_:
+        if _is_bool(a) and _is_bool(b):
             raise RuntimeError(
                 "Subtraction, the `-` operator, with two bool tensors is not supported. "
                 "Use the `^` or `logical_xor()` operator instead."
@@ -74,14 +74,23 @@ class Div(Function):
             a, b = float_binary(a, b)
             ctx.save_for_backward(a, b)
             ctx.sa, ctx.sb = _shape(a), _shape(b)
-            return a / b
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return a / b
         a, b = binary(a, b)
         ctx.sa, ctx.sb = _shape(a), _shape(b)
         ctx.save_for_backward(None, None)
-        if rounding_mode == "floor":
-            return of(a).floor_divide(a, b) if a.dtype.kind in "iu" else of(a).floor(a / b)
-        if rounding_mode == "trunc":
-            return of(a).trunc(a / b).astype(a.dtype) if a.dtype.kind in "iu" else of(a).trunc(a / b)
+        ints = _int_kind(a) and _int_kind(b)
+        if ints and (b == 0 if isinstance(b, int) else (b == 0).any()):
+            raise RuntimeError("ZeroDivisionError")
+        xp = of(a if hasattr(a, "shape") else b)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if rounding_mode == "floor":
+                return xp.floor_divide(a, b) if ints else xp.floor(a / b)
+            if rounding_mode == "trunc":
+                if ints:
+                    q = xp.floor_divide(a, b)
+                    return q + ((q < 0) & (q * b != a))
+                return xp.trunc(a / b)
         raise RuntimeError(
             f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '{rounding_mode}'"
         )
@@ -91,7 +100,11 @@ class Div(Function):
         a, b = ctx.saved
         n = ctx.needs_input_grad
         if a is None and b is None:  # rounding division: gradient is zero almost everywhere
-            return (unbroadcast(g * 0, ctx.sa) if n[0] else None, unbroadcast(g * 0, ctx.sb) if n[1] else None, None)
+            return (
+                unbroadcast(g * 0, ctx.sa) if n[0] else None,
+                unbroadcast(g * 0, ctx.sb) if n[1] else None,
+                None,
+            )
         ga = unbroadcast(g / b, ctx.sa) if n[0] else None
         gb = unbroadcast(-g * a / (b * b), ctx.sb) if n[1] else None
         return ga, gb, None
@@ -102,9 +115,10 @@ class Pow(Function):
     @staticmethod
     def forward(ctx, a, b):
         a, b = binary(a, b)
-        if a.dtype.kind in "iu" and isinstance(b, np.ndarray) and b.dtype.kind in "iu" and (b < 0).any():
+        if _int_kind(a) and _int_kind(b) and (b < 0 if isinstance(b, int) else (b < 0).any()):
             raise RuntimeError("Integers to negative integer powers are not allowed.")
-        out = a**b
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            out = a**b
         ctx.save_for_backward(a, b, out)
         ctx.sa, ctx.sb = _shape(a), _shape(b)
         return out
@@ -113,16 +127,31 @@ class Pow(Function):
     def backward(ctx, g):
         a, b, out = ctx.saved
         n = ctx.needs_input_grad
-        xp = of(a)
+        xp = of(g)
         ga = gb = None
-        if n[0]:
-            if isinstance(b, (int, float)):
-                ga = g * b * a ** (b - 1) if b != 0 else g * 0
-            else:
-                ga = unbroadcast(xp.where(b == 0, 0.0, g * b * a ** (b - 1)), ctx.sa)
-        if n[1]:
-            gb = unbroadcast(xp.where(a == 0, 0.0, g * out * xp.log(xp.where(a == 0, 1.0, a))), ctx.sb)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if n[0]:
+                if isinstance(b, (int, float)):
+                    ga = g * b * a ** (b - 1) if b != 0 else g * 0
+                else:
+                    ga = unbroadcast(xp.where(b == 0, 0.0, g * b * a ** (b - 1)), ctx.sa)
+            if n[1]:
+                safe = xp.where(a == 0, 1.0, a) if hasattr(a, "shape") else (a or 1.0)
+                gb = unbroadcast(xp.where(a == 0, 0.0, g * out * xp.log(safe)), ctx.sb)
         return ga, gb
+
+
+def _is_bool(v) -> bool:
+    return isinstance(v, bool) or getattr(v, "dtype", None) == np.bool_
+
+
+def _int_kind(v) -> bool:
+    return (
+        isinstance(v, int)
+        and not isinstance(v, bool)
+        or getattr(v, "dtype", None) is not None
+        and v.dtype.kind in "iu"
+    )
 
 
 class Neg(Function):
@@ -139,6 +168,187 @@ class Neg(Function):
     @staticmethod
     def backward(ctx, g):
         return -g
+
+
+class Remainder(Function):
+    # d (a mod b) = da - floor(a / b) db
+    @staticmethod
+    def forward(ctx, a, b):
+        a, b = binary(a, b)
+        ctx.save_for_backward(a, b)
+        ctx.sa, ctx.sb = _shape(a), _shape(b)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return of(a).remainder(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved
+        n = ctx.needs_input_grad
+        gb = unbroadcast(-g * of(a).floor(a / b), ctx.sb) if n[1] else None
+        return (unbroadcast(g, ctx.sa) if n[0] else None), gb
+
+
+class Fmod(Function):
+    # d fmod(a, b) = da - trunc(a / b) db
+    @staticmethod
+    def forward(ctx, a, b):
+        a, b = binary(a, b)
+        ctx.save_for_backward(a, b)
+        ctx.sa, ctx.sb = _shape(a), _shape(b)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return of(a).fmod(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved
+        n = ctx.needs_input_grad
+        gb = unbroadcast(-g * of(a).trunc(a / b), ctx.sb) if n[1] else None
+        return (unbroadcast(g, ctx.sa) if n[0] else None), gb
+
+
+class Atan2(Function):
+    # d atan2(a, b) = (b da - a db) / (a^2 + b^2)
+    @staticmethod
+    def forward(ctx, a, b):
+        a, b = float_binary(a, b)
+        ctx.save_for_backward(a, b)
+        ctx.sa, ctx.sb = _shape(a), _shape(b)
+        return of(a).arctan2(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved
+        n = ctx.needs_input_grad
+        d = g / (a * a + b * b)
+        return (unbroadcast(d * b, ctx.sa) if n[0] else None), (unbroadcast(-d * a, ctx.sb) if n[1] else None)
+
+
+class Maximum(Function):
+    # d max(a, b) = [a > b] da + [b > a] db  (ties split the gradient in half, as torch)
+    _np = "maximum"
+
+    @staticmethod
+    def forward(ctx, a, b):
+        a, b = binary(a, b)
+        ctx.save_for_backward(a, b)
+        ctx.sa, ctx.sb = _shape(a), _shape(b)
+        return getattr(of(a), ctx._np)(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved
+        n = ctx.needs_input_grad
+        wa = (a > b) + (a == b) * 0.5 if ctx._np in ("maximum", "fmax") else (a < b) + (a == b) * 0.5
+        if ctx._np in ("fmax", "fmin"):  # NaN loses: the other operand takes the gradient
+            wa = of(a).where(of(b).isnan(b), 1.0, of(a).where(of(a).isnan(a), 0.0, wa))
+        return (unbroadcast(g * wa, ctx.sa) if n[0] else None), (
+            unbroadcast(g * (1 - wa), ctx.sb) if n[1] else None
+        )
+
+
+class Minimum(Maximum):
+    _np = "minimum"
+
+
+class Fmax(Maximum):
+    _np = "fmax"
+
+
+class Fmin(Maximum):
+    _np = "fmin"
+
+
+class Where(Function):
+    # d where(c, x, y) = [c] dx + [not c] dy
+    @staticmethod
+    def forward(ctx, c, x, y):
+        x, y = binary(x, y)
+        ctx.c = c
+        ctx.sx, ctx.sy = _shape(x), _shape(y)
+        return of(c).where(c, x, y)
+
+    @staticmethod
+    def backward(ctx, g):
+        c = ctx.c
+        n = ctx.needs_input_grad
+        gx = unbroadcast(of(g).where(c, g, 0.0), ctx.sx) if n[1] else None
+        gy = unbroadcast(of(g).where(c, 0.0, g), ctx.sy) if n[2] else None
+        return None, gx, gy
+
+
+class Lerp(Function):
+    # d lerp(a, b, w) = (1 - w) da + w db + (b - a) dw
+    @staticmethod
+    def forward(ctx, a, b, w):
+        a, b = binary(a, b)
+        ctx.save_for_backward(a, b, w)
+        ctx.sa, ctx.sb, ctx.sw = _shape(a), _shape(b), _shape(w)
+        return a + w * (b - a)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b, w = ctx.saved
+        n = ctx.needs_input_grad
+        ga = unbroadcast(g * (1 - w), ctx.sa) if n[0] else None
+        gb = unbroadcast(g * w, ctx.sb) if n[1] else None
+        gw = unbroadcast(g * (b - a), ctx.sw) if n[2] else None
+        return ga, gb, gw
+
+
+class Clamp(Function):
+    # d clamp(a, lo, hi) = [lo <= a <= hi] da + [a < lo] dlo + [a > hi] dhi
+    @staticmethod
+    def forward(ctx, a, lo, hi):
+        rt = result_dtype(*(v for v in (a, lo, hi) if v is not None)).np
+        a = a if a.dtype == rt else a.astype(rt)
+        lo = lo.astype(rt) if hasattr(lo, "astype") and lo.dtype != rt else lo
+        hi = hi.astype(rt) if hasattr(hi, "astype") and hi.dtype != rt else hi
+        ctx.save_for_backward(a, lo, hi)
+        ctx.sl, ctx.sh, ctx.sa = _shape(lo), _shape(hi), a.shape
+        xp = of(a)
+        out = a
+        if lo is not None:
+            out = xp.where(xp.isnan(a), a, xp.maximum(out, lo)) if _isf(a) else xp.maximum(out, lo)
+        if hi is not None:
+            out = xp.where(xp.isnan(a), a, xp.minimum(out, hi)) if _isf(a) else xp.minimum(out, hi)
+        return out if out is not a else a.copy()
+
+    @staticmethod
+    def backward(ctx, g):
+        a, lo, hi = ctx.saved
+        n = ctx.needs_input_grad
+        keep = 1
+        if lo is not None:
+            keep = keep * (a >= lo)
+        if hi is not None:
+            keep = keep * (a <= hi)
+        ga = unbroadcast(g * keep, ctx.sa) if n[0] else None
+        glo = unbroadcast(g * (a < lo), ctx.sl) if len(n) > 1 and n[1] else None
+        ghi = (
+            unbroadcast(g * ((a > hi) * (a >= lo) if lo is not None else (a > hi)), ctx.sh)
+            if len(n) > 2 and n[2]
+            else None
+        )
+        return ga, glo, ghi
+
+
+def _isf(a) -> bool:
+    return a.dtype.kind in "fc"
+
+
+class NanToNum(Function):
+    # d nan_to_num(a) = [a finite] da
+    @staticmethod
+    def forward(ctx, a, nan, posinf, neginf):
+        ctx.save_for_backward(a)
+        if not _isf(a):
+            return a.copy()
+        return of(a).nan_to_num(a, nan=nan, posinf=posinf, neginf=neginf)
+
+    @staticmethod
+    def backward(ctx, g):
+        a = ctx.saved[0]
+        return g * of(a).isfinite(a), None, None, None
 
 
 class Exp(Function):
@@ -240,6 +450,125 @@ class Abs(Function):
     def backward(ctx, g):
         a = ctx.saved[0]
         return g * of(a).sign(a)
+
+
+def _unary(name, deriv, save_out=False, comment=""):
+    """Build a float unary primitive: forward `of(a).<name>`, backward `g * deriv(a, out)`."""
+
+    def forward(ctx, a):
+        a = to_float(a)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            out = name(of(a), a) if callable(name) else getattr(of(a), name)(a)
+        ctx.save_for_backward(out if save_out else a)
+        return out
+
+    def backward(ctx, g):
+        s = ctx.saved[0]
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            return g * deriv(of(s), s)
+
+    return forward, backward
+
+
+def _make(cls_name, np_name, deriv, save_out=False):
+    fwd, bwd = _unary(np_name, deriv, save_out)
+    return type(cls_name, (Function,), {"forward": staticmethod(fwd), "backward": staticmethod(bwd)})
+
+
+# formulas: d f(a) = f'(a) da, with f' written in terms of a (or of the saved output y)
+Exp2 = _make("Exp2", "exp2", lambda xp, y: y * 0.6931471805599453, True)  # d 2^a = 2^a ln2
+Expm1 = _make("Expm1", "expm1", lambda xp, y: y + 1, True)  # d (e^a - 1) = e^a
+Log2 = _make("Log2", "log2", lambda xp, a: 1.4426950408889634 / a)  # d log2 a = 1/(a ln2)
+Log10 = _make("Log10", "log10", lambda xp, a: 0.4342944819032518 / a)  # d log10 a = 1/(a ln10)
+Log1p = _make("Log1p", "log1p", lambda xp, a: 1 / (a + 1))  # d ln(1+a) = 1/(1+a)
+Sin = _make("Sin", "sin", lambda xp, a: xp.cos(a))  # d sin a = cos a
+Cos = _make("Cos", "cos", lambda xp, a: -xp.sin(a))  # d cos a = -sin a
+Tan = _make("Tan", "tan", lambda xp, y: 1 + y * y, True)  # d tan a = 1 + tan^2 a
+Asin = _make("Asin", "arcsin", lambda xp, a: 1 / xp.sqrt(1 - a * a))  # d asin a = 1/sqrt(1-a^2)
+Acos = _make("Acos", "arccos", lambda xp, a: -1 / xp.sqrt(1 - a * a))  # d acos a = -1/sqrt(1-a^2)
+Atan = _make("Atan", "arctan", lambda xp, a: 1 / (1 + a * a))  # d atan a = 1/(1+a^2)
+Sinh = _make("Sinh", "sinh", lambda xp, a: xp.cosh(a))  # d sinh a = cosh a
+Cosh = _make("Cosh", "cosh", lambda xp, a: xp.sinh(a))  # d cosh a = sinh a
+Rsqrt = _make(
+    "Rsqrt", lambda xp, a: 1 / xp.sqrt(a), lambda xp, y: -0.5 * y * y * y, True
+)  # d a^-1/2 = -a^-3/2 / 2
+Reciprocal = _make("Reciprocal", lambda xp, a: 1 / a, lambda xp, y: -y * y, True)  # d 1/a = -1/a^2
+Erf = _make(
+    "Erf", lambda xp, a: _erf(xp, a), lambda xp, a: 1.1283791670955126 * xp.exp(-a * a)
+)  # d erf a = 2/sqrt(pi) e^-a^2
+
+
+def _erf(xp, a):
+    if xp is not np:
+        from cupyx.scipy.special import erf
+
+        return erf(a)
+    try:
+        from scipy.special import erf
+    except ImportError:  # exact but slow fallback without scipy
+        import math
+
+        return np.vectorize(math.erf, otypes=[a.dtype])(a)
+    return erf(a).astype(a.dtype, copy=False)
+
+
+class Sign(Function):
+    # d sign(a) = 0
+    @staticmethod
+    def forward(ctx, a):
+        ctx.shape = a.shape
+        return a.copy() if a.dtype == np.bool_ else of(a).sign(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * 0
+
+
+class Floor(Sign):
+    # d floor(a) = 0
+    @staticmethod
+    def forward(ctx, a):
+        return a.copy() if a.dtype.kind in "biu" else of(a).floor(a)
+
+
+class Ceil(Sign):
+    # d ceil(a) = 0
+    @staticmethod
+    def forward(ctx, a):
+        return a.copy() if a.dtype.kind in "biu" else of(a).ceil(a)
+
+
+class Trunc(Sign):
+    # d trunc(a) = 0
+    @staticmethod
+    def forward(ctx, a):
+        return a.copy() if a.dtype.kind in "biu" else of(a).trunc(a)
+
+
+class Round(Sign):
+    # d round(a) = 0 (half to even, as torch)
+    @staticmethod
+    def forward(ctx, a, decimals=0):
+        if a.dtype.kind in "biu":
+            return a.copy()
+        return of(a).round(a, decimals)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * 0, None
+
+    _name = "RoundBackward1"
+
+
+class Frac(Function):
+    # d (a - trunc(a)) = da
+    @staticmethod
+    def forward(ctx, a):
+        return a - of(a).trunc(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g
 
 
 class Clone(Function):
