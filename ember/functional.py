@@ -179,19 +179,19 @@ def _xp(device):
     return _backend.module_for(_backend.to_device(device)) if device is not None else np
 
 
-def empty(*size, dtype=None, device=None, requires_grad: bool = False, out=None, **kw) -> Tensor:
+def empty(*size, dtype=None, device=None, requires_grad: bool = False, out=None, layout=None, pin_memory: bool = False, memory_format=None) -> Tensor:
     return _finish(np.empty(_size(size), dtype=_dt(dtype).np), dtype, device, requires_grad)
 
 
-def zeros(*size, dtype=None, device=None, requires_grad: bool = False, out=None, **kw) -> Tensor:
+def zeros(*size, dtype=None, device=None, requires_grad: bool = False, out=None, layout=None, pin_memory: bool = False, memory_format=None) -> Tensor:
     return _finish(np.zeros(_size(size), dtype=_dt(dtype).np), dtype, device, requires_grad)
 
 
-def ones(*size, dtype=None, device=None, requires_grad: bool = False, out=None, **kw) -> Tensor:
+def ones(*size, dtype=None, device=None, requires_grad: bool = False, out=None, layout=None, pin_memory: bool = False, memory_format=None) -> Tensor:
     return _finish(np.ones(_size(size), dtype=_dt(dtype).np), dtype, device, requires_grad)
 
 
-def full(size, fill_value, *, dtype=None, device=None, requires_grad: bool = False, out=None, **kw) -> Tensor:
+def full(size, fill_value, *, dtype=None, device=None, requires_grad: bool = False, out=None, layout=None, pin_memory: bool = False, memory_format=None) -> Tensor:
     if dtype is None:
         if isinstance(fill_value, Tensor):
             fill_value = fill_value.item()
@@ -199,11 +199,11 @@ def full(size, fill_value, *, dtype=None, device=None, requires_grad: bool = Fal
     return _finish(np.full(_size((size,)), fill_value, dtype=_dt(dtype).np), dtype, device, requires_grad)
 
 
-def eye(n: int, m: int | None = None, *, dtype=None, device=None, requires_grad: bool = False, **kw) -> Tensor:
+def eye(n: int, m: int | None = None, *, dtype=None, device=None, requires_grad: bool = False, layout=None, pin_memory: bool = False, memory_format=None) -> Tensor:
     return _finish(np.eye(n, m, dtype=_dt(dtype).np), dtype, device, requires_grad)
 
 
-def arange(start=0, end=None, step=1, *, dtype=None, device=None, requires_grad: bool = False, out=None, **kw) -> Tensor:
+def arange(start=0, end=None, step=1, *, dtype=None, device=None, requires_grad: bool = False, out=None, layout=None, pin_memory: bool = False, memory_format=None) -> Tensor:
     """torch.arange: int64 unless an argument is a float (then the default float dtype)."""
     if end is None:
         start, end = 0, start
@@ -221,7 +221,7 @@ def arange(start=0, end=None, step=1, *, dtype=None, device=None, requires_grad:
     return _finish(arr.astype(dt.np), dtype, device, requires_grad)
 
 
-def linspace(start, end, steps: int, *, dtype=None, device=None, requires_grad: bool = False, out=None, **kw) -> Tensor:
+def linspace(start, end, steps: int, *, dtype=None, device=None, requires_grad: bool = False, out=None, layout=None, pin_memory: bool = False, memory_format=None) -> Tensor:
     """torch.linspace: computed in the output dtype from both ends, as torch does."""
     steps = int(steps)
     if steps < 0:
@@ -239,24 +239,24 @@ def linspace(start, end, steps: int, *, dtype=None, device=None, requires_grad: 
     return _finish(arr.astype(dt.np), dtype, device, requires_grad)
 
 
-def logspace(start, end, steps: int, base: float = 10.0, *, dtype=None, device=None, requires_grad: bool = False, **kw) -> Tensor:
+def logspace(start, end, steps: int, base: float = 10.0, *, dtype=None, device=None, requires_grad: bool = False, layout=None, pin_memory: bool = False, memory_format=None) -> Tensor:
     arr = np.logspace(float(start), float(end), int(steps), base=base, dtype=np.float64)
     return _finish(arr.astype(_dt(dtype).np), dtype, device, requires_grad)
 
 
-def rand(*size, generator=None, dtype=None, device=None, requires_grad: bool = False, out=None, **kw) -> Tensor:
+def rand(*size, generator=None, dtype=None, device=None, requires_grad: bool = False, out=None, layout=None, pin_memory: bool = False, memory_format=None) -> Tensor:
     """Uniform [0, 1) samples."""
     arr = rng(generator).random(_size(size), dtype=np.float64 if _dt(dtype).np == np.float64 else np.float32)
     return _finish(arr.astype(_dt(dtype).np, copy=False), dtype, device, requires_grad)
 
 
-def randn(*size, generator=None, dtype=None, device=None, requires_grad: bool = False, out=None, **kw) -> Tensor:
+def randn(*size, generator=None, dtype=None, device=None, requires_grad: bool = False, out=None, layout=None, pin_memory: bool = False, memory_format=None) -> Tensor:
     """Standard normal samples."""
     arr = rng(generator).standard_normal(_size(size), dtype=np.float64 if _dt(dtype).np == np.float64 else np.float32)
     return _finish(arr.astype(_dt(dtype).np, copy=False), dtype, device, requires_grad)
 
 
-def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=None, requires_grad: bool = False, **kw) -> Tensor:
+def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=None, requires_grad: bool = False, layout=None, pin_memory: bool = False, memory_format=None) -> Tensor:
     if size is None:
         low, high, size = 0, low, high
     if high is None:
@@ -267,7 +267,7 @@ def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=N
     return _finish(arr.astype(_dt(dtype, _dtype.int64).np), dtype, device, requires_grad)
 
 
-def randperm(n: int, *, generator=None, dtype=None, device=None, requires_grad: bool = False, **kw) -> Tensor:
+def randperm(n: int, *, generator=None, dtype=None, device=None, requires_grad: bool = False, layout=None, pin_memory: bool = False, memory_format=None) -> Tensor:
     return _finish(rng(generator).permutation(int(n)).astype(_dt(dtype, _dtype.int64).np), dtype, device, requires_grad)
 
 
@@ -290,31 +290,31 @@ def _like(t: Tensor, dtype):
     return dtype if dtype is not None else t.dtype
 
 
-def empty_like(input, *, dtype=None, device=None, requires_grad: bool = False, **kw) -> Tensor:
+def empty_like(input, *, dtype=None, device=None, requires_grad: bool = False, layout=None, pin_memory: bool = False, memory_format=None) -> Tensor:
     return empty(input.shape, dtype=_like(input, dtype), device=device or _dev(input), requires_grad=requires_grad)
 
 
-def zeros_like(input, *, dtype=None, device=None, requires_grad: bool = False, **kw) -> Tensor:
+def zeros_like(input, *, dtype=None, device=None, requires_grad: bool = False, layout=None, pin_memory: bool = False, memory_format=None) -> Tensor:
     return zeros(input.shape, dtype=_like(input, dtype), device=device or _dev(input), requires_grad=requires_grad)
 
 
-def ones_like(input, *, dtype=None, device=None, requires_grad: bool = False, **kw) -> Tensor:
+def ones_like(input, *, dtype=None, device=None, requires_grad: bool = False, layout=None, pin_memory: bool = False, memory_format=None) -> Tensor:
     return ones(input.shape, dtype=_like(input, dtype), device=device or _dev(input), requires_grad=requires_grad)
 
 
-def full_like(input, fill_value, *, dtype=None, device=None, requires_grad: bool = False, **kw) -> Tensor:
+def full_like(input, fill_value, *, dtype=None, device=None, requires_grad: bool = False, layout=None, pin_memory: bool = False, memory_format=None) -> Tensor:
     return full(input.shape, fill_value, dtype=_like(input, dtype), device=device or _dev(input), requires_grad=requires_grad)
 
 
-def rand_like(input, *, dtype=None, device=None, requires_grad: bool = False, **kw) -> Tensor:
+def rand_like(input, *, dtype=None, device=None, requires_grad: bool = False, layout=None, pin_memory: bool = False, memory_format=None) -> Tensor:
     return rand(input.shape, dtype=_like(input, dtype), device=device or _dev(input), requires_grad=requires_grad)
 
 
-def randn_like(input, *, dtype=None, device=None, requires_grad: bool = False, **kw) -> Tensor:
+def randn_like(input, *, dtype=None, device=None, requires_grad: bool = False, layout=None, pin_memory: bool = False, memory_format=None) -> Tensor:
     return randn(input.shape, dtype=_like(input, dtype), device=device or _dev(input), requires_grad=requires_grad)
 
 
-def randint_like(input, low=0, high=None, *, dtype=None, device=None, requires_grad: bool = False, **kw) -> Tensor:
+def randint_like(input, low=0, high=None, *, dtype=None, device=None, requires_grad: bool = False, layout=None, pin_memory: bool = False, memory_format=None) -> Tensor:
     return randint(low, high, input.shape, dtype=_like(input, dtype), device=device or _dev(input))
 
 
@@ -326,7 +326,7 @@ def _dev(t):
 def _new(name):
     fn = globals()[name]
 
-    def method(self, *size, dtype=None, device=None, requires_grad: bool = False, **kw):
+    def method(self, *size, dtype=None, device=None, requires_grad: bool = False, layout=None, pin_memory: bool = False, memory_format=None):
         return fn(*size, dtype=dtype if dtype is not None else self.dtype, device=device or _dev(self), requires_grad=requires_grad)
 
     method.__name__ = "new_" + name
