@@ -353,6 +353,13 @@ class Tensor:
 
     # -- autograd -----------------------------------------------------------------------------
     def backward(self, gradient=None, retain_graph=None, create_graph: bool = False, inputs=None) -> None:
+        if gradient is None and inputs is None and not create_graph and self._requires_grad:
+            d = self._data
+            if d.size == 1 and d.dtype.kind == "f":  # the common `loss.backward()`: skip arg juggling
+                from ember.autograd.engine import run_backward
+
+                run_backward((self,), (_one(d),), bool(retain_graph), False)
+                return
         from ember.autograd import backward
 
         backward(self, gradient, retain_graph, create_graph, inputs=inputs)
@@ -521,6 +528,22 @@ class Tensor:
         return self._fill(rng(generator).integers(low, high, self._data.shape).astype(self._data.dtype))
 
 
+_ONES: dict = {}
+
+
+def _one(d):
+    """A shared read-only 1 of d's shape and dtype (backward never writes into its input grad)."""
+    key = (d.dtype, d.shape, type(d))
+    one = _ONES.get(key)
+    if one is None:
+        one = _ONES[key] = d * 0 + 1
+        if type(one) is np.ndarray:
+            one.flags.writeable = False
+        else:
+            one = _ONES[key] = _as_array(one)
+    return one
+
+
 def _short(npdt) -> str:
     return {"float32": "Float", "float64": "Double", "int64": "Long", "bool": "Bool",
             "int32": "Int", "float16": "Half", "uint8": "Byte"}.get(np.dtype(npdt).name, str(npdt))
@@ -626,6 +649,7 @@ def _link() -> None:
     from ember.autograd import function
 
     function.Tensor = Tensor
+    function._wrap = Tensor._wrap
 
 
 _link()

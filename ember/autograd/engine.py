@@ -80,6 +80,8 @@ def run_backward(roots, grads, retain_graph: bool, create_graph: bool, inputs=No
     return the gradient for each of `inputs` without touching `.grad` (autograd.grad)."""
     from ember._tensor import Tensor
 
+    if inputs is None and not create_graph and len(roots) == 1 and roots[0].grad_fn is not None:
+        return _run_simple(roots[0].grad_fn, grads[0], retain_graph, Tensor)
     wrap = _wrap_grad if not create_graph else _as_tensor
     # 1. count, for every node reachable from the roots, how many edges point at it
     deps: dict = {}
@@ -174,6 +176,72 @@ def run_backward(roots, grads, retain_graph: bool, create_graph: bool, inputs=No
     for leaf, g in leaves.values():
         _accumulate(leaf, g, create_graph)
     return None
+
+
+def _run_simple(root, g, retain_graph: bool, Tensor):
+    """The common case (one root, accumulate into leaves, no create_graph), kept lean."""
+    deps = {root: 0}
+    stack = [root]
+    while stack:
+        for nxt in stack.pop().next:
+            if nxt is None or isinstance(nxt, Tensor):
+                continue
+            if nxt in deps:
+                deps[nxt] += 1
+            else:
+                deps[nxt] = 1
+                stack.append(nxt)
+    pending = {root: g}
+    leaves: dict = {}
+    ready = [root]
+    prev_mode = grad_mode._state[0]
+    grad_mode._state[0] = False
+    try:
+        while ready:
+            node = ready.pop()
+            g = pending.pop(node, None)
+            if node._hooks or node._retain is not None:
+                for h in node._hooks or ():
+                    r = h(_wrap_grad(g))
+                    if r is not None:
+                        g = r._data
+                if node._retain is not None:
+                    node._retain(_wrap_grad(g))
+            if node._freed:
+                raise RuntimeError(_ERR_FREED)
+            if g is None:
+                in_grads = (None,) * len(node.next)
+            else:
+                if node._versions is not None:
+                    _check_versions(node)
+                in_grads = node.backward(node, g)
+                if type(in_grads) is not tuple:
+                    in_grads = (in_grads,)
+            if not retain_graph and node.saved:
+                node._freed = True
+                node.saved = ()
+            for nxt, ig in zip(node.next, in_grads):
+                if nxt is None:
+                    continue
+                if isinstance(nxt, Tensor):
+                    if ig is not None:
+                        e = leaves.get(nxt)
+                        if e is None:
+                            leaves[nxt] = ig
+                        else:
+                            leaves[nxt] = e + ig
+                    continue
+                if ig is not None:
+                    old = pending.get(nxt)
+                    pending[nxt] = ig if old is None else old + ig
+                n = deps[nxt] - 1
+                deps[nxt] = n
+                if n == 0:
+                    ready.append(nxt)
+    finally:
+        grad_mode._state[0] = prev_mode
+    for leaf, g in leaves.items():
+        _accumulate(leaf, g, False)
 
 
 def _add_leaf(leaves, t, g):

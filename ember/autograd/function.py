@@ -37,31 +37,24 @@ class Function:
 
     @classmethod
     def apply(cls, *args, **kw):
-        ctx = cls.__new__(cls)
-        arrays = []
-        edges = []
+        ctx = _new(cls)
         needs = False
-        for a in args:
-            if isinstance(a, Tensor):
-                arrays.append(a._data)
-                if a._requires_grad:
+        if _state[0]:
+            for a in args:
+                if isinstance(a, Tensor) and a._requires_grad:
                     needs = True
-                    edges.append(a.grad_fn or a)
-                else:
-                    edges.append(None)
-            else:
-                arrays.append(a)
-                edges.append(None)
-        if needs and _state[0]:
-            ctx.needs_input_grad = tuple(e is not None for e in edges)
-            out = cls.forward(ctx, *arrays, **kw)
-            res = Tensor._wrap(out, True, ctx)
-            ctx.next = tuple(edges)
+                    break
+        arrays = [a._data if isinstance(a, Tensor) else a for a in args]
+        if not needs:
+            ctx.needs_input_grad = _FALSES[len(args)] if len(args) < 16 else (False,) * len(args)
+            res = _wrap(cls.forward(ctx, *arrays, **kw), False, None)
+        else:
+            edges = [(a.grad_fn or a) if isinstance(a, Tensor) and a._requires_grad else None for a in args]
+            ctx.needs_input_grad = tuple([e is not None for e in edges])
+            res = _wrap(cls.forward(ctx, *arrays, **kw), True, ctx)
+            ctx.next = edges
             if ctx.saved:
                 ctx._versions = _track(ctx.saved, args, res)
-        else:
-            ctx.needs_input_grad = (False,) * len(args)
-            res = Tensor._wrap(cls.forward(ctx, *arrays, **kw), False, None)
         if tracer[0] is not None:
             tracer[0].record(cls, args, res)
         return res
@@ -144,3 +137,6 @@ class AccumulateGrad:
 
 
 Tensor = None  # bound by ember._tensor at import (avoids an import cycle)
+_wrap = None  # Tensor._wrap, bound likewise
+_new = object.__new__
+_FALSES = [(False,) * n for n in range(16)]
