@@ -2,24 +2,45 @@
 
 from __future__ import annotations
 
+import warnings
 
-def write_out(out, res):
+
+def write_out(out, res, name: str = "add"):
+    """Write `res` into `out` in place (version bumped); a wrongly shaped `out` is resized with
+    torch's warning; a result dtype of a higher category than out's raises."""
+    from ember._tensor import Tensor, _short
     from ember.autograd.grad_mode import _state
 
+    if not isinstance(out, Tensor):
+        raise TypeError(f"{name}(): argument 'out' must be Tensor, not {type(out).__name__}")
     if _state[0] and (res._requires_grad or out._requires_grad):
         raise RuntimeError(
-            "add(): functions with out=... arguments don't support automatic differentiation, "
+            f"{name}(): functions with out=... arguments don't support automatic differentiation, "
             "but one of the arguments requires grad."
         )
     r = res._data
-    if out._data.shape != r.shape:
-        if out._data.size == 0 or out._base is None:
-            out._data = r.astype(out._data.dtype, copy=True)
-            out._vc[0] += 1
-            return out
+    if r.dtype != out._data.dtype and res.dtype._cat > out.dtype._cat:
         raise RuntimeError(
-            f"output with shape {list(out.shape)} doesn't match the broadcast shape {list(r.shape)}"
+            f"result type {_short(r.dtype)} can't be cast to the desired output type {_short(out._data.dtype)}"
         )
+    if out._data.shape != r.shape:
+        if out._base is not None:
+            raise RuntimeError(
+                f"output with shape {list(out.shape)} doesn't match the broadcast shape {list(r.shape)}"
+            )
+        if out._data.size != 0:
+            warnings.warn(
+                f"An output with one or more elements was resized since it had shape {list(out.shape)}, "
+                "which does not match the required output shape "
+                f"{list(r.shape)}. This behavior is deprecated, and in a future PyTorch release outputs "
+                "will not be resized unless they have zero elements. You can explicitly reuse an out "
+                "tensor t by resizing it, inplace, to zero elements with t.resize_(0).",
+                UserWarning,
+                stacklevel=3,
+            )
+        out._data = r.astype(out._data.dtype, copy=True)
+        out._vc[0] += 1
+        return out
     out._data[...] = r
     out._vc[0] += 1
     return out

@@ -1,0 +1,177 @@
+"""torch.linalg: solve, inv, det, svd, norms, cross, ..."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ember._backend import of
+from ember.autograd.function import Function
+from ember.ops import linalg as _L
+from ember.ops._util import norm_dim
+from ember.ops.linalg import LinAlgError, matmul, solve  # noqa: F401
+
+
+def inv(A, *, out=None):
+    return _L.inverse(A, out=out)
+
+
+def det(A, *, out=None):
+    return _L._out(_L.det(A), out, "linalg_det")
+
+
+def svd(A, full_matrices: bool = True, *, driver=None, out=None):
+    """(U, S, Vh) with A = U diag(S) Vh."""
+    return _L.svd_packed(A, full_matrices)
+
+
+def svdvals(A, *, driver=None, out=None):
+    return _L.svd_packed(A, False)[1]
+
+
+def cross(input, other, *, dim: int = -1, out=None):
+    return _L._out(_L.linalg_cross(input, other, dim=dim), out, "linalg_cross")
+
+
+def diagonal(A, *, offset: int = 0, dim1: int = -2, dim2: int = -1):
+    return _L.diagonal(A, offset, dim1, dim2)
+
+
+class Norm2(Function):
+    # ||x||_2 = sqrt(sum x^2);  d||x|| = x / ||x|| (0 where ||x|| = 0, as torch)
+    @staticmethod
+    def forward(ctx, x, dims, keepdim):
+        xp = of(x)
+        out = xp.sqrt(xp.sum(x * x, axis=dims, keepdims=True))
+        ctx.save_for_backward(x, out)
+        return out if keepdim else out.reshape(tuple(s for i, s in enumerate(out.shape) if i not in dims))
+
+    @staticmethod
+    def backward(ctx, g):
+        x, n = ctx.saved
+        xp = of(g)
+        g = g.reshape(tuple(n.shape))
+        safe = xp.where(n == 0, 1, n)
+        return xp.where(n == 0, 0, g * x / safe), None, None
+
+
+def vector_norm(x, ord=2, dim=None, keepdim: bool = False, *, dtype=None, out=None):
+    if dtype is not None:
+        x = x.to(dtype)
+    if not (x.dtype.is_floating_point or x.dtype.is_complex):
+        raise RuntimeError(
+            f"linalg.vector_norm: Expected a floating point or complex tensor as input. Got {_L._short(x.dtype)}"
+        )
+    dims = tuple(range(x.ndim)) if dim is None else norm_dim(dim, x.ndim)
+    import ember
+
+    if x.ndim == 0:
+        dims = ()
+    if ord == 2:
+        res = Norm2.apply(x, dims, keepdim)
+    elif ord == float("inf"):
+        res = ember.abs(x).amax(dim=dims, keepdim=keepdim) if dims else ember.abs(x)
+    elif ord == -float("inf"):
+        res = ember.abs(x).amin(dim=dims, keepdim=keepdim) if dims else ember.abs(x)
+    elif ord == 0:
+        res = (x != 0).to(x.dtype).sum(dim=dims, keepdim=keepdim)
+    elif ord == 1:
+        res = ember.abs(x).sum(dim=dims, keepdim=keepdim)
+    else:
+        res = (ember.abs(x) ** ord).sum(dim=dims, keepdim=keepdim) ** (1.0 / ord)
+    return _L._out(res, out, "linalg_vector_norm")
+
+
+def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim: bool = False, *, dtype=None, out=None):
+    import ember
+
+    if A.ndim < 2:
+        raise RuntimeError("linalg.matrix_norm: The input tensor A must have at least 2 dimensions.")
+    d = norm_dim(dim, A.ndim)
+    if ord == "fro":
+        return vector_norm(A, 2, d, keepdim, dtype=dtype, out=out)
+    if ord == "nuc":
+        s = svdvals(ember.movedim(A, tuple(d), (-2, -1)))
+        res = s.sum(-1)
+    elif ord in (1, -1, float("inf"), -float("inf")):
+        red, keep = (d[0], d[1]) if ord in (1, -1) else (d[1], d[0])
+        sums = ember.abs(A).sum(dim=red, keepdim=True)
+        res = sums.amax(dim=keep, keepdim=True) if ord > 0 else sums.amin(dim=keep, keepdim=True)
+        res = res.squeeze(d) if not keepdim else res
+        return _L._out(res, out, "linalg_matrix_norm")
+    elif ord in (2, -2):
+        s = svdvals(ember.movedim(A, tuple(d), (-2, -1)))
+        res = s.amax(-1) if ord == 2 else s.amin(-1)
+    else:
+        raise RuntimeError(f"linalg.matrix_norm: Order {ord} not supported.")
+    if keepdim:
+        res = res.unsqueeze(d[0]).unsqueeze(d[1])
+    return _L._out(res, out, "linalg_matrix_norm")
+
+
+def norm(A, ord=None, dim=None, keepdim: bool = False, *, dtype=None, out=None):
+    """linalg.norm: vector 2-norm of the flattened input by default, matrix norms when ord is
+    a matrix order or dim has two entries."""
+    if isinstance(dim, int):
+        dim = (dim,)
+    if ord is None:
+        return vector_norm(A, 2, dim, keepdim, dtype=dtype, out=out)
+    if dim is None:
+        if A.ndim == 2:
+            return matrix_norm(A, ord, (-2, -1), keepdim, dtype=dtype, out=out)
+        if A.ndim == 1:
+            return vector_norm(A, ord, None, keepdim, dtype=dtype, out=out)
+        raise RuntimeError(
+            f"linalg.norm: If dim is not specified but ord is, the input must be 1D or 2D. Got {A.ndim}D."
+        )
+    if len(dim) == 2:
+        return matrix_norm(A, ord, dim, keepdim, dtype=dtype, out=out)
+    return vector_norm(A, ord, dim, keepdim, dtype=dtype, out=out)
+
+
+def multi_dot(tensors, *, out=None):
+    res = tensors[0]
+    for t in tensors[1:]:
+        res = matmul(res, t)
+    return _L._out(res, out, "linalg_multi_dot")
+
+
+def matrix_power(A, n: int):
+    import ember
+
+    if n < 0:
+        return matrix_power(inv(A), -n)
+    res = ember.eye(A.shape[-1], dtype=A.dtype).expand(*A.shape) * 1 if n == 0 else A
+    for _ in range(max(n - 1, 0)):
+        res = matmul(res, A)
+    return res
+
+
+def pinv(A, *, rtol=None, hermitian: bool = False):
+    u, s, vh = svd(A, full_matrices=False)
+    xp = of(s._data)
+    cutoff = (rtol if rtol is not None else max(A.shape[-2:]) * np.finfo(s._data.dtype).eps) * s._data.max(
+        -1, keepdims=True
+    )
+    import ember
+
+    sinv = ember.where(ember.from_numpy(xp.asarray(s._data > cutoff)), 1 / s, ember.zeros_like(s))
+    return matmul(vh.mT * sinv.unsqueeze(-2), u.mT)
+
+
+__all__ = [
+    "LinAlgError",
+    "inv",
+    "det",
+    "svd",
+    "svdvals",
+    "solve",
+    "norm",
+    "vector_norm",
+    "matrix_norm",
+    "cross",
+    "matmul",
+    "diagonal",
+    "multi_dot",
+    "matrix_power",
+    "pinv",
+]
