@@ -21,6 +21,8 @@ import ember  # noqa: E402
 from ember.autograd import function  # noqa: E402
 from ember.utils.tensorboard import SummaryWriter  # noqa: E402
 
+pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.trace:DeprecationWarning")  # torch's add_graph
+
 
 def _load(path) -> EventAccumulator:
     acc = EventAccumulator(
@@ -391,3 +393,36 @@ def test_graph_recorder_without_nn(tmp_path):
     assert list(by["output/output.1"].input) == [relu.name]
     assert [d.size for d in relu.attr["_output_shapes"].list.shape[0].dim] == [4, 2]
     assert model.training and function.tracer[0] is None
+
+
+def _nested(lib):
+    nn = lib.nn
+
+    class Inner(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Parameter(lib.ones(3, 2))
+
+        def forward(self, x):
+            return x @ self.w
+
+    class Outer(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.block = Inner()
+
+        def forward(self, x):
+            return self.block(x).relu()
+
+    return Outer()
+
+
+def test_nested_module_scopes_like_torch(tmp_path):
+    x = np.ones((4, 3), np.float32)
+    eg = _graph_of(tmp_path, "ember", SummaryWriter, _nested(ember), ember.tensor(x))
+    tg = _graph_of(tmp_path, "torch", TorchWriter, _nested(torch), torch.tensor(x))
+    assert _module_outputs(eg) == _module_outputs(tg) == {"Outer/Inner[block]": [4, 2], "Outer": [4, 2]}
+    by = {n.name: n for n in eg.node}
+    assert by["Outer/Inner[block]/w"].op == "prim::GetAttr"
+    assert {n.op for n in eg.node if n.op.startswith("aten::")} == {"aten::matmul", "aten::relu"}
+    assert function.tracer[0] is None
