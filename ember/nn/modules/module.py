@@ -142,13 +142,19 @@ class Module:
 
     _call_impl = __call__
 
-    def register_forward_pre_hook(self, hook, *, prepend: bool = False, with_kwargs: bool = False) -> RemovableHandle:
-        return self._add_hook(self._forward_pre_hooks, self._forward_pre_hooks_with_kwargs, hook, prepend, with_kwargs)
+    def register_forward_pre_hook(
+        self, hook, *, prepend: bool = False, with_kwargs: bool = False
+    ) -> RemovableHandle:
+        return self._add_hook(
+            self._forward_pre_hooks, self._forward_pre_hooks_with_kwargs, hook, prepend, with_kwargs
+        )
 
     def register_forward_hook(
         self, hook, *, prepend: bool = False, with_kwargs: bool = False, always_call: bool = False
     ) -> RemovableHandle:
-        return self._add_hook(self._forward_hooks, self._forward_hooks_with_kwargs, hook, prepend, with_kwargs)
+        return self._add_hook(
+            self._forward_hooks, self._forward_hooks_with_kwargs, hook, prepend, with_kwargs
+        )
 
     def _add_hook(self, hooks, kw_set, hook, prepend, with_kwargs) -> RemovableHandle:
         handle = RemovableHandle(hooks)
@@ -303,7 +309,11 @@ class Module:
     # -- traversal ----------------------------------------------------------------------------
     def _named_members(self, get, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True):
         memo = set()
-        mods = self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate) if recurse else [(prefix, self)]
+        mods = (
+            self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate)
+            if recurse
+            else [(prefix, self)]
+        )
         for mod_prefix, mod in mods:
             for k, v in get(mod):
                 if v is None or (remove_duplicate and id(v) in memo):
@@ -508,8 +518,9 @@ class Module:
                 m.state_dict(destination=destination, prefix=prefix + name + ".", keep_vars=keep_vars)
         return destination
 
-    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
-                              unexpected_keys, error_msgs) -> None:
+    def _load_from_state_dict(
+        self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
+    ) -> None:
         persistent = {k: v for k, v in self._buffers.items() if k not in self._non_persistent_buffers_set}
         local = {k: v for k, v in self._parameters.items() if v is not None}
         local.update({k: v for k, v in persistent.items() if v is not None})
@@ -539,7 +550,7 @@ class Module:
         if strict:
             for key in state_dict:
                 if key.startswith(prefix):
-                    parts = key[len(prefix):].split(".", 1)
+                    parts = key[len(prefix) :].split(".", 1)
                     if len(parts) > 1 and parts[0] not in self._modules:
                         unexpected_keys.append(key)
                     elif len(parts) == 1 and parts[0] not in local:
@@ -561,12 +572,18 @@ class Module:
         load(self)
         if strict:
             if unexpected:
-                errors.insert(0, "Unexpected key(s) in state_dict: {}. ".format(", ".join(f'"{k}"' for k in unexpected)))
+                errors.insert(
+                    0, "Unexpected key(s) in state_dict: {}. ".format(", ".join(f'"{k}"' for k in unexpected))
+                )
             if missing:
-                errors.insert(0, "Missing key(s) in state_dict: {}. ".format(", ".join(f'"{k}"' for k in missing)))
+                errors.insert(
+                    0, "Missing key(s) in state_dict: {}. ".format(", ".join(f'"{k}"' for k in missing))
+                )
         if errors:
             raise RuntimeError(
-                "Error(s) in loading state_dict for {}:\n\t{}".format(type(self).__name__, "\n\t".join(errors))
+                "Error(s) in loading state_dict for {}:\n\t{}".format(
+                    type(self).__name__, "\n\t".join(errors)
+                )
             )
         return _IncompatibleKeys(missing, unexpected)
 
@@ -580,9 +597,7 @@ class Module:
     def __repr__(self) -> str:
         extra = self.extra_repr()
         extra_lines = extra.split("\n") if extra else []
-        child_lines = [
-            "(" + key + "): " + _addindent(repr(m), 2) for key, m in self._modules.items()
-        ]
+        child_lines = ["(" + key + "): " + _addindent(repr(m), 2) for key, m in self._modules.items()]
         lines = extra_lines + child_lines
         main = self._get_name() + "("
         if lines:
