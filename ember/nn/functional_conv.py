@@ -1,3 +1,481 @@
-"""(being written)"""
+"""torch.nn.functional: convolution, pooling, normalisation, padding (argument checks live here,
+the math in ember.ops.conv / ember.ops.norm)."""
 
-__all__: list[str] = []
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ember._backend import of
+from ember._tensor import Tensor
+from ember.ops import conv as C
+from ember.ops import norm as N
+from ember.ops import shape as S
+
+__all__ = [
+    "conv1d", "conv2d", "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d",
+    "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool2d", "batch_norm",
+    "layer_norm", "group_norm", "pad", "dropout2d", "interpolate",
+]  # fmt: skip
+
+
+def _tuple(v, n: int) -> tuple:
+    if isinstance(v, (list, tuple)):
+        if len(v) == 1:
+            return tuple(int(a) for a in v) * n
+        return tuple(int(a) for a in v)
+    return (int(v),) * n
+
+
+def _shape(t) -> str:
+    return "[" + ", ".join(map(str, t.shape)) + "]"
+
+
+_DT = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long", "int32": "Int"}
+
+
+def _unbatch(input: Tensor, nd: int):
+    """Add the batch dim to an unbatched input; returns (input, squeeze_after)."""
+    if input.dim() == nd + 1:
+        return S.unsqueeze(input, 0), True
+    return input, False
+
+
+# -- convolution --------------------------------------------------------------------------------
+def _conv(input, weight, bias, stride, padding, dilation, groups, nd: int, name: str):
+    if input.dim() not in (nd + 1, nd + 2):
+        raise RuntimeError(
+            f"Expected {nd + 1}D (unbatched) or {nd + 2}D (batched) input to {name}, but got input "
+            f"of size: {_shape(input)}"
+        )
+    input, squeeze = _unbatch(input, nd)
+    xd, wdt = input._data.dtype, weight._data.dtype
+    if xd != wdt:
+        raise RuntimeError(
+            f"expected scalar type {_DT.get(xd.name, xd.name)} but found {_DT.get(wdt.name, wdt.name)}"
+        )
+    stride, dilation = _tuple(stride, nd), _tuple(dilation, nd)
+    if any(s <= 0 for s in stride):
+        raise RuntimeError("non-positive stride is not supported")
+    k = weight.shape[2:]
+    if isinstance(padding, str):
+        if padding == "valid":
+            pads = [(0, 0)] * nd
+        elif padding == "same":
+            if any(s != 1 for s in stride):
+                raise RuntimeError("padding='same' is not supported for strided convolutions")
+            pads = []
+            for kk, d in zip(k, dilation):
+                total = d * (kk - 1)
+                pads.append((total // 2, total - total // 2))
+        else:
+            raise RuntimeError(f"Invalid padding string: '{padding}'")
+    else:
+        p = _tuple(padding, nd)
+        if any(a < 0 for a in p):
+            raise RuntimeError("negative padding is not supported")
+        pads = [(a, a) for a in p]
+    groups = int(groups)
+    if groups <= 0:
+        raise RuntimeError("non-positive groups is not supported")
+    cin = input.shape[1]
+    if weight.dim() != nd + 2:
+        raise RuntimeError(
+            f"Expected {nd + 2}-dimensional input for {nd + 2}-dimensional weight {_shape(weight)}, "
+            f"but got {input.dim()}-dimensional input of size {_shape(input)} instead"
+        )
+    if cin != weight.shape[1] * groups:
+        raise RuntimeError(
+            f"Given groups={groups}, weight of size {_shape(weight)}, expected input{_shape(input)} to "
+            f"have {weight.shape[1] * groups} channels, but got {cin} channels instead"
+        )
+    if weight.shape[0] % groups:
+        raise RuntimeError(
+            "Given groups=%d, expected weight to be divisible by %d at dimension 0, but "
+            "got weight of size %s instead" % (groups, groups, _shape(weight))
+        )
+    if bias is not None and (bias.dim() != 1 or bias.shape[0] != weight.shape[0]):
+        raise RuntimeError(
+            f"Given weight of size {_shape(weight)}, expected bias to be 1-dimensional with "
+            f"{weight.shape[0]} elements, but got bias of size {_shape(bias)} instead"
+        )
+    padded = [s + a + b for s, (a, b) in zip(input.shape[2:], pads)]
+    eff = [d * (kk - 1) + 1 for kk, d in zip(k, dilation)]
+    if any(p < e for p, e in zip(padded, eff)):
+        raise RuntimeError(
+            f"Calculated padded input size per channel: ({' x '.join(map(str, padded))}). Kernel size: "
+            f"({' x '.join(map(str, eff))}). Kernel size can't be greater than actual input size"
+        )
+    if nd == 1:
+        pads, stride, dilation = [(0, 0)] + pads, (1,) + stride, (1,) + dilation
+    out = C.Convolution.apply(input, weight, bias, stride, tuple(pads), dilation, groups)
+    return S.squeeze(out, 0) if squeeze else out
+
+
+def conv2d(
+    input: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride=1,
+    padding=0,
+    dilation=1,
+    groups: int = 1,
+) -> Tensor:
+    """2-D cross-correlation over (N, C, H, W) or (C, H, W) input, like torch.nn.functional.conv2d."""
+    return _conv(input, weight, bias, stride, padding, dilation, groups, 2, "conv2d")
+
+
+def conv1d(
+    input: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride=1,
+    padding=0,
+    dilation=1,
+    groups: int = 1,
+) -> Tensor:
+    """1-D cross-correlation over (N, C, L) or (C, L) input."""
+    return _conv(input, weight, bias, stride, padding, dilation, groups, 1, "conv1d")
+
+
+# -- pooling ------------------------------------------------------------------------------------
+def _pool_out(size: int, k: int, p: int, s: int, d: int, ceil: bool) -> int:
+    out = (size + 2 * p - d * (k - 1) - 1 + (s - 1 if ceil else 0)) // s + 1
+    if ceil and (out - 1) * s >= size + p:
+        out -= 1
+    return out
+
+
+def _pool_args(input, kernel_size, stride, padding, dilation, ceil_mode, name, avg=False):
+    if input.dim() not in (3, 4) or input.numel() == 0 and input.dim() == 3:
+        raise RuntimeError("non-empty 3D or 4D (batch mode) tensor expected for input")
+    k = _tuple(kernel_size, 2)
+    s = k if stride is None or (isinstance(stride, (list, tuple)) and not stride) else _tuple(stride, 2)
+    p, d = _tuple(padding, 2), _tuple(dilation, 2)
+    if any(a <= 0 for a in s):
+        raise RuntimeError("stride should be greater than zero, but got " + f"dH: {s[0]} dW: {s[1]}")
+    for kk, pp, dd in zip(k, p, d):
+        if pp > (dd * (kk - 1) + 1) // 2 if not avg else pp > kk // 2:
+            if avg:
+                raise RuntimeError(
+                    f"pad should be at most half of kernel size, but got pad={pp} and kernel_size={kk}"
+                )
+            raise RuntimeError(
+                "pad should be at most half of effective kernel size, but got "
+                f"pad={pp}, kernel_size={kk} and dilation={dd}"
+            )
+    hw = input.shape[-2:]
+    out = [_pool_out(hw[i], k[i], p[i], s[i], d[i], ceil_mode) for i in range(2)]
+    if out[0] < 1 or out[1] < 1:
+        c = input.shape[-3]
+        raise RuntimeError(
+            f"Given input size: ({c}x{hw[0]}x{hw[1]}). Calculated output size: ({c}x{out[0]}x{out[1]}). "
+            "Output size is too small"
+        )
+    extra = tuple(max(0, (out[i] - 1) * s[i] + d[i] * (k[i] - 1) + 1 - (hw[i] + 2 * p[i])) for i in range(2))
+    return k, s, p, d, out, extra
+
+
+def max_pool2d(
+    input: Tensor,
+    kernel_size,
+    stride=None,
+    padding=0,
+    dilation=1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+):
+    """Max over k x k windows (implicit -inf padding); optionally the flat argmax indices."""
+    k, s, p, d, _, extra = _pool_args(input, kernel_size, stride, padding, dilation, ceil_mode, "max_pool2d")
+    x, squeeze = _unbatch(input, 2)
+    aux: list = []
+    out = C.MaxPool.apply(x, k, s, p, d, extra, aux if return_indices else None)
+    if return_indices:
+        idx = Tensor._wrap(C.max_pool_indices(aux[0], x.shape[-2:], k, s, p, d))
+        return (S.squeeze(out, 0), S.squeeze(idx, 0)) if squeeze else (out, idx)
+    return S.squeeze(out, 0) if squeeze else out
+
+
+def max_pool1d(
+    input: Tensor,
+    kernel_size,
+    stride=None,
+    padding=0,
+    dilation=1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+):
+    """1-D max pooling over (N, C, L) or (C, L), as a 2-D pool with a height of one."""
+    one = lambda v: (1, _tuple(v, 1)[0])  # noqa: E731
+    res = max_pool2d(
+        S.unsqueeze(input, -2),
+        one(kernel_size),
+        None if stride is None else one(stride),
+        (0, _tuple(padding, 1)[0]),
+        one(dilation),
+        ceil_mode,
+        return_indices,
+    )
+    if return_indices:
+        return S.squeeze(res[0], -2), S.squeeze(res[1], -2)
+    return S.squeeze(res, -2)
+
+
+def _avg_divisor(hw, k, s, p, out, count_include_pad, divisor_override, dtype):
+    if divisor_override is not None:
+        if divisor_override == 0:
+            raise RuntimeError("divisor must be not zero")
+        return np.full(out, float(divisor_override), dtype=dtype)
+    cnts = []
+    for i in range(2):
+        o = np.arange(out[i])
+        start = o * s[i] - p[i]
+        end = np.minimum(start + k[i], hw[i] + p[i])
+        if count_include_pad:
+            cnts.append(end - start)
+        else:
+            cnts.append(np.minimum(end, hw[i]) - np.maximum(start, 0))
+    return (cnts[0][:, None] * cnts[1][None, :]).astype(dtype)
+
+
+def avg_pool2d(
+    input: Tensor,
+    kernel_size,
+    stride=None,
+    padding=0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+    divisor_override=None,
+) -> Tensor:
+    """Mean over k x k windows (zero padding counted unless count_include_pad=False)."""
+    k, s, p, _, out, extra = _pool_args(
+        input, kernel_size, stride, padding, 1, ceil_mode, "avg_pool2d", avg=True
+    )
+    x, squeeze = _unbatch(input, 2)
+    div = _avg_divisor(x.shape[-2:], k, s, p, out, count_include_pad, divisor_override, x._data.dtype)
+    res = C.AvgPool.apply(x, k, s, p, extra, of(x._data).asarray(div))
+    return S.squeeze(res, 0) if squeeze else res
+
+
+def avg_pool1d(
+    input: Tensor,
+    kernel_size,
+    stride=None,
+    padding=0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+) -> Tensor:
+    one = lambda v: (1, _tuple(v, 1)[0])  # noqa: E731
+    res = avg_pool2d(
+        S.unsqueeze(input, -2),
+        one(kernel_size),
+        None if stride is None else one(stride),
+        (0, _tuple(padding, 1)[0]),
+        ceil_mode,
+        count_include_pad,
+    )
+    return S.squeeze(res, -2)
+
+
+def _adaptive_size(input, output_size, name):
+    if input.dim() not in (3, 4):
+        raise RuntimeError(f"{name}(): Expected 3D or 4D tensor, but got {_shape(input)}")
+    osz = output_size if isinstance(output_size, (list, tuple)) else (output_size, output_size)
+    return tuple(input.shape[-2 + i] if o is None else int(o) for i, o in enumerate(osz))
+
+
+def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
+    """Average over torch's adaptive windows; None in output_size keeps that input size."""
+    oh, ow = _adaptive_size(input, output_size, "adaptive_avg_pool2d")
+    h, w = input.shape[-2:]
+    xp, dt = of(input._data), input._data.dtype
+    if (oh, ow) == (h, w):
+        return C.AdaptiveAvgPool.apply(input, xp.eye(h, dtype=dt), xp.eye(w, dtype=dt))
+    return C.AdaptiveAvgPool.apply(input, C.adaptive_matrix(xp, h, oh, dt), C.adaptive_matrix(xp, w, ow, dt))
+
+
+def adaptive_avg_pool1d(input: Tensor, output_size) -> Tensor:
+    return S.squeeze(adaptive_avg_pool2d(S.unsqueeze(input, -2), (1, _tuple(output_size, 1)[0])), -2)
+
+
+def adaptive_max_pool2d(input: Tensor, output_size, return_indices: bool = False):
+    """Max over torch's adaptive windows (optionally with flat argmax indices)."""
+    oh, ow = _adaptive_size(input, output_size, "adaptive_max_pool2d")
+    x, squeeze = _unbatch(input, 2)
+    h, w = x.shape[-2:]
+    aux: list = []
+    out = C.AdaptiveMaxPool.apply(x, C.adaptive_bounds(h, oh), C.adaptive_bounds(w, ow), aux)
+    if return_indices:
+        idx = Tensor._wrap(aux[0])
+        return (S.squeeze(out, 0), S.squeeze(idx, 0)) if squeeze else (out, idx)
+    return S.squeeze(out, 0) if squeeze else out
+
+
+# -- normalisation ------------------------------------------------------------------------------
+def batch_norm(
+    input: Tensor,
+    running_mean: Tensor | None,
+    running_var: Tensor | None,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    training: bool = False,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Normalise over (N, *spatial) per channel; in training, update the running buffers in place
+    with the batch mean and the unbiased batch variance."""
+    if training:
+        size = input.numel() // input.shape[1] if input.dim() > 1 else 0
+        if size <= 1:
+            raise ValueError(
+                f"Expected more than 1 value per channel when training, got input size {input.shape}"
+            )
+    elif running_mean is None or running_var is None:
+        raise RuntimeError("running_mean and running_var must be defined in evaluation mode")
+    rm = running_mean._data if running_mean is not None else None
+    rv = running_var._data if running_var is not None else None
+    stats: list = []
+    out = N.BatchNorm.apply(input, weight, bias, rm, rv, float(eps), bool(training), stats)
+    if training:
+        mean, var = stats
+        n = input.numel() // input.shape[1]
+        m = float(momentum) if momentum is not None else 0.0
+        if rm is not None:
+            rm[...] = (1 - m) * rm + m * mean.reshape(-1).astype(rm.dtype)
+            running_mean._vc[0] += 1
+        if rv is not None:
+            rv[...] = (1 - m) * rv + m * (var.reshape(-1) * (n / (n - 1))).astype(rv.dtype)
+            running_var._vc[0] += 1
+    return out
+
+
+def layer_norm(
+    input: Tensor,
+    normalized_shape,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Normalise over the trailing `normalized_shape` dims."""
+    ns = tuple(normalized_shape) if isinstance(normalized_shape, (list, tuple)) else (int(normalized_shape),)
+    if tuple(input.shape[input.dim() - len(ns) :]) != ns or len(ns) > input.dim():
+        raise RuntimeError(
+            f"Given normalized_shape={list(ns)}, expected input with shape [*, {', '.join(map(str, ns))}], "
+            f"but got input of size{_shape(input)}"
+        )
+    return N.LayerNorm.apply(input, weight, bias, len(ns), float(eps))
+
+
+def group_norm(
+    input: Tensor,
+    num_groups: int,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Normalise each (sample, group of channels)."""
+    if input.dim() < 2:
+        raise RuntimeError(f"Expected at least 2 dimensions for input tensor but received {input.dim()}")
+    c = input.shape[1]
+    if c % num_groups:
+        raise RuntimeError(
+            f"Expected number of channels in input to be divisible by num_groups, but got input of shape "
+            f"{_shape(input)} and num_groups={num_groups}"
+        )
+    return N.GroupNorm.apply(input, weight, bias, int(num_groups), float(eps))
+
+
+# -- padding, dropout2d, interpolate ----------------------------------------------------------------
+def _reflect_map(xp, n: int, lo: int, hi: int, mode: str):
+    i = np.arange(-lo, n + hi)
+    if mode == "reflect":
+        period = 2 * (n - 1)
+        i = np.abs(i) % period if period else np.zeros_like(i)
+        i = np.where(i >= n, period - i, i)
+    elif mode == "replicate":
+        i = np.clip(i, 0, n - 1)
+    else:  # circular
+        i = i % n
+    return i if xp is np else xp.asarray(i)
+
+
+def pad(input: Tensor, pad, mode: str = "constant", value: float | None = None) -> Tensor:
+    """Pad the last len(pad)//2 dims: pad = (left_last, right_last, left_prev, right_prev, ...)."""
+    pad = tuple(int(p) for p in pad)
+    if len(pad) % 2:
+        raise RuntimeError("Padding length must be divisible by 2")
+    if len(pad) // 2 > input.dim():
+        raise RuntimeError(
+            "Padding length should be less than or equal to two times the input dimension "
+            f"but got padding length {len(pad)} and input of dimension {input.dim()}"
+        )
+    if mode == "constant":
+        return C.ConstantPad.apply(input, pad, 0 if value is None else value)
+    if mode not in ("reflect", "replicate", "circular"):
+        raise NotImplementedError(f"Unrecognised padding mode {mode}")
+    xp = of(input._data)
+    maps = []
+    for k in range(len(pad) // 2):
+        ax = input.dim() - 1 - k
+        lo, hi = pad[2 * k], pad[2 * k + 1]
+        n = input.shape[ax]
+        if mode == "reflect" and (lo >= n or hi >= n):
+            raise RuntimeError(
+                f"Argument #4: Padding size should be less than the corresponding input dimension, but got: "
+                f"padding ({lo}, {hi}) at dimension {ax} of input {_shape(input)}"
+            )
+        maps.append((ax, _reflect_map(xp, n, lo, hi, mode)))
+    return C.IndexPad.apply(input, tuple(maps))
+
+
+def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    """Zero whole channels with probability p and scale the rest by 1/(1-p)."""
+    if p < 0 or p > 1:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if not training or p == 0:
+        return input
+    from ember.random import rng
+
+    shape = (
+        input.shape[:2] + (1,) * (input.dim() - 2)
+        if input.dim() == 4
+        else input.shape[:1] + (1,) * (input.dim() - 1)
+    )
+    keep = rng().random(shape) >= p
+    scale = 0.0 if p == 1 else 1.0 / (1 - p)
+    mask = Tensor._wrap(of(input._data).asarray((keep * scale).astype(input._data.dtype)))
+    out = input * mask
+    return input._inplace(out) if inplace else out
+
+
+def interpolate(
+    input: Tensor,
+    size=None,
+    scale_factor=None,
+    mode: str = "nearest",
+    align_corners=None,
+    recompute_scale_factor=None,
+    antialias: bool = False,
+) -> Tensor:
+    """Nearest-neighbour resize of the spatial dims (other modes are not implemented)."""
+    if mode != "nearest":
+        raise NotImplementedError(f"interpolate: mode '{mode}' is not implemented in ember")
+    nd = input.dim() - 2
+    ins = input.shape[2:]
+    if size is not None:
+        outs = _tuple(size, nd)
+        scales = [i / o for i, o in zip(ins, outs)]
+    elif scale_factor is not None:
+        sf = scale_factor if isinstance(scale_factor, (list, tuple)) else (scale_factor,) * nd
+        outs = tuple(int(math.floor(i * f)) for i, f in zip(ins, sf))
+        scales = [i / o for i, o in zip(ins, outs)] if recompute_scale_factor else [1.0 / f for f in sf]
+    else:
+        raise ValueError("either size or scale_factor should be defined")
+    xp = of(input._data)
+    maps = []
+    for k in range(nd):
+        src = np.minimum(np.floor(np.arange(outs[k], dtype=np.float32) * np.float32(scales[k])), ins[k] - 1)
+        idx = src.astype(np.int64)
+        maps.append((2 + k, idx if xp is np else xp.asarray(idx)))
+    return C.IndexPad.apply(input, tuple(maps))

@@ -1,0 +1,320 @@
+"""Convolution, padding and pooling primitives on NCHW arrays (1-d inputs arrive as H=1).
+
+conv: im2col with sliding_window_view + one batched GEMM; backward: grad_weight by GEMM,
+grad_input by col2im as k*k strided slice-adds in a (C, H, W, N) layout (long contiguous runs).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from ember._backend import of
+from ember.autograd.function import Function
+
+
+def _swv(xp, a, window, axis):
+    if xp is np:
+        return sliding_window_view(a, window, axis=axis)
+    return xp.lib.stride_tricks.sliding_window_view(a, window, axis=axis)
+
+
+def _windows(x, k, stride, dil):
+    """(N, C, OH, OW, KH, KW) strided view of the (already padded) x."""
+    (kh, kw), (sh, sw), (dh, dw) = k, stride, dil
+    ext = (dh * (kh - 1) + 1, dw * (kw - 1) + 1)
+    return _swv(of(x), x, ext, (2, 3))[:, :, ::sh, ::sw, ::dh, ::dw]
+
+
+def _pad2(x, pad, value=0.0):
+    """pad = ((top, bottom), (left, right)) on the last two axes."""
+    if not any(pad[0]) and not any(pad[1]):
+        return x
+    xp = of(x)
+    (t, b), (left, r) = pad
+    out = xp.full(x.shape[:2] + (x.shape[2] + t + b, x.shape[3] + left + r), value, dtype=x.dtype)
+    out[:, :, t : t + x.shape[2], left : left + x.shape[3]] = x
+    return out
+
+
+def col2im_add(gx, gw, k, stride, dil, out_hw):
+    """Add window gradients gw[(C, KH, KW, OH, OW, N)] into gx[(C, Hp, Wp, N)] in place."""
+    (kh, kw), (sh, sw), (dh, dw) = k, stride, dil
+    oh, ow = out_hw
+    for i in range(kh):
+        for j in range(kw):
+            hi, wj = i * dh, j * dw
+            gx[:, hi : hi + sh * (oh - 1) + 1 : sh, wj : wj + sw * (ow - 1) + 1 : sw] += gw[:, i, j]
+    return gx
+
+
+class Convolution(Function):
+    # y[n,o] = b[o] + sum_{c,i,j} w[o,c,i,j] x_pad[n, c, s*h + d*i, s*w + d*j]  (cross-correlation)
+    _name = "ConvolutionBackward0"
+
+    @staticmethod
+    def forward(ctx, x, w, b, stride, pad, dil, groups):
+        one_d = x.ndim == 3
+        if one_d:
+            x, w = x[:, :, None], w[:, :, None]
+        xp = of(x)
+        n, c, h, wd = x.shape
+        o, cg, kh, kw = w.shape
+        xpad = _pad2(x, pad)
+        win = _windows(xpad, (kh, kw), stride, dil)
+        oh, ow = win.shape[2], win.shape[3]
+        g = groups
+        cols = xp.ascontiguousarray(win.transpose(0, 1, 4, 5, 2, 3)).reshape(n, g, cg * kh * kw, oh * ow)
+        wm = w.reshape(g, o // g, cg * kh * kw)
+        out = xp.matmul(wm, cols).reshape(n, o, oh, ow)
+        if b is not None:
+            out += b.reshape(o, 1, 1)
+        need = ctx.needs_input_grad
+        if need:
+            ctx.save_for_backward(cols if need[1] else None, w if need[0] else None)
+            ctx.meta = (one_d, x.shape, w.shape, stride, pad, dil, g, (oh, ow))
+        return out[:, :, 0] if one_d else out
+
+    @staticmethod
+    def backward(ctx, go):
+        cols, w = ctx.saved
+        one_d, xs, ws, stride, pad, dil, g, (oh, ow) = ctx.meta
+        need = ctx.needs_input_grad
+        xp = of(go)
+        if one_d:
+            go = go[:, :, None]
+        n, c, h, wd = xs
+        o, cg, kh, kw = ws
+        gx = gw = gb = None
+        if need[1]:
+            gm = go.reshape(n, g, o // g, oh * ow)
+            gw = xp.matmul(gm, cols.transpose(0, 1, 3, 2)).sum(0).reshape(ws)
+            if one_d:
+                gw = gw[:, :, 0]
+        if len(need) > 2 and need[2]:
+            gb = go.sum((0, 2, 3))
+        if need[0]:
+            if one_d:
+                w = w[:, :, None]
+            # (G, Og, OH*OW*N) with the batch innermost, then one batched GEMM per group
+            gt = xp.ascontiguousarray(go.transpose(1, 2, 3, 0)).reshape(g, o // g, oh * ow * n)
+            wt = w.reshape(g, o // g, cg * kh * kw).transpose(0, 2, 1)
+            gcol = xp.matmul(wt, gt).reshape(c, kh, kw, oh, ow, n)
+            (t, bt), (lf, r) = pad
+            hp, wp = h + t + bt, wd + lf + r
+            gpad = xp.zeros((c, hp, wp, n), dtype=go.dtype)
+            col2im_add(gpad, gcol, (kh, kw), stride, dil, (oh, ow))
+            gx = xp.ascontiguousarray(gpad[:, t : t + h, lf : lf + wd].transpose(3, 0, 1, 2))
+            if one_d:
+                gx = gx[:, :, 0]
+        return gx, gw, gb
+
+
+class ConstantPad(Function):
+    # y = x surrounded by `value`; dx = dy[interior]  (negative pads crop)
+    @staticmethod
+    def forward(ctx, x, pads, value):
+        xp = of(x)
+        nd = len(pads) // 2
+        shape = list(x.shape)
+        src, dst = [slice(None)] * x.ndim, [slice(None)] * x.ndim
+        for k in range(nd):
+            ax = x.ndim - 1 - k
+            lo, hi = pads[2 * k], pads[2 * k + 1]
+            size = x.shape[ax] + lo + hi
+            if size < 0:
+                raise RuntimeError(
+                    f"The input size {x.shape[ax]}, plus negative padding {lo} and {hi} resulted in a "
+                    f"negative output size, which is invalid. Check dimension {ax} of your input."
+                )
+            shape[ax] = size
+            src[ax] = slice(max(-lo, 0), x.shape[ax] - max(-hi, 0))
+            dst[ax] = slice(max(lo, 0), size - max(hi, 0))
+        out = xp.full(shape, value, dtype=x.dtype)
+        out[tuple(dst)] = x[tuple(src)]
+        ctx.meta = (x.shape, tuple(src), tuple(dst))
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        shape, src, dst = ctx.meta
+        xp = of(g)
+        gx = xp.zeros(shape, dtype=g.dtype)
+        gx[src] = g[dst]
+        return gx, None, None
+
+
+class IndexPad(Function):
+    # y = x gathered along each padded axis by an index map (reflect/replicate/circular);
+    # dx = scatter-add of dy along the same maps
+    @staticmethod
+    def forward(ctx, x, maps):
+        xp = of(x)
+        out = x
+        for ax, idx in maps:
+            out = xp.take(out, idx, axis=ax)
+        ctx.meta = (x.shape, maps)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        shape, maps = ctx.meta
+        xp = of(g)
+        for ax, idx in reversed(maps):
+            # one-hot (in, out) matrix: scatter-add along the axis is a small GEMM
+            onehot = (xp.arange(shape[ax])[:, None] == idx[None, :]).astype(g.dtype)
+            g = xp.moveaxis(xp.tensordot(g, onehot, axes=([ax], [1])), -1, ax)
+        return g, None
+
+
+class MaxPool(Function):
+    # y = max over each window; dy flows to the (first) argmax of its window
+    _name = "MaxPool2DWithIndicesBackward0"
+
+    @staticmethod
+    def forward(ctx, x, k, stride, pad, dil, extra, aux=None):
+        """extra = (bottom, right) more -inf padding for ceil_mode windows; aux gets the argmax."""
+        xp = of(x)
+        n, c, h, w = x.shape
+        kh, kw = k
+        (ph, pw), (eb, er) = pad, extra
+        fill = -xp.inf if x.dtype.kind == "f" else xp.iinfo(x.dtype).min
+        xpad = _pad2(x, ((ph, ph + eb), (pw, pw + er)), fill)
+        if stride == k and dil == (1, 1) and xpad.shape[2] % kh == 0 and xpad.shape[3] % kw == 0:
+            oh, ow = xpad.shape[2] // kh, xpad.shape[3] // kw
+            win = xpad.reshape(n, c, oh, kh, ow, kw).transpose(0, 1, 2, 4, 3, 5)
+        else:
+            win = _windows(xpad, k, stride, dil)
+            oh, ow = win.shape[2], win.shape[3]
+        flat = win.reshape(n, c, oh, ow, kh * kw)
+        arg = flat.argmax(-1)
+        out = xp.take_along_axis(flat, arg[..., None], -1)[..., 0]
+        ctx.meta = (x.shape, k, stride, (ph, pw), (eb, er), dil, (oh, ow))
+        ctx.arg = arg
+        if aux is not None:
+            aux.append(arg)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        (n, c, h, w), k, stride, (ph, pw), (eb, er), dil, (oh, ow) = ctx.meta
+        xp = of(g)
+        kh, kw = k
+        onehot = ctx.arg[..., None] == xp.arange(kh * kw)
+        gwin = xp.where(onehot, g[..., None], g.dtype.type(0))  # (N, C, OH, OW, KK)
+        hp, wp = h + 2 * ph + eb, w + 2 * pw + er
+        if stride == k and dil == (1, 1) and hp == oh * kh and wp == ow * kw:
+            gpad = gwin.reshape(n, c, oh, ow, kh, kw).transpose(0, 1, 2, 4, 3, 5).reshape(n, c, hp, wp)
+        else:
+            gcol = gwin.reshape(n, c, oh, ow, kh, kw).transpose(1, 4, 5, 2, 3, 0)
+            gpad = xp.zeros((c, hp, wp, n), dtype=g.dtype)
+            col2im_add(gpad, gcol, k, stride, dil, (oh, ow))
+            gpad = gpad.transpose(3, 0, 1, 2)
+        return xp.ascontiguousarray(gpad[:, :, ph : ph + h, pw : pw + w]), None, None, None, None, None
+
+
+def max_pool_indices(arg, x_hw, k, stride, pad, dil):
+    """torch's return_indices: flat h*W + w positions (in the unpadded input) of each max."""
+    xp = of(arg)
+    oh, ow = arg.shape[-2:]
+    ki, kj = arg // k[1], arg % k[1]
+    hh = xp.arange(oh)[:, None] * stride[0] - pad[0] + ki * dil[0]
+    ww = xp.arange(ow)[None, :] * stride[1] - pad[1] + kj * dil[1]
+    return (hh * x_hw[1] + ww).astype(xp.int64)
+
+
+class AvgPool(Function):
+    # y = sum over each zero-padded window / divisor; dx = dy / divisor spread over the window
+    _name = "AvgPool2DBackward0"
+
+    @staticmethod
+    def forward(ctx, x, k, stride, pad, extra, div):
+        xp = of(x)
+        (ph, pw), (eb, er) = pad, extra
+        xpad = _pad2(x, ((ph, ph + eb), (pw, pw + er)))
+        n, c = x.shape[:2]
+        oh, ow = div.shape
+        if stride == k and xpad.shape[2] == oh * k[0] and xpad.shape[3] == ow * k[1]:
+            s = xpad.reshape(n, c, oh, k[0], ow, k[1]).sum((3, 5))
+        else:
+            s = _windows(xpad, k, stride, (1, 1)).sum((4, 5))
+        ctx.meta = (x.shape, k, stride, (ph, pw), (eb, er), div)
+        return s / div
+
+    @staticmethod
+    def backward(ctx, g):
+        (n, c, h, w), k, stride, (ph, pw), (eb, er), div = ctx.meta
+        xp = of(g)
+        gd = g / div
+        oh, ow = div.shape
+        hp, wp = h + 2 * ph + eb, w + 2 * pw + er
+        if stride == k and hp == oh * k[0] and wp == ow * k[1]:
+            gpad = xp.broadcast_to(gd[:, :, :, None, :, None], (n, c, oh, k[0], ow, k[1]))
+            gpad = gpad.reshape(n, c, hp, wp)
+        else:
+            gcol = xp.broadcast_to(gd.transpose(1, 2, 3, 0)[:, None, None], (c, k[0], k[1], oh, ow, n))
+            gpad = xp.zeros((c, hp, wp, n), dtype=g.dtype)
+            col2im_add(gpad, gcol, k, stride, (1, 1), (oh, ow))
+            gpad = gpad.transpose(3, 0, 1, 2)
+        return xp.ascontiguousarray(gpad[:, :, ph : ph + h, pw : pw + w]), None, None, None, None, None
+
+
+class AdaptiveAvgPool(Function):
+    # y = A_h x A_w^T with row-averaging matrices A; dx = A_h^T dy A_w
+    _name = "AdaptiveAvgPool2DBackward0"
+
+    @staticmethod
+    def forward(ctx, x, ah, aw):
+        xp = of(x)
+        ctx.mats = (ah, aw)
+        return xp.matmul(xp.matmul(ah, x), aw.T)
+
+    @staticmethod
+    def backward(ctx, g):
+        ah, aw = ctx.mats
+        xp = of(g)
+        return xp.matmul(xp.matmul(ah.T, g), aw), None, None
+
+
+class AdaptiveMaxPool(Function):
+    # y = max over each adaptive window; dy flows to the first argmax (loop over output cells)
+    _name = "AdaptiveMaxPool2DBackward0"
+
+    @staticmethod
+    def forward(ctx, x, hb, wb, aux=None):
+        xp = of(x)
+        n, c, h, w = x.shape
+        out = xp.empty((n, c, len(hb), len(wb)), dtype=x.dtype)
+        idx = xp.empty((n, c, len(hb), len(wb)), dtype=xp.int64)
+        for i, (h0, h1) in enumerate(hb):
+            for j, (w0, w1) in enumerate(wb):
+                reg = x[:, :, h0:h1, w0:w1].reshape(n, c, -1)
+                a = reg.argmax(-1)
+                out[:, :, i, j] = xp.take_along_axis(reg, a[..., None], -1)[..., 0]
+                idx[:, :, i, j] = (h0 + a // (w1 - w0)) * w + w0 + a % (w1 - w0)
+        ctx.meta = (x.shape, idx)
+        if aux is not None:
+            aux.append(idx)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        shape, idx = ctx.meta
+        xp = of(g)
+        n, c, h, w = shape
+        gx = xp.zeros((n * c, h * w), dtype=g.dtype)
+        rows = xp.arange(n * c)[:, None]
+        xp.add.at(gx, (rows, idx.reshape(n * c, -1)), g.reshape(n * c, -1))
+        return gx.reshape(shape), None, None
+
+
+def adaptive_bounds(size: int, out: int) -> list[tuple[int, int]]:
+    """torch's adaptive windows: [floor(i*size/out), ceil((i+1)*size/out))."""
+    return [((i * size) // out, -(-((i + 1) * size) // out)) for i in range(out)]
+
+
+def adaptive_matrix(xp, size: int, out: int, dtype):
+    m = np.zeros((out, size), dtype=dtype)
+    for i, (a, b) in enumerate(adaptive_bounds(size, out)):
+        m[i, a:b] = 1.0 / (b - a)
+    return m if xp is np else xp.asarray(m)
