@@ -1,11 +1,471 @@
-"""ember.save / ember.load (being written)."""
+"""ember.save / ember.load in PyTorch's checkpoint format (torch.load reads ember's files and back).
+
+Layout of a zip checkpoint (what torch.save writes): `<name>/data.pkl` (the pickled object, with
+tensors as persistent ids ('storage', torch.FloatStorage, key, location, numel)), `<name>/data/<key>`
+(raw little-endian storage bytes, 64-byte aligned), `<name>/version`, `<name>/byteorder`, ...
+`load` is safe by default (weights_only=True): see `ember._pickle_safe`.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+import pickletools
+import secrets
+import struct
+import zipfile
+from collections.abc import Callable
+from typing import IO, Any
+
+import numpy as np
+
+from ember import _backend
+from ember._pickle_safe import Storage, TorchUnpickler, as_str, storage_dtype
+from ember._pickle_torch import StorageTable, TorchPickler
 
 __all__ = ["save", "load"]
 
+FILE_LIKE = str | os.PathLike | IO[bytes]
+MAP_LOCATION = str | _backend.device | dict | Callable | None
 
-def save(obj, f, **kwargs):
-    raise NotImplementedError("ember.save is being written")
+MAGIC_NUMBER = 0x1950A86A20F9469CFC6C  # legacy (non-zip) format
+PROTOCOL_VERSION = 1001
+_ALIGN = 64
 
 
-def load(f, **kwargs):
-    raise NotImplementedError("ember.load is being written")
+# --------------------------------------------------------------------------------------------
+# save
+# --------------------------------------------------------------------------------------------
+def save(
+    obj: Any,
+    f: FILE_LIKE,
+    pickle_module: Any = None,
+    pickle_protocol: int = 2,
+    _use_new_zipfile_serialization: bool = True,
+    _disable_byteorder_record: bool = False,
+) -> None:
+    """Save `obj` to a path (written atomically: temp file + rename) or a binary file object."""
+    table = StorageTable()
+    buf = io.BytesIO()
+    legacy = not _use_new_zipfile_serialization
+    TorchPickler(buf, pickle_protocol, table, legacy=legacy).dump(obj)  # fails before any write
+
+    def write(fp) -> None:
+        if legacy:
+            _write_legacy(fp, buf.getvalue(), table, pickle_protocol)
+        else:
+            _write_zip(fp, _archive_name(f), buf.getvalue(), table, not _disable_byteorder_record)
+
+    if isinstance(f, (str, bytes, os.PathLike)):
+        _atomic_write(os.fsdecode(f), write)
+    elif hasattr(f, "write"):
+        if _seekable(f):
+            write(f)
+        else:  # zipfile needs to seek back to fill in sizes: build in memory
+            mem = io.BytesIO()
+            write(mem)
+            f.write(mem.getvalue())
+    else:
+        raise AttributeError(
+            f"expected 'f' to be string, path, or a file-like object with a "
+            f"'write' attribute, got {type(f).__name__}"
+        )
+
+
+def _seekable(f) -> bool:
+    try:
+        return bool(f.seekable())
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+def _archive_name(f) -> str:
+    if isinstance(f, (str, bytes, os.PathLike)):
+        stem = os.path.splitext(os.path.basename(os.fsdecode(f)))[0]
+        if stem and stem.isprintable() and stem.isascii():
+            return stem
+    return "archive"
+
+
+def _atomic_write(path: str, write: Callable) -> None:
+    target = os.path.realpath(path)  # write through symlinks, like open() would
+    parent = os.path.dirname(target) or "."
+    if not os.path.isdir(parent):
+        raise RuntimeError(f"Parent directory {os.path.dirname(path) or '.'} does not exist.")
+    while True:
+        tmp = os.path.join(parent, f".{os.path.basename(target)}.{secrets.token_hex(4)}.tmp")
+        try:  # O_EXCL: never clobber; mode 0o666 lets the umask decide, as open() does
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+            break
+        except FileExistsError:
+            continue
+    try:
+        with os.fdopen(fd, "wb") as fp:
+            write(fp)
+            fp.flush()
+            os.fsync(fp.fileno())
+        if os.path.exists(target):
+            os.chmod(tmp, os.stat(target).st_mode & 0o7777)
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def _write_zip(fp, name: str, pkl: bytes, table: StorageTable, byteorder: bool) -> None:
+    with zipfile.ZipFile(fp, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+        start = zf.start_dir if hasattr(zf, "start_dir") else fp.tell()
+
+        def record(rec: str, data) -> None:
+            info = zipfile.ZipInfo(f"{name}/{rec}", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_STORED
+            size = memoryview(data).nbytes
+            zip64 = size * 1.05 > zipfile.ZIP64_LIMIT
+            # pad the local header's extra field ('FB', as torch does) so data starts aligned
+            header = zf.start_dir - start + 30 + len(info.filename.encode()) + 4 + (20 if zip64 else 0)
+            pad = -header % _ALIGN
+            info.extra = b"FB" + struct.pack("<H", pad) + b"Z" * pad
+            with zf.open(info, "w", force_zip64=zip64) as out:
+                out.write(data)
+
+        record("data.pkl", pkl)
+        record(".format_version", b"1")
+        record(".storage_alignment", str(_ALIGN).encode())
+        if byteorder:
+            record("byteorder", b"little")
+        for entry in table.entries:
+            record(f"data/{entry.key}", entry.little_endian_bytes())
+        record("version", b"3\n")
+        record(".data/serialization_id", str(secrets.randbits(128)).zfill(40).encode())
+
+
+def _write_legacy(fp, pkl: bytes, table: StorageTable, protocol: int) -> None:
+    sys_info = {
+        "protocol_version": PROTOCOL_VERSION,
+        "little_endian": True,
+        "type_sizes": {"short": 2, "int": 4, "long": 4},
+    }
+    for header in (MAGIC_NUMBER, PROTOCOL_VERSION, sys_info):
+        pickle.dump(header, fp, protocol=protocol)
+    fp.write(pkl)
+    pickle.dump(sorted(e.key for e in table.entries), fp, protocol=protocol)
+    for entry in sorted(table.entries, key=lambda e: e.key):
+        fp.write(struct.pack("<q", entry.numel))
+        fp.write(entry.little_endian_bytes())
+
+
+# --------------------------------------------------------------------------------------------
+# load
+# --------------------------------------------------------------------------------------------
+def load(
+    f: FILE_LIKE,
+    map_location: MAP_LOCATION = None,
+    pickle_module: Any = None,
+    *,
+    weights_only: bool | None = None,
+    mmap: bool | None = None,
+    **pickle_load_args: Any,
+) -> Any:
+    """Load a checkpoint written by torch.save or ember.save. `weights_only` (default True)
+    refuses every pickled global except tensors, dtypes, devices and containers."""
+    weights_only = True if weights_only is None else bool(weights_only)
+    encoding = pickle_load_args.pop("encoding", "utf-8")
+    if pickle_load_args:
+        raise TypeError(f"load() got unexpected keyword arguments {list(pickle_load_args)}")
+    ctx = _LoadContext(map_location, weights_only, encoding)
+    if isinstance(f, (str, bytes, os.PathLike)):
+        path = os.fsdecode(f)
+        with open(path, "rb") as fp:
+            if mmap and zipfile.is_zipfile(fp):
+                fp.seek(0)
+                ctx.mmap = np.memmap(path, dtype=np.uint8, mode="c") if os.path.getsize(path) else None
+            fp.seek(0)
+            return _load_file(fp, ctx)
+    if mmap:
+        raise ValueError("f must be a file path in order to use the mmap argument")
+    if not hasattr(f, "read"):
+        raise AttributeError(
+            f"expected 'f' to be string, path, or a file-like object with a "
+            f"'read' attribute, got {type(f).__name__}"
+        )
+    if not _seekable(f):
+        f = io.BytesIO(f.read())
+    return _load_file(f, ctx)
+
+
+class _LoadContext:
+    def __init__(self, map_location, weights_only: bool, encoding: str) -> None:
+        self.map_location = map_location
+        self.weights_only = weights_only
+        self.encoding = encoding
+        self.mmap = None
+
+    def unpickle(self, fp, persistent_load: Callable):
+        u = TorchUnpickler(
+            fp, weights_only=self.weights_only, persistent_load=persistent_load, encoding=self.encoding
+        )
+        try:
+            return u.load()
+        except (
+            EOFError,
+            pickle.UnpicklingError,
+            struct.error,
+            IndexError,
+            ValueError,
+            KeyError,
+            TypeError,
+            MemoryError,
+            UnicodeDecodeError,
+        ) as e:
+            if isinstance(e, pickle.UnpicklingError) and "Weights only" in str(e):
+                raise
+            raise pickle.UnpicklingError(
+                f"corrupt checkpoint: could not unpickle its data ({type(e).__name__}: {e})"
+            ) from e
+
+    def restore(self, array: np.ndarray, location: str) -> Storage:
+        """Move a freshly read CPU storage to where `map_location` says."""
+        ml = self.map_location
+        if callable(ml) and not isinstance(ml, (str, _backend.device)):
+            out = ml(Storage(array, location), location)
+            if out is not None:
+                if not isinstance(out, Storage):
+                    raise TypeError(f"map_location must return a storage or None, got {type(out).__name__}")
+                return out
+            target = location
+        elif isinstance(ml, dict):
+            target = str(ml.get(location, location))
+        elif ml is None:
+            target = location
+        else:
+            target = str(ml)
+        dev = _backend.device(target)
+        if dev.type == "cuda" and _backend.cupy() is None:
+            raise RuntimeError(
+                "Attempting to deserialize object on a CUDA device but ember.cuda.is_available() "
+                "is False. If you are running on a CPU-only machine, please use ember.load with "
+                "map_location=ember.device('cpu') to map your storages to the CPU."
+            )
+        return Storage(array, "cpu").to(dev)
+
+
+def _load_file(fp, ctx: _LoadContext):
+    start = fp.tell()
+    head = fp.read(262)
+    fp.seek(start)
+    if not head:
+        raise RuntimeError("ember.load: the file is empty, it is not a checkpoint")
+    if head[:4] == b"PK\x03\x04" or zipfile.is_zipfile(fp):
+        fp.seek(start)
+        try:
+            zf = zipfile.ZipFile(fp)
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
+            raise RuntimeError(
+                f"PytorchStreamReader failed reading zip archive: {e} "
+                "(the checkpoint is truncated or corrupt)"
+            ) from e
+        with zf:
+            return _load_zip(zf, ctx)
+    fp.seek(start)
+    if head[257:262] == b"ustar":
+        raise RuntimeError(
+            "ember.load cannot read PyTorch's legacy .tar checkpoint format "
+            "(load and re-save it with torch first)"
+        )
+    return _load_legacy(fp, ctx)
+
+
+def _load_zip(zf: zipfile.ZipFile, ctx: _LoadContext):
+    pkl_names = [n for n in zf.namelist() if n.endswith("/data.pkl") and n.count("/") == 1]
+    if not pkl_names:
+        raise RuntimeError(
+            "ember.load: the zip archive has no '<name>/data.pkl' record, it is not a PyTorch checkpoint"
+        )
+    prefix = pkl_names[0][: -len("data.pkl")]
+    big = _read(zf, prefix + "byteorder") == b"big" if prefix + "byteorder" in zf.NameToInfo else False
+    storages: dict[str, Storage] = {}
+
+    def persistent_load(pid):
+        if not isinstance(pid, tuple) or len(pid) != 5 or as_str(pid[0]) != "storage":
+            raise pickle.UnpicklingError(f"corrupt checkpoint: unsupported persistent id {pid!r}")
+        dtype = storage_dtype(pid[1])
+        key, location, numel = as_str(pid[2]), as_str(pid[3]), pid[4]
+        if not isinstance(key, str) or not isinstance(numel, int) or numel < 0:
+            raise pickle.UnpicklingError(f"corrupt checkpoint: invalid storage id {pid!r}")
+        if key not in storages:
+            arr = _read_storage(zf, f"{prefix}data/{key}", dtype.np, numel, ctx.mmap)
+            if big:
+                arr = arr.byteswap()
+            storages[key] = ctx.restore(arr, location)
+        st = storages[key]
+        if st.array.dtype != dtype.np:  # two dtypes viewing one storage
+            return Storage(st.array.view(np.uint8)[: numel * dtype.itemsize].view(dtype.np), st.location)
+        return st
+
+    with zf.open(pkl_names[0]) as raw:
+        data = _read_checked(raw, pkl_names[0])
+    return ctx.unpickle(io.BytesIO(data), persistent_load)
+
+
+def _read_checked(raw, name: str) -> bytes:
+    try:
+        return raw.read()
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
+        raise RuntimeError(f"ember.load: record '{name}' is corrupt ({e})") from e
+
+
+def _read(zf: zipfile.ZipFile, name: str) -> bytes:
+    try:
+        with zf.open(name) as raw:
+            return _read_checked(raw, name)
+    except KeyError:
+        raise RuntimeError(f"ember.load: the checkpoint has no record '{name}'") from None
+
+
+def _read_storage(zf: zipfile.ZipFile, name: str, np_dtype: np.dtype, numel: int, mm) -> np.ndarray:
+    try:
+        info = zf.getinfo(name)
+    except KeyError:
+        raise RuntimeError(
+            f"ember.load: the checkpoint is missing the data record '{name}' (truncated or corrupt file)"
+        ) from None
+    nbytes = numel * np_dtype.itemsize
+    if info.file_size != nbytes:
+        raise RuntimeError(
+            f"ember.load: data record '{name}' holds {info.file_size} bytes, expected "
+            f"{nbytes} ({numel} elements of {np_dtype}); the checkpoint is corrupt"
+        )
+    le = np_dtype.newbyteorder("<")
+    if mm is not None and info.compress_type == zipfile.ZIP_STORED:
+        hdr = bytes(mm[info.header_offset : info.header_offset + 30])
+        if len(hdr) == 30 and hdr[:4] == b"PK\x03\x04":
+            n, m = struct.unpack("<HH", hdr[26:30])
+            begin = info.header_offset + 30 + n + m
+            if begin + nbytes <= mm.size:
+                return mm[begin : begin + nbytes].view(le).astype(np_dtype, copy=False)
+    arr = np.empty(numel, le)
+    with zf.open(info) as raw:
+        try:
+            got = raw.readinto(memoryview(arr).cast("B")) if nbytes else 0
+            raw.read(1)  # reaching the end makes zipfile check the CRC
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
+            raise RuntimeError(f"ember.load: data record '{name}' is corrupt ({e})") from e
+    if got != nbytes:
+        raise RuntimeError(f"ember.load: data record '{name}' is truncated ({got} of {nbytes} bytes)")
+    return arr.astype(np_dtype, copy=False)
+
+
+def _load_legacy(fp, ctx: _LoadContext):
+    """PyTorch's pre-1.6 format: pickles of the magic number, version, sys_info, the object and
+    the storage keys, then every storage as <int64 numel><raw bytes>."""
+
+    def header():
+        return ctx.unpickle(fp, _no_persistent)
+
+    if header() != MAGIC_NUMBER:
+        raise RuntimeError("Invalid magic number; corrupt file? (not a PyTorch checkpoint)")
+    if header() != PROTOCOL_VERSION:
+        raise RuntimeError("Invalid protocol version: not a supported PyTorch checkpoint")
+    sys_info = header()
+    little = not isinstance(sys_info, dict) or sys_info.get("little_endian", True)
+    body = fp.tell()
+    dtypes = _legacy_storage_dtypes(fp)  # element sizes are needed to find the storages
+    keys = header()
+    if not isinstance(keys, list):
+        raise pickle.UnpicklingError("corrupt checkpoint: the storage key list is missing")
+    storages: dict[str, Storage] = {}
+    for key in map(as_str, keys):
+        if key not in dtypes:
+            raise pickle.UnpicklingError(f"corrupt checkpoint: storage {key!r} is never used")
+        np_dtype, location = dtypes[key]
+        n = fp.read(8)
+        if len(n) != 8:
+            raise RuntimeError(f"ember.load: storage {key!r} is missing (truncated file)")
+        (count,) = struct.unpack("<q", n)
+        nbytes = count * np_dtype.itemsize
+        data = fp.read(nbytes) if count >= 0 else b""
+        if count < 0 or len(data) != nbytes:
+            raise RuntimeError(
+                f"ember.load: storage {key!r} is truncated ({len(data)} of {max(nbytes, 0)} bytes)"
+            )
+        arr = np.frombuffer(data, np_dtype.newbyteorder("<" if little else ">")).astype(np_dtype)
+        storages[key] = ctx.restore(arr, location)
+
+    def persistent_load(pid):
+        if not isinstance(pid, tuple) or len(pid) != 6 or as_str(pid[0]) != "storage":
+            raise pickle.UnpicklingError(f"corrupt checkpoint: unsupported persistent id {pid!r}")
+        st = storages.get(as_str(pid[2]))
+        if st is None:
+            raise RuntimeError(f"ember.load: storage {pid[2]!r} is missing from the checkpoint")
+        if pid[5] is not None:  # (view_key, offset, numel) inside the root storage
+            _key, off, size = pid[5]
+            return Storage(st.array[off : off + size], st.location)
+        return st
+
+    fp.seek(body)
+    return ctx.unpickle(fp, persistent_load)
+
+
+_MARK = object()
+_PUSH_ARG = {
+    "BINUNICODE",
+    "SHORT_BINUNICODE",
+    "UNICODE",
+    "BININT",
+    "BININT1",
+    "BININT2",
+    "INT",
+    "LONG",
+    "LONG1",
+    "SHORT_BINSTRING",
+    "BINSTRING",
+    "STRING",
+    "NONE",
+}
+
+
+def _legacy_storage_dtypes(fp) -> dict[str, tuple[np.dtype, str]]:
+    """Storage key -> (dtype, location) from the persistent ids of a pickle, without running it
+    (leaves `fp` after the pickle's STOP)."""
+    from ember._pickle_safe import TORCH_GLOBALS
+
+    out: dict[str, tuple[np.dtype, str]] = {}
+    stack: list = []
+    memo: dict = {}
+    try:
+        for op, arg, _pos in pickletools.genops(fp):
+            name = op.name
+            if name == "GLOBAL":
+                module, attr = arg.split(" ", 1)
+                stack.append(TORCH_GLOBALS.get(f"{module}.{attr}"))
+            elif name in _PUSH_ARG:
+                stack.append(arg)
+            elif name == "MARK":
+                stack.append(_MARK)
+            elif name == "TUPLE":
+                i = len(stack) - 1 - stack[::-1].index(_MARK)
+                items = tuple(stack[i + 1 :])
+                del stack[i:]
+                stack.append(items)
+            elif name == "BINPERSID":
+                pid = stack.pop() if stack else None
+                if isinstance(pid, tuple) and len(pid) == 6 and as_str(pid[0]) == "storage":
+                    out.setdefault(as_str(pid[2]), (storage_dtype(pid[1]).np, as_str(pid[3])))
+                stack.append(None)
+            elif name in ("BINGET", "LONG_BINGET", "GET"):
+                stack.append(memo.get(arg))
+            elif name in ("BINPUT", "LONG_BINPUT", "PUT"):
+                memo[arg] = stack[-1] if stack else None
+            else:
+                stack.append(None)
+    except (ValueError, EOFError, struct.error) as e:
+        raise pickle.UnpicklingError(f"corrupt checkpoint: unreadable pickle ({e})") from e
+    return out
+
+
+def _no_persistent(pid):
+    raise pickle.UnpicklingError("corrupt checkpoint: unexpected persistent id in a header")
