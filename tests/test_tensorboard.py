@@ -426,3 +426,19 @@ def test_nested_module_scopes_like_torch(tmp_path):
     assert by["Outer/Inner[block]/w"].op == "prim::GetAttr"
     assert {n.op for n in eg.node if n.op.startswith("aten::")} == {"aten::matmul", "aten::relu"}
     assert function.tracer[0] is None
+
+
+def test_audio_and_custom_scalars_match_torch(tmp_path):
+    wave = np.sin(np.linspace(0, 20, 800)) * 1.2  # clipped to [-1, 1] by both
+
+    def log(w, lib):
+        w.add_audio("snd", lib.tensor(wave.astype(np.float32)), 1, sample_rate=8000)
+        w.add_custom_scalars({"Loss": {"both": ["Multiline", ["Loss/train", "Loss/test"]]}})
+        w.add_custom_scalars_marginchart(["a", "lo", "hi"], category="c", title="m")
+
+    e, t = _both(tmp_path, log)
+    a, b = e.Audio("snd")[0], t.Audio("snd")[0]
+    assert (a.step, a.encoded_audio_string, a.sample_rate) == (b.step, b.encoded_audio_string, b.sample_rate)
+    assert e.Tensors("custom_scalars__config__") and [
+        x.tensor_proto for x in e.Tensors("custom_scalars__config__")
+    ] == [x.tensor_proto for x in t.Tensors("custom_scalars__config__")]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import struct
 import zlib
 
@@ -296,3 +297,56 @@ def pr_curve(tag: str, labels, predictions, num_thresholds: int = 127, weights=N
     num_thresholds = min(num_thresholds, 127)
     data = compute_curve(make_np(labels), make_np(predictions), num_thresholds, weights)
     return pr_curve_raw(tag, *data, num_thresholds=num_thresholds)
+
+
+def audio(tag: str, tensor, sample_rate: int = 44100) -> Summary:
+    """Mono audio in [-1, 1] (clipped) as a 16-bit WAV."""
+    import wave
+
+    arr = make_np(tensor).squeeze()
+    if abs(arr).max() > 1:
+        print("warning: audio amplitude out of range, auto clipped.")
+        arr = arr.clip(-1, 1)
+    if arr.ndim != 1:
+        raise AssertionError("input tensor should be 1 dimensional.")
+    arr = (arr * np.iinfo(np.int16).max).astype("<i2")
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(sample_rate)
+        w.writeframes(arr.tobytes())
+    snd = Summary.Audio(
+        sample_rate=sample_rate, num_channels=1, length_frames=arr.shape[-1],
+        encoded_audio_string=buf.getvalue(), content_type="audio/wav",
+    )  # fmt: skip
+    return Summary(value=[Summary.Value(tag=tag, audio=snd)])
+
+
+def custom_scalars(layout: dict) -> Summary:
+    """{category: {chart: ['Multiline'|'Margin', tags]}} as the custom_scalars plugin's layout."""
+    from tensorboard.plugins.custom_scalar import layout_pb2
+
+    categories = []
+    for cat, charts in layout.items():
+        out = []
+        for title, (kind, tags) in charts.items():
+            if kind == "Margin":
+                if len(tags) != 3:
+                    raise AssertionError("len(tags) != 3")
+                series = layout_pb2.MarginChartContent.Series(value=tags[0], lower=tags[1], upper=tags[2])
+                out.append(
+                    layout_pb2.Chart(title=title, margin=layout_pb2.MarginChartContent(series=[series]))
+                )
+            else:
+                out.append(
+                    layout_pb2.Chart(title=title, multiline=layout_pb2.MultilineChartContent(tag=tags))
+                )
+        categories.append(layout_pb2.Category(title=cat, chart=out))
+    smd = SummaryMetadata(plugin_data=SummaryMetadata.PluginData(plugin_name="custom_scalars"))
+    tensor = TensorProto(
+        dtype="DT_STRING",
+        string_val=[layout_pb2.Layout(category=categories).SerializeToString()],
+        tensor_shape=TensorShapeProto(),
+    )
+    return Summary(value=[Summary.Value(tag="custom_scalars__config__", tensor=tensor, metadata=smd)])

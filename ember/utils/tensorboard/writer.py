@@ -168,6 +168,26 @@ class SummaryWriter:
     def add_text(self, tag: str, text_string: str, global_step=None, walltime=None) -> None:
         self._add(S.text(tag, text_string), global_step, walltime)
 
+    def add_audio(
+        self, tag: str, snd_tensor, global_step=None, sample_rate: int = 44100, walltime=None
+    ) -> None:
+        self._add(S.audio(tag, snd_tensor, sample_rate=sample_rate), global_step, walltime)
+
+    def add_custom_scalars(self, layout: dict) -> None:
+        self._add(S.custom_scalars(layout))
+
+    def add_custom_scalars_multilinechart(
+        self, tags: list, category: str = "default", title: str = "untitled"
+    ) -> None:
+        self.add_custom_scalars({category: {title: ["Multiline", tags]}})
+
+    def add_custom_scalars_marginchart(
+        self, tags: list, category: str = "default", title: str = "untitled"
+    ) -> None:
+        if len(tags) != 3:
+            raise AssertionError(f"Expected len(tags) to be 3, got {len(tags)}")
+        self.add_custom_scalars({category: {title: ["Margin", tags]}})
+
     # -- hparams, pr curves, graph ---------------------------------------------------------------
     def add_hparams(
         self, hparam_dict: dict, metric_dict: dict, hparam_domain_discrete=None, run_name=None,
