@@ -4,6 +4,7 @@ the math in ember.ops.conv / ember.ops.norm)."""
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
@@ -69,6 +70,13 @@ def _conv(input, weight, bias, stride, padding, dilation, groups, nd: int, name:
             for kk, d in zip(k, dilation):
                 total = d * (kk - 1)
                 pads.append((total // 2, total - total // 2))
+            if any(a != b for a, b in pads):
+                warnings.warn(
+                    "Using padding='same' with even kernel lengths and odd dilation may require a "
+                    "zero-padded copy of the input be created",
+                    UserWarning,
+                    stacklevel=3,
+                )
         else:
             raise RuntimeError(f"Invalid padding string: '{padding}'")
     else:
@@ -92,8 +100,8 @@ def _conv(input, weight, bias, stride, padding, dilation, groups, nd: int, name:
         )
     if weight.shape[0] % groups:
         raise RuntimeError(
-            "Given groups=%d, expected weight to be divisible by %d at dimension 0, but "
-            "got weight of size %s instead" % (groups, groups, _shape(weight))
+            f"Given groups={groups}, expected weight to be divisible by {groups} at dimension 0, but "
+            f"got weight of size {_shape(weight)} instead"
         )
     if bias is not None and (bias.dim() != 1 or bias.shape[0] != weight.shape[0]):
         raise RuntimeError(

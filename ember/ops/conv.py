@@ -229,7 +229,6 @@ class AvgPool(Function):
 
     @staticmethod
     def forward(ctx, x, k, stride, pad, extra, div):
-        xp = of(x)
         (ph, pw), (eb, er) = pad, extra
         xpad = _pad2(x, ((ph, ph + eb), (pw, pw + er)))
         n, c = x.shape[:2]
