@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import builtins
-
 import numpy as np
 
 from ember import _dtype
@@ -222,14 +220,7 @@ def where(condition, input=None, other=None, *, out=None):
 
 # -- comparisons, logical, bitwise (no gradient) -----------------------------------------------
 def _check_bcast(a, b):
-    if hasattr(a, "shape") and hasattr(b, "shape") and a.shape != b.shape:
-        try:
-            np.broadcast_shapes(a.shape, b.shape)
-        except ValueError:
-            raise RuntimeError(
-                f"The size of tensor a ({a.shape[-1]}) must match the size of tensor b "
-                f"({b.shape[-1]}) at non-singleton dimension {_bad_dim(a.shape, b.shape)}"
-            ) from None
+    P._check_shapes(a, b)
 
 
 def _cmp(npfn, name):
@@ -241,16 +232,6 @@ def _cmp(npfn, name):
 
     fn.__name__ = fn.__qualname__ = name
     return fn
-
-
-def _bad_dim(sa, sb) -> int:
-    n = builtins.max(len(sa), len(sb))
-    for i in range(1, n + 1):
-        x = sa[-i] if i <= len(sa) else 1
-        y = sb[-i] if i <= len(sb) else 1
-        if x != y and x != 1 and y != 1:
-            return n - i
-    return 0
 
 
 eq = _cmp(np.equal, "eq")
@@ -280,7 +261,7 @@ def _bitwise(npfn, name):
         arr = a if hasattr(a, "dtype") else b
         if arr.dtype.kind not in "biu" or isinstance(a, float) or isinstance(b, float):
             dt = _dtype.from_np(arr.dtype) if arr.dtype.kind != "b" else _dtype.float32
-            raise RuntimeError(f"\"{name}_cpu\" not implemented for '{_scalar_type(dt)}'")
+            raise NotImplementedError(f"\"{name}_cpu\" not implemented for '{_scalar_type(dt)}'")
         return _out(Tensor._wrap(npfn(a, b)), out)
 
     fn.__name__ = fn.__qualname__ = name
@@ -307,7 +288,7 @@ bitwise_right_shift = _bitwise(np.right_shift, "rshift")
 def bitwise_not(input, *, out=None) -> Tensor:
     a = input._data
     if a.dtype.kind not in "biu":
-        raise RuntimeError(f"\"bitwise_not_cpu\" not implemented for '{_scalar_type(input.dtype)}'")
+        raise TypeError("~ (operator.invert) is only implemented on integer and Boolean-type tensors")
     return _out(Tensor._wrap(np.invert(a)), out)
 
 

@@ -11,6 +11,29 @@ from ember.ops._promote import binary, float_binary, result_dtype, to_float
 from ember.ops._util import unbroadcast
 
 
+def bcast_error(a, b) -> RuntimeError:
+    """torch's message for operands whose shapes don't broadcast."""
+    sa, sb = _shape(a), _shape(b)
+    n = max(len(sa), len(sb))
+    for i in range(1, n + 1):
+        x = sa[-i] if i <= len(sa) else 1
+        y = sb[-i] if i <= len(sb) else 1
+        if x != y and x != 1 and y != 1:
+            return RuntimeError(
+                f"The size of tensor a ({x}) must match the size of tensor b ({y}) at "
+                f"non-singleton dimension {n - i}"
+            )
+    return RuntimeError(f"shapes {list(sa)} and {list(sb)} cannot be broadcast")
+
+
+def _check_shapes(a, b) -> None:
+    if _shape(a) != _shape(b):
+        try:
+            np.broadcast_shapes(_shape(a), _shape(b))
+        except ValueError:
+            raise bcast_error(a, b) from None
+
+
 def _shape(v):
     return v.shape if hasattr(v, "shape") else ()
 
@@ -21,7 +44,10 @@ class Add(Function):
     def forward(ctx, a, b):
         a, b = binary(a, b)
         ctx.sa, ctx.sb = _shape(a), _shape(b)
-        return a + b
+        try:
+            return a + b
+        except ValueError:
+            raise bcast_error(a, b) from None
 
     @staticmethod
     def backward(ctx, g):
@@ -33,14 +59,17 @@ class Sub(Function):
     # d(a - b) = da - db
     @staticmethod
     def forward(ctx, a, b):
-        a, b = binary(a, b)
-        if _is_bool(a) and _is_bool(b):
+        if getattr(a, "dtype", None) == np.bool_ or getattr(b, "dtype", None) == np.bool_:
             raise RuntimeError(
-                "Subtraction, the `-` operator, with two bool tensors is not supported. "
-                "Use the `^` or `logical_xor()` operator instead."
+                "Subtraction, the `-` operator, with a bool tensor is not supported. "
+                "If you are trying to invert a mask, use the `~` or `logical_not()` operator instead."
             )
+        a, b = binary(a, b)
         ctx.sa, ctx.sb = _shape(a), _shape(b)
-        return a - b
+        try:
+            return a - b
+        except ValueError:
+            raise bcast_error(a, b) from None
 
     @staticmethod
     def backward(ctx, g):
@@ -57,7 +86,10 @@ class Mul(Function):
         if n:
             ctx.save_for_backward(a if n[1] else None, b if n[0] else None)
         ctx.sa, ctx.sb = _shape(a), _shape(b)
-        return a * b
+        try:
+            return a * b
+        except ValueError:
+            raise bcast_error(a, b) from None
 
     @staticmethod
     def backward(ctx, g):
@@ -74,8 +106,11 @@ class Div(Function):
             a, b = float_binary(a, b)
             ctx.save_for_backward(a, b)
             ctx.sa, ctx.sb = _shape(a), _shape(b)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                return a / b
+            try:
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    return a / b
+            except ValueError:
+                raise bcast_error(a, b) from None
         a, b = binary(a, b)
         ctx.sa, ctx.sb = _shape(a), _shape(b)
         ctx.save_for_backward(None, None)
@@ -115,6 +150,7 @@ class Pow(Function):
     @staticmethod
     def forward(ctx, a, b):
         a, b = binary(a, b)
+        _check_shapes(a, b)
         if _int_kind(a) and _int_kind(b) and (b < 0 if isinstance(b, int) else (b < 0).any()):
             raise RuntimeError("Integers to negative integer powers are not allowed.")
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -175,6 +211,7 @@ class Remainder(Function):
     @staticmethod
     def forward(ctx, a, b):
         a, b = binary(a, b)
+        _check_shapes(a, b)
         ctx.save_for_backward(a, b)
         ctx.sa, ctx.sb = _shape(a), _shape(b)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -193,6 +230,7 @@ class Fmod(Function):
     @staticmethod
     def forward(ctx, a, b):
         a, b = binary(a, b)
+        _check_shapes(a, b)
         ctx.save_for_backward(a, b)
         ctx.sa, ctx.sb = _shape(a), _shape(b)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -211,6 +249,7 @@ class Atan2(Function):
     @staticmethod
     def forward(ctx, a, b):
         a, b = float_binary(a, b)
+        _check_shapes(a, b)
         ctx.save_for_backward(a, b)
         ctx.sa, ctx.sb = _shape(a), _shape(b)
         return of(a).arctan2(a, b)
@@ -230,6 +269,7 @@ class Maximum(Function):
     @staticmethod
     def forward(ctx, a, b):
         a, b = binary(a, b)
+        _check_shapes(a, b)
         ctx.save_for_backward(a, b)
         ctx.sa, ctx.sb = _shape(a), _shape(b)
         return getattr(of(a), ctx._np)(a, b)
@@ -281,6 +321,7 @@ class Lerp(Function):
     @staticmethod
     def forward(ctx, a, b, w):
         a, b = binary(a, b)
+        _check_shapes(a, b)
         ctx.save_for_backward(a, b, w)
         ctx.sa, ctx.sb, ctx.sw = _shape(a), _shape(b), _shape(w)
         return a + w * (b - a)
@@ -323,12 +364,12 @@ class Clamp(Function):
         if hi is not None:
             keep = keep * (a <= hi)
         ga = unbroadcast(g * keep, ctx.sa) if n[0] else None
-        glo = unbroadcast(g * (a < lo), ctx.sl) if len(n) > 1 and n[1] else None
-        ghi = (
-            unbroadcast(g * ((a > hi) * (a >= lo) if lo is not None else (a > hi)), ctx.sh)
-            if len(n) > 2 and n[2]
-            else None
-        )
+        both = lo is not None and hi is not None
+        glo = ghi = None
+        if len(n) > 1 and n[1]:
+            glo = unbroadcast(g * ((a < lo) * (lo < hi) if both else (a < lo)), ctx.sl)
+        if len(n) > 2 and n[2]:
+            ghi = unbroadcast(g * ((a > hi) + (hi < lo) > 0 if both else (a > hi)), ctx.sh)
         return ga, glo, ghi
 
 
