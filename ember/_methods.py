@@ -99,7 +99,6 @@ _PLAIN = {
         "tril",
         "cross",
         "kron",
-        "norm",
     ],
 }
 _INPLACE = {

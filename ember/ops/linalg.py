@@ -503,7 +503,8 @@ class DiagScatter(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return diagonal(g, *ctx.args), None, None, None, None
+        d = diagonal(g, *ctx.args) if hasattr(g, "_data") else _wdiag(g, *ctx.args).copy()
+        return d, None, None, None, None
 
 
 def diagonal(input, offset: int = 0, dim1: int = 0, dim2: int = 1):
@@ -709,21 +710,3 @@ __all__ = [
     "cross",
     "kron",
 ]
-
-
-def norm(input, p="fro", dim=None, keepdim: bool = False, out=None, dtype=None):
-    """torch.norm (legacy): 'fro' / numbers are vector norms over dim (all dims by default)."""
-    from ember import linalg as LA
-
-    if isinstance(dim, int):
-        dim = (dim,)
-    if p == "nuc":
-        return LA.matrix_norm(
-            input, "nuc", dim if dim is not None else (-2, -1), keepdim, dtype=dtype, out=out
-        )
-    if p == "fro" or p is None:
-        p = 2
-    return LA.vector_norm(input, p, dim, keepdim, dtype=dtype, out=out)
-
-
-__all__ += ["norm"]

@@ -514,7 +514,7 @@ def cat(tensors, dim: int = 0, *, out=None):
     """torch.cat: join along an existing dim; dtypes promote; legacy 1-D empty tensors skipped."""
     tensors = list(tensors)
     if not tensors:
-        raise RuntimeError("torch.cat(): expected a non-empty list of Tensors")
+        raise ValueError("torch.cat(): expected a non-empty list of Tensors")
     for i, t in enumerate(tensors):
         if hasattr(t, "ndim") and t.ndim == 0:
             raise RuntimeError(f"zero-dimensional tensor (at position {i}) cannot be concatenated")
