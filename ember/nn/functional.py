@@ -9,9 +9,8 @@ import numpy as np
 import ember
 from ember._backend import of
 from ember._tensor import Tensor
-from ember.ops import nn_ops as _ops
-
 from ember.nn.functional_conv import *  # noqa: F401,F403,E402
+from ember.ops import nn_ops as _ops
 
 
 def _legacy_reduction(size_average, reduce, reduction: str) -> str:
@@ -19,7 +18,12 @@ def _legacy_reduction(size_average, reduce, reduction: str) -> str:
         return reduction
     size_average = True if size_average is None else size_average
     reduce = True if reduce is None else reduce
-    return "mean" if size_average and reduce else ("sum" if reduce else "none")
+    ret = "mean" if size_average and reduce else ("sum" if reduce else "none")
+    warnings.warn(
+        f"size_average and reduce args will be deprecated, please use reduction='{ret}' instead.",
+        stacklevel=3,
+    )
+    return ret
 
 
 def _check_reduction(reduction: str) -> str:
@@ -90,7 +94,7 @@ def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
 
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     if approximate not in ("none", "tanh"):
-        raise RuntimeError(f"approximate argument must be either none or tanh.")
+        raise RuntimeError("approximate argument must be either none or tanh.")
     return _ops.Gelu.apply(input, approximate)
 
 
@@ -531,6 +535,12 @@ def kl_div(
     if reduction == "batchmean":
         return loss.sum() / input.shape[0] if input.ndim else loss.sum()
     if reduction == "mean":
+        warnings.warn(
+            "reduction: 'mean' divides the total loss by both the batch size and the support size."
+            "'batchmean' divides only by the batch size, and aligns with the KL div math definition."
+            "'mean' will be changed to behave the same as 'batchmean' in the next major release.",
+            stacklevel=2,
+        )
         return loss.mean()
     return loss.sum() if reduction == "sum" else loss
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as TF
-from conftest import assert_same, assert_raises_same
+from conftest import assert_raises_same, assert_same
 
 import ember
 import ember.nn.functional as F
@@ -122,7 +122,9 @@ def test_linear(shape, bias):
     a, w, b = _x(*shape), _x(3, 4), _x(3)
     e, t = ember.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
     we, wt = ember.tensor(w, requires_grad=True), torch.tensor(w, requires_grad=True)
-    be, bt = (ember.tensor(b, requires_grad=True), torch.tensor(b, requires_grad=True)) if bias else (None, None)
+    be, bt = (
+        (ember.tensor(b, requires_grad=True), torch.tensor(b, requires_grad=True)) if bias else (None, None)
+    )
     oe, ot = F.linear(e, we, be), TF.linear(t, wt, bt)
     assert_same(oe, ot, atol=1e-5)
     g = _x(*ot.shape)
@@ -142,7 +144,8 @@ def test_linear_is_one_node():
 def test_linear_errors():
     a, w = _x(5, 4), _x(3, 2)
     assert_raises_same(
-        lambda: F.linear(ember.tensor(a), ember.tensor(w)), lambda: TF.linear(torch.tensor(a), torch.tensor(w))
+        lambda: F.linear(ember.tensor(a), ember.tensor(w)),
+        lambda: TF.linear(torch.tensor(a), torch.tensor(w)),
     )
     with pytest.raises(RuntimeError, match=r"mat1 and mat2 shapes cannot be multiplied \(5x4 and 2x3\)"):
         F.linear(ember.tensor(a), ember.tensor(w))
@@ -191,7 +194,7 @@ def y_float32(t):
 def test_dropout2d_drops_whole_channels():
     y = F.dropout2d(ember.ones(8, 16, 5, 5), 0.5, training=True).numpy()
     per_channel = y.reshape(8, 16, -1)
-    assert np.all((per_channel == per_channel[..., :1]))
+    assert np.all(per_channel == per_channel[..., :1])
 
 
 def test_embedding_function_and_grad():
@@ -210,7 +213,8 @@ def test_embedding_function_and_grad():
 def test_embedding_errors():
     w = _x(3, 2)
     assert_raises_same(
-        lambda: F.embedding(ember.tensor([5]), ember.tensor(w)), lambda: TF.embedding(torch.tensor([5]), torch.tensor(w))
+        lambda: F.embedding(ember.tensor([5]), ember.tensor(w)),
+        lambda: TF.embedding(torch.tensor([5]), torch.tensor(w)),
     )
     assert_raises_same(
         lambda: F.embedding(ember.tensor([1.0]), ember.tensor(w)),
@@ -222,7 +226,11 @@ def test_embedding_max_norm_renormalises_rows():
     w = _x(6, 4) * 5
     we, wt = ember.tensor(w), torch.tensor(w)
     idx = np.array([0, 2, 2])
-    assert_same(F.embedding(ember.tensor(idx), we, max_norm=1.0), TF.embedding(torch.tensor(idx), wt, max_norm=1.0), atol=1e-5)
+    assert_same(
+        F.embedding(ember.tensor(idx), we, max_norm=1.0),
+        TF.embedding(torch.tensor(idx), wt, max_norm=1.0),
+        atol=1e-5,
+    )
     assert_same(we, wt, atol=1e-5)
 
 
