@@ -1,1 +1,3 @@
-"""torchvision subset"""
+"""torchvision subset: datasets (MNIST, FashionMNIST), transforms, utils (make_grid, save_image)."""
+
+from ember.vision import datasets, transforms, utils  # noqa: F401
