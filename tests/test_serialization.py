@@ -453,3 +453,48 @@ def test_random_views_survive_torch_round_trip(dt, rows, cols, start, step, tran
     eb, ev = ember.load(buf2)
     np.testing.assert_array_equal(_np(ev), _np(view))
     assert np.shares_memory(_np(eb), _np(ev)) or ev.numel() == 0
+
+
+class _WriteOnly:
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
+
+    def write(self, b) -> int:
+        self.chunks.append(bytes(b))
+        return len(b)
+
+
+class _ReadOnly:
+    def __init__(self, data: bytes) -> None:
+        self._f = io.BytesIO(data)
+
+    def read(self, n: int = -1) -> bytes:
+        return self._f.read(n)
+
+
+def test_unseekable_streams_and_mmap(tmp_path):
+    sink = _WriteOnly()
+    ember.save({"a": ember.arange(4)}, sink)
+    data = b"".join(sink.chunks)
+    assert torch.load(io.BytesIO(data), weights_only=True)["a"].tolist() == [0, 1, 2, 3]
+    assert ember.load(_ReadOnly(data))["a"].tolist() == [0, 1, 2, 3]
+    path = tmp_path / "m.pt"
+    path.write_bytes(data)
+    out = ember.load(path, mmap=True)
+    out["a"][0] = 9  # copy-on-write: the file is untouched
+    assert out["a"].tolist() == [9, 1, 2, 3] and path.read_bytes() == data
+    with pytest.raises(ValueError, match="mmap"):
+        ember.load(io.BytesIO(data), mmap=True)
+
+
+def test_whole_module_needs_weights_only_false():
+    model = ember.nn.Sequential(ember.nn.Linear(3, 2))
+    buf = io.BytesIO()
+    ember.save(model, buf)
+    buf.seek(0)
+    with pytest.raises(pickle.UnpicklingError, match="Unsupported global: GLOBAL ember.nn"):
+        ember.load(buf)
+    buf.seek(0)
+    loaded = ember.load(buf, weights_only=False)
+    assert isinstance(loaded[0].weight, ember.nn.Parameter)
+    np.testing.assert_array_equal(_np(loaded[0].weight), _np(model[0].weight))
