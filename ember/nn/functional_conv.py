@@ -155,7 +155,7 @@ def _pool_out(size: int, k: int, p: int, s: int, d: int, ceil: bool) -> int:
     return out
 
 
-def _pool_args(input, kernel_size, stride, padding, dilation, ceil_mode, name, avg=False):
+def _pool_args(input, kernel_size, stride, padding, dilation, ceil_mode, name):
     if input.dim() not in (3, 4) or input.numel() == 0 and input.dim() == 3:
         raise RuntimeError("non-empty 3D or 4D (batch mode) tensor expected for input")
     k = _tuple(kernel_size, 2)
@@ -164,11 +164,7 @@ def _pool_args(input, kernel_size, stride, padding, dilation, ceil_mode, name, a
     if any(a <= 0 for a in s):
         raise RuntimeError("stride should be greater than zero, but got " + f"dH: {s[0]} dW: {s[1]}")
     for kk, pp, dd in zip(k, p, d):
-        if pp > (dd * (kk - 1) + 1) // 2 if not avg else pp > kk // 2:
-            if avg:
-                raise RuntimeError(
-                    f"pad should be at most half of kernel size, but got pad={pp} and kernel_size={kk}"
-                )
+        if pp > (dd * (kk - 1) + 1) // 2:
             raise RuntimeError(
                 "pad should be at most half of effective kernel size, but got "
                 f"pad={pp}, kernel_size={kk} and dilation={dd}"
@@ -257,9 +253,7 @@ def avg_pool2d(
     divisor_override=None,
 ) -> Tensor:
     """Mean over k x k windows (zero padding counted unless count_include_pad=False)."""
-    k, s, p, _, out, extra = _pool_args(
-        input, kernel_size, stride, padding, 1, ceil_mode, "avg_pool2d", avg=True
-    )
+    k, s, p, _, out, extra = _pool_args(input, kernel_size, stride, padding, 1, ceil_mode, "avg_pool2d")
     x, squeeze = _unbatch(input, 2)
     div = _avg_divisor(x.shape[-2:], k, s, p, out, count_include_pad, divisor_override, x._data.dtype)
     res = C.AvgPool.apply(x, k, s, p, extra, of(x._data).asarray(div))
@@ -422,6 +416,14 @@ def pad(input: Tensor, pad, mode: str = "constant", value: float | None = None) 
         return C.ConstantPad.apply(input, pad, 0 if value is None else value)
     if mode not in ("reflect", "replicate", "circular"):
         raise NotImplementedError(f"Unrecognised padding mode {mode}")
+    if len(pad) // 2 > 3 or input.dim() not in (len(pad) // 2 + 1, len(pad) // 2 + 2):
+        raise NotImplementedError(
+            f"Padding size {len(pad)} is not supported for {input.dim()}D input tensor.\n"
+            "Supported combinations for non-constant padding:\n"
+            "  - 2D or 3D input: padding size = 2 (pads last dimension)\n"
+            "  - 3D or 4D input: padding size = 4 (pads last 2 dimensions)\n"
+            "  - 4D or 5D input: padding size = 6 (pads last 3 dimensions)"
+        )
     xp = of(input._data)
     maps = []
     for k in range(len(pad) // 2):
