@@ -11,9 +11,12 @@ Histograms and Graphs dashboards. The server is always terminated.
 from __future__ import annotations
 
 import argparse
+import base64
 import json
+import os
 import shutil
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -135,6 +138,81 @@ def check_api(base: str) -> list[str]:
     return problems
 
 
+class _DevTools:
+    """The smallest Chrome DevTools Protocol client (one websocket, stdlib only)."""
+
+    def __init__(self, ws_url: str) -> None:
+        host, path = ws_url[len("ws://") :].split("/", 1)
+        h, p = host.split(":")
+        self.sock = socket.create_connection((h, int(p)), timeout=30)
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.sock.sendall(
+            f"GET /{path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+        )
+        self.buf = b""
+        while b"\r\n\r\n" not in self.buf:
+            self.buf += self.sock.recv(4096)
+        self.buf = self.buf.split(b"\r\n\r\n", 1)[1]
+        self.id = 0
+
+    def _take(self, n: int) -> bytes:
+        while len(self.buf) < n:
+            self.buf += self.sock.recv(65536)
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def _frame(self) -> bytes:
+        data = b""
+        while True:
+            b0, b1 = self._take(2)
+            n = b1 & 127
+            if n == 126:
+                n = struct.unpack(">H", self._take(2))[0]
+            elif n == 127:
+                n = struct.unpack(">Q", self._take(8))[0]
+            data += self._take(n)
+            if b0 & 0x80:
+                return data
+
+    def call(self, method: str, **params) -> dict:
+        self.id += 1
+        payload = json.dumps({"id": self.id, "method": method, "params": params}).encode()
+        n, mask = len(payload), os.urandom(4)
+        size = bytes([0x80 | n]) if n < 126 else bytes([0x80 | 126]) + struct.pack(">H", n)
+        self.sock.sendall(b"\x81" + size + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
+        while True:
+            msg = json.loads(self._frame())
+            if msg.get("id") == self.id:
+                return msg.get("result", msg)
+
+
+def expanded_graph_shot(browser: str, base: str, path: Path) -> bool:
+    """Open the Graphs dashboard, double-click the model's box to expand it, save a screenshot."""
+    port = _free_port()
+    cmd = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--window-size=1400,1000",
+           f"--remote-debugging-port={port}", "about:blank"]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        tabs = _wait_json(f"http://127.0.0.1:{port}/json", lambda j: j, time.time() + 30)
+        dt = _DevTools([t for t in tabs if t["type"] == "page"][0]["webSocketDebuggerUrl"])
+        dt.call("Page.navigate", url=f"{base}/#graphs&run={RUN}")
+        time.sleep(8)
+        x, y = 440, 261  # where TensorBoard lays out the single top-level module box
+        for kind, clicks in (("mouseMoved", 0), ("mousePressed", 1), ("mouseReleased", 1),
+                             ("mousePressed", 2), ("mouseReleased", 2)):  # fmt: skip
+            dt.call("Input.dispatchMouseEvent", type=kind, x=x, y=y, button="left", clickCount=clicks)
+        time.sleep(2)
+        path.write_bytes(base64.b64decode(dt.call("Page.captureScreenshot", format="png")["data"]))
+        return True
+    except (OSError, TimeoutError, KeyError, IndexError) as e:
+        print("expanded graph screenshot failed:", e)
+        return False
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
 def screenshots(base: str, out: Path) -> list[Path]:
     browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
     if browser is None:
@@ -151,6 +229,9 @@ def screenshots(base: str, out: Path) -> list[Path]:
         if path.exists():
             shots.append(path)
             print("screenshot:", path)
+    if expanded_graph_shot(browser, base, out / "graphs_expanded.png"):
+        shots.append(out / "graphs_expanded.png")
+        print("screenshot:", out / "graphs_expanded.png")
     return shots
 
 
