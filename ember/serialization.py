@@ -32,6 +32,7 @@ MAP_LOCATION = str | _backend.device | dict | Callable | None
 MAGIC_NUMBER = 0x1950A86A20F9469CFC6C  # legacy (non-zip) format
 PROTOCOL_VERSION = 1001
 _ALIGN = 64
+_OWN_ERRORS = ("Weights only", "corrupt checkpoint", "ember", "_codecs")
 
 
 # --------------------------------------------------------------------------------------------
@@ -221,8 +222,8 @@ class _LoadContext:
             MemoryError,
             UnicodeDecodeError,
         ) as e:
-            if isinstance(e, pickle.UnpicklingError) and "Weights only" in str(e):
-                raise
+            if isinstance(e, pickle.UnpicklingError) and str(e).startswith(_OWN_ERRORS):
+                raise  # already names the problem
             raise pickle.UnpicklingError(
                 f"corrupt checkpoint: could not unpickle its data ({type(e).__name__}: {e})"
             ) from e
