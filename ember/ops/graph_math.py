@@ -31,6 +31,38 @@ def mean(x, axis=None, keepdims=False):
     return _e().mean(_t(x), dim=axis, keepdim=keepdims)
 
 
+def cumsum(x, axis=None, dtype=None):
+    return _e().cumsum(_t(x), axis if axis is not None else 0)
+
+
+def prod(x, axis=None, keepdims=False, dtype=None):
+    return _e().prod(_t(x), dim=axis, keepdim=keepdims)
+
+
+def var(x, axis=None, ddof=0, keepdims=False):
+    return _e().var(_t(x), dim=axis, correction=ddof, keepdim=keepdims)
+
+
+def std(x, axis=None, ddof=0, keepdims=False):
+    return _e().std(_t(x), dim=axis, correction=ddof, keepdim=keepdims)
+
+
+def max(x, axis=None, keepdims=False):
+    return _e().amax(_t(x), dim=() if axis is None else axis, keepdim=keepdims)
+
+
+def min(x, axis=None, keepdims=False):
+    return _e().amin(_t(x), dim=() if axis is None else axis, keepdim=keepdims)
+
+
+def arctan2(a, b):
+    return _e().atan2(_t(a), _t(b, a))
+
+
+def power(a, b):
+    return _e().pow(_t(a), _t(b, a))
+
+
 def broadcast_to(x, shape):
     return _t(x).expand(*shape)
 

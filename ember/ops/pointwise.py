@@ -34,6 +34,12 @@ def _check_shapes(a, b) -> None:
             raise bcast_error(a, b) from None
 
 
+def _nd(out):
+    """Elementwise NumPy ops on 0-d arrays return scalars; a saved output must stay the array
+    the node returns (create_graph re-attaches it), so turn scalars back into 0-d arrays."""
+    return np.asarray(out) if isinstance(out, np.generic) else out
+
+
 def _shape(v):
     return v.shape if hasattr(v, "shape") else ()
 
@@ -154,7 +160,7 @@ class Pow(Function):
         if _int_kind(a) and _int_kind(b) and (b < 0 if isinstance(b, int) else (b < 0).any()):
             raise RuntimeError("Integers to negative integer powers are not allowed.")
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            out = a**b
+            out = _nd(a**b)
         ctx.save_for_backward(a, b, out)
         ctx.sa, ctx.sb = _shape(a), _shape(b)
         return out
@@ -396,7 +402,7 @@ class Exp(Function):
     # d exp(a) = exp(a) da
     @staticmethod
     def forward(ctx, a):
-        out = of(a).exp(to_float(a))
+        out = _nd(of(a).exp(to_float(a)))
         ctx.save_for_backward(out)
         return out
 
@@ -424,7 +430,7 @@ class Sqrt(Function):
     @staticmethod
     def forward(ctx, a):
         with np.errstate(invalid="ignore"):
-            out = of(a).sqrt(to_float(a))
+            out = _nd(of(a).sqrt(to_float(a)))
         ctx.save_for_backward(out)
         return out
 
@@ -438,7 +444,7 @@ class Tanh(Function):
     # d tanh(a) = (1 - tanh(a)^2) da
     @staticmethod
     def forward(ctx, a):
-        out = of(a).tanh(to_float(a))
+        out = _nd(of(a).tanh(to_float(a)))
         ctx.save_for_backward(out)
         return out
 
@@ -456,8 +462,8 @@ class Sigmoid(Function):
         xp = of(a)
         # 1/(1+e^-a) overflows for a << 0; tanh form is stable and one pass
         out = xp.tanh(a * 0.5)
-        out *= 0.5
-        out += 0.5
+        out = out * 0.5
+        out = _nd(out + 0.5)
         ctx.save_for_backward(out)
         return out
 
@@ -471,7 +477,7 @@ class Relu(Function):
     # d relu(a) = [a > 0] da
     @staticmethod
     def forward(ctx, a):
-        out = of(a).maximum(a, 0)
+        out = _nd(of(a).maximum(a, 0))
         ctx.save_for_backward(out)
         return out
 
@@ -499,7 +505,7 @@ def _unary(name, deriv, save_out=False, comment=""):
     def forward(ctx, a):
         a = to_float(a)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            out = name(of(a), a) if callable(name) else getattr(of(a), name)(a)
+            out = _nd(name(of(a), a) if callable(name) else getattr(of(a), name)(a))
         ctx.save_for_backward(out if save_out else a)
         return out
 

@@ -12,6 +12,12 @@ from ember.autograd.function import Function
 from ember.ops._util import norm_dim
 
 
+def _arr(out):
+    """numpy reductions return scalars for 0-d results; keep an ndarray so a saved output is
+    recognised as the node's own output (needed for create_graph)."""
+    return np.asarray(out) if isinstance(out, np.generic) else out
+
+
 def _expand_back(g, shape, axes, keepdims):
     """Reshape a reduced gradient so it broadcasts against the input `shape`."""
     if axes is not None and not keepdims:
@@ -73,7 +79,7 @@ class Prod(Function):
         if dtype is None and a.dtype.kind in "biu":
             dtype = np.int64
         ctx.shape, ctx.axes, ctx.keepdims = a.shape, axes, keepdims
-        out = of(a).prod(a, axis=axes, keepdims=keepdims, dtype=dtype)
+        out = _arr(of(a).prod(a, axis=axes, keepdims=keepdims, dtype=dtype))
         ctx.save_for_backward(a, out)
         return out
 
@@ -84,6 +90,10 @@ class Prod(Function):
         if not hasattr(a, "_data") and (a == 0).any():
             return ge * _prod_others(a, ctx.axes), None, None, None
         return ge * _expand_back(out, ctx.shape, ctx.axes, ctx.keepdims) / a, None, None, None
+
+
+class MeanDim(Mean):
+    _name = "MeanBackward1"
 
 
 class ProdDim(Prod):
@@ -115,7 +125,7 @@ class Amax(Function):
     @staticmethod
     def forward(ctx, a, axes, keepdims):
         ctx.shape, ctx.axes, ctx.keepdims = a.shape, axes, keepdims
-        out = getattr(of(a), ctx._np)(a, axis=axes, keepdims=keepdims)
+        out = _arr(getattr(of(a), ctx._np)(a, axis=axes, keepdims=keepdims))
         ctx.save_for_backward(a, out)
         return out
 
@@ -129,6 +139,14 @@ class Amax(Function):
 
 class Amin(Amax):
     _np = "min"
+
+
+class NormMax(Amax):
+    _name = "LinalgVectorNormBackward0"
+
+
+class NormMin(Amin):
+    _name = "LinalgVectorNormBackward0"
 
 
 class MaxAll(Amax):
@@ -196,7 +214,7 @@ class Std(Function):
         ctx.shape, ctx.axes, ctx.keepdims = a.shape, axes, keepdims
         ctx.n = _count(a.shape, axes) - correction
         with np.errstate(divide="ignore", invalid="ignore"):
-            out = of(a).std(a, axis=axes, ddof=correction, keepdims=keepdims)
+            out = _arr(of(a).std(a, axis=axes, ddof=correction, keepdims=keepdims))
         ctx.save_for_backward(a, out)
         return out
 
@@ -222,6 +240,7 @@ class Norm(Function):
             out = xp.sum(xp.abs(a), axis=axes, keepdims=keepdims)
         else:
             out = xp.sum(xp.abs(a) ** p, axis=axes, keepdims=keepdims) ** (1.0 / p)
+        out = _arr(out)
         ctx.save_for_backward(a, out)
         return out
 
@@ -255,6 +274,7 @@ class LogSumExp(Function):
             out = xp.log(xp.sum(xp.exp(a - m), axis=axes, keepdims=True)) + m
         if not keepdims:
             out = out.reshape(tuple(s for i, s in enumerate(a.shape) if i not in axes))
+        out = _arr(out)
         ctx.save_for_backward(a, out)
         return out
 
@@ -288,7 +308,7 @@ class Cumprod(Function):
         if dtype is None and a.dtype.kind in "biu":
             dtype = np.int64
         ctx.dim = dim
-        out = of(a).cumprod(a, axis=dim, dtype=dtype)
+        out = _arr(of(a).cumprod(a, axis=dim, dtype=dtype))
         ctx.save_for_backward(a, out)
         return out
 
@@ -363,7 +383,7 @@ def sum(input, dim=None, keepdim: bool = False, *, dtype=None, axis=None, keepdi
         dim = axis
     if keepdims is not None:
         keepdim = keepdims
-    axes = norm_dim(dim, input.ndim) if dim is not None and dim != () and dim != [] else None
+    axes = _axes(dim, input.ndim)
     return (Sum if dim is None else SumDim).apply(input, axes, keepdim, None if dtype is None else _np(dtype))
 
 
@@ -373,8 +393,10 @@ def mean(input, dim=None, keepdim: bool = False, *, dtype=None, axis=None, keepd
         dim = axis
     if keepdims is not None:
         keepdim = keepdims
-    axes = norm_dim(dim, input.ndim) if dim is not None and dim != () and dim != [] else None
-    return Mean.apply(input, axes, keepdim, None if dtype is None else _np(dtype))
+    axes = _axes(dim, input.ndim)
+    return (Mean if dim is None else MeanDim).apply(
+        input, axes, keepdim, None if dtype is None else _np(dtype)
+    )
 
 
 def _np(dtype):
@@ -384,6 +406,9 @@ def _np(dtype):
 
 
 def _axes(dim, ndim):
+    if ndim == 0 and dim is not None and dim != ():
+        norm_dim(dim, 0)
+        return ()
     return norm_dim(dim, ndim) if dim is not None and dim != () and dim != [] else None
 
 
@@ -506,6 +531,8 @@ def _argext(input, dim, keepdim, is_max):
     if a.size == 0:
         name = "argmax" if is_max else "argmin"
         raise RuntimeError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0.")
+    if a.dtype == np.bool_:
+        raise RuntimeError(f"{'argmax' if is_max else 'argmin'}(): does not support bool input")
     fn = xp.argmax if is_max else xp.argmin
     if a.dtype.kind == "f" and xp.isnan(a).any():
         fn = lambda x, axis=None: xp.argmax(xp.isnan(x), axis=axis)  # noqa: E731  NaN wins
@@ -575,7 +602,9 @@ def norm(input, p="fro", dim=None, keepdim: bool = False, out=None, dtype=None) 
     if p == math.inf or p == -math.inf:
         from ember.ops.arith import abs as _abs
 
-        return (amax if p > 0 else amin)(_abs(input), () if axes is None else axes, keepdim)
+        if axes is None:
+            _empty_check(input, "linalg.vector_norm")
+        return (NormMax if p > 0 else NormMin).apply(_abs(input), axes, keepdim)
     if p == 0:
         return sum(input != 0, dim, keepdim).to(input.dtype)
     return Norm.apply(input, float(p), axes, keepdim)
@@ -589,7 +618,8 @@ def logsumexp(input, dim, keepdim: bool = False) -> Tensor:
     """torch.logsumexp: log(sum(exp(x))), computed stably"""
     if input.dtype._cat < 2:
         input = input.float()
-    axes = _axes(dim, input.ndim) or tuple(range(input.ndim))
+    axes = _axes(dim, input.ndim)
+    axes = tuple(range(input.ndim)) if axes is None else axes
     return LogSumExp.apply(input, axes, keepdim)
 
 
@@ -669,6 +699,8 @@ def median(input, dim=None, keepdim: bool = False):
     """torch.median: the lower of the two middle values; with dim, (values, indices)"""
     a = input._data
     xp = of(a)
+    if a.dtype == np.bool_:
+        raise NotImplementedError("\"median_cpu\" not implemented for 'Bool'")
     if dim is None:
         _empty_check(input, "median")
         flat = a.reshape(-1)
