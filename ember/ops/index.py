@@ -32,8 +32,6 @@ def convert_key(key):
         return tuple(convert_key(k) for k in key)
     if isinstance(key, list):
         if any(isinstance(k, (Tensor, slice, list)) or k is None or k is Ellipsis for k in key):
-            if all(isinstance(k, (int, Tensor, list)) for k in key):
-                return _idx_array(np.asarray([k._data if isinstance(k, Tensor) else k for k in key]))
             return tuple(convert_key(k) for k in key)
         return _idx_array(np.asarray(key))
     if isinstance(key, np.ndarray):
