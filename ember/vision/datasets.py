@@ -158,7 +158,8 @@ class MNIST:
                     errors.append(f"{url}: {e}")
             else:
                 raise RuntimeError(
-                    f"Error downloading {filename} for {type(self).__name__}:\n  " + "\n  ".join(errors)
+                    f"Error downloading {filename} for {type(self).__name__} (offline? put the files in "
+                    f"{self.raw_folder} yourself):\n  " + "\n  ".join(errors)
                 )
 
     def __getitem__(self, index: int) -> tuple[Any, Any]:
