@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import operator
 from collections import OrderedDict
+from collections.abc import Iterable, Iterator
 from itertools import islice
-from typing import Iterable, Iterator
 
 from ember.nn.modules.module import Module, _addindent
 from ember.nn.parameter import Parameter
@@ -306,9 +306,7 @@ class ParameterList(Module):
 
 
 def _pdtype(p) -> str:
-    return "torch." + {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor"}.get(
-        str(p.dtype).removeprefix("torch."), "Tensor"
-    )
+    return str(p.dtype)
 
 
 class ParameterDict(Module):
