@@ -318,7 +318,6 @@ def _graph_of(tmp_path, name, cls, model, x):
     return acc.Graph()
 
 
-@pytest.mark.skipif(not hasattr(ember.nn, "Conv2d"), reason="ember.nn.Conv2d has not landed yet")
 def test_lenet_graph_like_torch(tmp_path):
     x = np.zeros((2, 1, 28, 28), np.float32)
     eg = _graph_of(tmp_path, "ember", SummaryWriter, _lenet(ember), ember.tensor(x))
@@ -334,7 +333,6 @@ def test_lenet_graph_like_torch(tmp_path):
         assert set(n.input) <= names
 
 
-@pytest.mark.skipif(not hasattr(ember.nn, "Linear"), reason="ember.nn.Linear has not landed yet")
 def test_mlp_graph_scopes_and_tracer_restored(tmp_path):
     def mlp(lib):
         return lib.nn.Sequential(lib.nn.Linear(3, 4), lib.nn.ReLU(), lib.nn.Linear(4, 2))
