@@ -15,7 +15,7 @@ SCALARS = [True, 3, 2.5]
 
 @pytest.mark.parametrize("da,db", list(itertools.product(DTYPES, DTYPES)))
 def test_tensor_tensor(da, db):
-    (ea, ta), (eb, tb) = pair(np.array([1, 0, 2]).astype(da)), pair(np.array([2, 1, 1]).astype(db))
+    (ea, ta), (eb, tb) = pair(np.array([1, 0, 2]).astype(da)), pair(np.array([2, 1, 1]).astype(db))  # noqa: F841 (used in eval)
     for op in ("+", "*", "/", "==", "<"):
         assert_same(eval(f"ea {op} eb"), eval(f"ta {op} tb"), atol=1e-6)
 
