@@ -16,7 +16,7 @@ class LinAlgError(RuntimeError):
 def _short(dt) -> str:
     from ember._tensor import _short as s
 
-    return s(dt)
+    return s(getattr(dt, "np", dt))
 
 
 def _same_dtype(a, b, what="m1 and m2"):
@@ -65,10 +65,10 @@ class MatMul(Function):
         a2 = a.reshape((1,) + tuple(a.shape)) if a.ndim == 1 else a
         b2 = b.reshape(tuple(b.shape) + (1,)) if b.ndim == 1 else b
         g2 = g
-        if a.ndim == 1:
-            g2 = xp.expand_dims(g2, -2)
         if b.ndim == 1:
             g2 = xp.expand_dims(g2, -1)
+        if a.ndim == 1:
+            g2 = xp.expand_dims(g2, -2)
         ga = gb = None
         if n[0]:
             ga = unbroadcast(g2 @ _mT(b2), tuple(a2.shape)).reshape(tuple(a.shape))
