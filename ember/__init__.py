@@ -55,4 +55,5 @@ bool = bool  # noqa: PLW0127  (ember.bool is the dtype, as torch.bool)
 del _b
 
 from ember.serialization import save, load  # noqa: E402
+from ember._repr import get_printoptions, printoptions  # noqa: E402,F401
 from ember import nn, optim, utils  # noqa: E402

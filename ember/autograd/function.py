@@ -51,10 +51,11 @@ class Function:
         else:
             edges = [(a.grad_fn or a) if isinstance(a, Tensor) and a._requires_grad else None for a in args]
             ctx.needs_input_grad = tuple([e is not None for e in edges])
-            res = _wrap(cls.forward(ctx, *arrays, **kw), True, ctx)
+            out = cls.forward(ctx, *arrays, **kw)
+            res = _wrap(out, True, ctx)
             ctx.next = edges
             if ctx.saved:
-                ctx._versions = _track(ctx.saved, args, res)
+                ctx._versions = _track(ctx.saved, args, res, out)
         if tracer[0] is not None:
             tracer[0].record(cls, args, res)
         return res
@@ -94,7 +95,7 @@ def _is_array(x) -> bool:
     return hasattr(x, "shape") and hasattr(x, "dtype") and not isinstance(x, Tensor)
 
 
-def _track(saved, args, res):
+def _track(saved, args, res, out=None):
     """For each saved array that is an input's or the output's storage, remember whose it is
     and its version, so backward can detect in-place modification (torch's SavedVariable)."""
     tracked = []
@@ -105,7 +106,7 @@ def _track(saved, args, res):
                 src = (a, a._vc, a._vc[0])
                 break
         else:
-            if s is res._data:
+            if s is res._data or (s is out and out is not None):
                 src = (None, res._vc, res._vc[0])
         tracked.append(src)
     return tracked

@@ -26,16 +26,16 @@ def _numerical(fn, inputs, i, eps):
     from ember.autograd.grad_mode import no_grad
 
     x = inputs[i]
-    flat = x._data.reshape(-1)
+    data = x._data  # perturbed in place through indices, so non-contiguous inputs work too
     cols = []
     with no_grad():
-        for k in range(flat.size):
-            orig = flat[k].copy()
-            flat[k] = orig + eps
+        for k in np.ndindex(data.shape):
+            orig = data[k].copy()
+            data[k] = orig + eps
             plus = [o._data.astype(np.float64).ravel().copy() for o in _flat_outputs(fn(*inputs))]
-            flat[k] = orig - eps
+            data[k] = orig - eps
             minus = [o._data.astype(np.float64).ravel().copy() for o in _flat_outputs(fn(*inputs))]
-            flat[k] = orig
+            data[k] = orig
             cols.append([(p - m) / (2 * eps) for p, m in zip(plus, minus)])
     return cols
 
