@@ -200,7 +200,7 @@ def test_setattr_rules():
         mod.bias = None
         assert mod.bias is None and "bias" in mod._parameters
     with pytest.raises(AttributeError):
-        nn.Linear(2, 2).missing
+        _ = nn.Linear(2, 2).missing
     with pytest.raises(TypeError):
         nn.Module().register_parameter("w", ember.ones(1))
     with pytest.raises(KeyError):
@@ -446,3 +446,34 @@ def test_deepcopy_and_pickle_module():
 def test_missing_forward():
     with pytest.raises(NotImplementedError):
         nn.Module()(ember.ones(1))
+
+
+def test_full_backward_hooks_match_torch():
+    def run(lib):
+        m = lib.nn.Sequential(lib.nn.Linear(3, 4), lib.nn.Tanh(), lib.nn.Linear(4, 2))
+        with lib.no_grad():
+            for i in (0, 2):
+                m[i].weight.fill_(0.3)
+                m[i].bias.fill_(0.1)
+        seen = []
+        for i, layer in enumerate(m):
+            layer.register_full_backward_hook(
+                lambda mod, gi, go, i=i: seen.append(
+                    (
+                        i,
+                        None if gi[0] is None else round(float(gi[0].abs().sum()), 4),
+                        round(float(go[0].abs().sum()), 4),
+                    )
+                )
+            )
+        m(lib.ones(2, 3)).sum().backward()
+        x = lib.ones(2, 3, requires_grad=True)
+        m[1].register_full_backward_hook(lambda mod, gi, go: (gi[0] * 0,))
+        pre = m[2].register_full_backward_pre_hook(lambda mod, go: (go[0] * 2,))
+        m(x).sum().backward()
+        pre.remove()
+        return seen, float(m[2].weight.grad.abs().sum()), float(x.grad.abs().sum())
+
+    with pytest.warns(UserWarning):
+        expected = run(torch)
+    assert run(ember) == expected

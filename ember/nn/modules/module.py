@@ -98,6 +98,7 @@ class Module:
         d["_forward_hooks_with_kwargs"] = {}
         d["_forward_pre_hooks_with_kwargs"] = {}
         d["_backward_hooks"] = OrderedDict()
+        d["_backward_pre_hooks"] = OrderedDict()
         d["_state_dict_hooks"] = OrderedDict()
         d["_load_state_dict_pre_hooks"] = OrderedDict()
 
@@ -110,7 +111,13 @@ class Module:
 
     # -- calling ------------------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
-        if self._forward_pre_hooks or self._forward_hooks or _fn.tracer[0] is not None:
+        if (
+            self._forward_pre_hooks
+            or self._forward_hooks
+            or self._backward_hooks
+            or self._backward_pre_hooks
+            or _fn.tracer[0] is not None
+        ):
             return self._call_with_hooks(args, kwargs)
         return self.forward(*args, **kwargs)
 
@@ -128,7 +135,11 @@ class Module:
                     res = hook(self, args)
                     if res is not None:
                         args = res if isinstance(res, tuple) else (res,)
-            out = self.forward(*args, **kwargs)
+            if self._backward_hooks or self._backward_pre_hooks:
+                args, finish = self._wrap_backward_hooks(args)
+                out = finish(self.forward(*args, **kwargs))
+            else:
+                out = self.forward(*args, **kwargs)
             for hid, hook in list(self._forward_hooks.items()):
                 if hid in self._forward_hooks_with_kwargs:
                     res = hook(self, args, kwargs, out)
@@ -142,6 +153,56 @@ class Module:
                 tracer.pop_scope(self)
 
     _call_impl = __call__
+
+    def _wrap_backward_hooks(self, args):
+        """Route gradients through identity nodes so backward hooks see (grad_input, grad_output)."""
+        from ember.ops.nn_ops import HookIdentity
+
+        state: dict = {"go": None}
+        n_in = sum(1 for a in args if isinstance(a, Tensor) and a.requires_grad)
+
+        def run_hooks(grad_input):
+            for hook in list(self._backward_hooks.values()):
+                res = hook(self, grad_input, state["go"])
+                if res is not None:
+                    grad_input = tuple(res) if isinstance(res, (tuple, list)) else (res,)
+            return grad_input
+
+        def on_output(g):
+            for hook in list(self._backward_pre_hooks.values()):
+                res = hook(self, (g,))
+                if res is not None:
+                    g = res[0] if isinstance(res, (tuple, list)) else res
+            state["go"] = (g,)
+            if n_in == 0:
+                run_hooks((None,))
+            return g
+
+        def on_input(g):
+            return run_hooks((g,))[0]
+
+        if n_in:
+            args = tuple(
+                HookIdentity.apply(a, on_input) if isinstance(a, Tensor) and a.requires_grad else a
+                for a in args
+            )
+
+        def finish(out):
+            if isinstance(out, Tensor) and out.requires_grad:
+                return HookIdentity.apply(out, on_output)
+            return out
+
+        return args, finish
+
+    def register_full_backward_hook(self, hook, prepend: bool = False) -> RemovableHandle:
+        """hook(module, grad_input, grad_output) -> new grad_input or None."""
+        return self._add_hook(self._backward_hooks, {}, hook, prepend, False)
+
+    register_backward_hook = register_full_backward_hook
+
+    def register_full_backward_pre_hook(self, hook, prepend: bool = False) -> RemovableHandle:
+        """hook(module, grad_output) -> new grad_output or None."""
+        return self._add_hook(self._backward_pre_hooks, {}, hook, prepend, False)
 
     def register_forward_pre_hook(
         self, hook, *, prepend: bool = False, with_kwargs: bool = False
