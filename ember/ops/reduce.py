@@ -204,7 +204,8 @@ class Var(Function):
     def backward(ctx, g):
         a = ctx.saved[0]
         c = a - of(a).mean(a, axis=ctx.axes, keepdims=True)
-        return _expand_back(g, ctx.shape, ctx.axes, ctx.keepdims) * c * (2.0 / ctx.n), None, None, None
+        scale = 2.0 / ctx.n if ctx.n > 0 else float("nan")  # torch: nan gradient when N <= correction
+        return _expand_back(g, ctx.shape, ctx.axes, ctx.keepdims) * c * scale, None, None, None
 
 
 class Std(Function):
