@@ -2,6 +2,9 @@
 
 conv: im2col with sliding_window_view + one batched GEMM; backward: grad_weight by GEMM,
 grad_input by col2im as k*k strided slice-adds in a (C, H, W, N) layout (long contiguous runs).
+Timing (LeNet batch, 1 BLAS thread, busy 2-core box, min of 5): 256x1x28x28 -> 6@5x5 fwd ~4 ms,
+weight/bias grad ~1.5 ms (torch: fwd 2.0, bwd 5-7 ms); 256x6x12x12 -> 16@5x5 fwd ~3 ms, all grads
+~7 ms (torch: fwd 0.9, bwd 4-7 ms). Multi-threaded OpenBLAS on an oversubscribed box is 5x slower.
 """
 
 from __future__ import annotations
@@ -98,8 +101,10 @@ class Convolution(Function):
                 w = w[:, :, None]
             # (G, Og, OH*OW*N) with the batch innermost, then one batched GEMM per group
             gt = xp.ascontiguousarray(go.transpose(1, 2, 3, 0)).reshape(g, o // g, oh * ow * n)
-            wt = w.reshape(g, o // g, cg * kh * kw).transpose(0, 2, 1)
-            gcol = xp.matmul(wt, gt).reshape(c, kh, kw, oh, ow, n)
+            wm = w.reshape(g, o // g, cg * kh * kw)
+            # 2-D dots: stacked matmul with a transposed operand skips BLAS in NumPy
+            gcol = xp.stack([xp.dot(wm[i].T, gt[i]) for i in range(g)]) if g > 1 else xp.dot(wm[0].T, gt[0])
+            gcol = gcol.reshape(c, kh, kw, oh, ow, n)
             (t, bt), (lf, r) = pad
             hp, wp = h + t + bt, wd + lf + r
             gpad = xp.zeros((c, hp, wp, n), dtype=go.dtype)
