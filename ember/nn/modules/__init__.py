@@ -1,5 +1,18 @@
-"""nn layers"""
+"""nn layers: every public layer class, gathered from the files of this package."""
 
+from ember.nn.modules import (
+    activation,
+    batchnorm,
+    container,
+    conv,
+    dropout,
+    flatten,
+    linear,
+    loss,
+    normalization,
+    pooling,
+    sparse,
+)
 from ember.nn.modules.activation import *  # noqa: F401,F403
 from ember.nn.modules.batchnorm import *  # noqa: F401,F403
 from ember.nn.modules.container import *  # noqa: F401,F403
@@ -8,7 +21,25 @@ from ember.nn.modules.dropout import *  # noqa: F401,F403
 from ember.nn.modules.flatten import *  # noqa: F401,F403
 from ember.nn.modules.linear import *  # noqa: F401,F403
 from ember.nn.modules.loss import *  # noqa: F401,F403
-from ember.nn.modules.module import Module  # noqa: F401
+from ember.nn.modules.module import Module
 from ember.nn.modules.normalization import *  # noqa: F401,F403
 from ember.nn.modules.pooling import *  # noqa: F401,F403
 from ember.nn.modules.sparse import *  # noqa: F401,F403
+
+__all__ = ["Module"] + [
+    name
+    for mod in (
+        activation,
+        batchnorm,
+        container,
+        conv,
+        dropout,
+        flatten,
+        linear,
+        loss,
+        normalization,
+        pooling,
+        sparse,
+    )
+    for name in mod.__all__
+]
