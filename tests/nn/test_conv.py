@@ -236,3 +236,28 @@ def test_same_padding_even_kernel_warns():
     ew, _ = pair(_f32(1, 1, 2, 2))
     with pytest.warns(UserWarning, match="padding='same' with even kernel"):
         F.conv2d(ex, ew, padding="same")
+
+
+def test_lenet_forward_backward_matches_torch():
+    def net(m):
+        return m.Sequential(
+            m.Conv2d(1, 6, 5),
+            m.Sigmoid(),
+            m.MaxPool2d(2, 2),
+            m.Conv2d(6, 16, 5),
+            m.Sigmoid(),
+            m.MaxPool2d(2, 2),
+            m.Flatten(),
+            m.Linear(256, 10),
+        )
+
+    en, tn = net(nn), net(torch.nn)
+    tn.load_state_dict({k: torch.from_numpy(v.numpy().copy()) for k, v in en.state_dict().items()})
+    (ex, tx), y = pair(_f32(8, 1, 28, 28)), rng.integers(0, 10, 8)
+    el = ember.nn.functional.cross_entropy(en(ex), ember.tensor(y))
+    tl = TF.cross_entropy(tn(tx), torch.from_numpy(y))
+    assert_same(el, tl, atol=1e-5)
+    el.backward()
+    tl.backward()
+    for (k, pe), (_, pt) in zip(en.named_parameters(), tn.named_parameters()):
+        assert_same(pe.grad, pt.grad, atol=1e-5, rtol=1e-3)
