@@ -259,5 +259,5 @@ def test_lenet_forward_backward_matches_torch():
     assert_same(el, tl, atol=1e-5)
     el.backward()
     tl.backward()
-    for (k, pe), (_, pt) in zip(en.named_parameters(), tn.named_parameters()):
+    for (_, pe), (_, pt) in zip(en.named_parameters(), tn.named_parameters()):
         assert_same(pe.grad, pt.grad, atol=1e-5, rtol=1e-3)
