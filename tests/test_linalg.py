@@ -241,16 +241,19 @@ def test_gradcheck(fn, shapes):
 
 @settings(max_examples=25, deadline=None)
 @given(
-    batch_a=st.lists(st.integers(1, 3), max_size=2),
-    batch_b=st.lists(st.integers(1, 3), max_size=2),
+    batch=st.lists(st.integers(1, 3), max_size=2),
+    ones_a=st.lists(st.booleans(), min_size=2, max_size=2),
+    ones_b=st.lists(st.booleans(), min_size=2, max_size=2),
+    drop_b=st.integers(0, 2),
     n=st.integers(1, 3),
     k=st.integers(1, 3),
     p=st.integers(1, 3),
     va=st.booleans(),
     vb=st.booleans(),
 )
-def test_hypothesis_matmul_broadcast(batch_a, batch_b, n, k, p, va, vb):
-    sa = (k,) if va else tuple(batch_a) + (n, k)
-    sb = (k,) if vb else tuple(batch_b[-len(batch_a) :] if batch_a else batch_b) + (k, p)
-    bb = [1 if RNG.random() < 0.5 else s for s in sb[:-2]] + list(sb[-2:]) if not vb else sb
-    check(lambda m, a, b: m.matmul(a, b), arr(*sa), arr(*bb))
+def test_hypothesis_matmul_broadcast(batch, ones_a, ones_b, drop_b, n, k, p, va, vb):
+    ba = [1 if o else s for s, o in zip(batch, ones_a)]
+    bb = [1 if o else s for s, o in zip(batch, ones_b)][drop_b:]
+    sa = (k,) if va else tuple(ba) + (n, k)
+    sb = (k,) if vb else tuple(bb) + (k, p)
+    check(lambda m, a, b: m.matmul(a, b), arr(*sa), arr(*sb))
