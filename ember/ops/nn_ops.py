@@ -20,6 +20,8 @@ _INV_SQRT_2PI = 0.3989422804014327  # 1 / sqrt(2 pi)
 
 class Linear(Function):
     # y = x W^T + b;  dx = g W,  dW = g^T x,  db = sum_batch g
+    _name = "AddmmBackward0"
+
     @staticmethod
     def forward(ctx, x, w, b=None):
         ctx.save_for_backward(x, w)
@@ -244,6 +246,8 @@ def _grad_scale(g, reduction: str, denom):
 
 class SoftmaxCrossEntropy(Function):
     # loss_i = -sum_c A_ic log softmax(x)_ic;  dx_i = g_i (softmax(x)_i sum_c A_ic - A_i)
+    _name = "NllLossBackward0"
+
     # A holds the (weighted, smoothed) target distribution; rows with ignore_index are zero.
     @staticmethod
     def forward(ctx, x2, coef, reduction, denom):
@@ -266,6 +270,8 @@ class SoftmaxCrossEntropy(Function):
 
 class WeightedNll(Function):
     # loss_i = -sum_c A_ic x_ic;  dx = -g A
+    _name = "NllLossBackward0"
+
     @staticmethod
     def forward(ctx, x2, coef, reduction, denom):
         loss = -(coef * x2).sum(axis=1)
@@ -426,6 +432,8 @@ def _size(shape) -> int:
 
 class Dropout(Function):
     # y = x m / (1 - p), m ~ Bernoulli(1 - p);  dx = g m / (1 - p)
+    _name = "MulBackward0"
+
     @staticmethod
     def forward(ctx, x, mask, scale):
         ctx.save_for_backward(mask)
@@ -440,6 +448,8 @@ class Dropout(Function):
 
 class EmbeddingLookup(Function):
     # y = W[idx];  dW[k] = sum_{idx == k} g  (rows at padding_idx get no gradient)
+    _name = "EmbeddingBackward0"
+
     @staticmethod
     def forward(ctx, w, idx, padding_idx=None):
         ctx.save_for_backward(idx)
@@ -478,6 +488,8 @@ def _tensor_of(arr):
 
 class HookIdentity(Function):
     # y = a;  da = hook(g) or g   (lets Module backward hooks see and replace gradients)
+    _name = "BackwardHookFunctionBackward"
+
     @staticmethod
     def forward(ctx, a, hook):
         ctx.hook = hook
