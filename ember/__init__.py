@@ -47,6 +47,7 @@ from ember.ops.index import *  # noqa: F401,F403
 from ember.ops.linalg import *  # noqa: F401,F403
 from ember import _methods  # noqa: F401,E402
 from ember import autograd  # noqa: F401,E402
+from ember import linalg  # noqa: F401,E402
 from ember import cuda  # noqa: F401,E402
 
 import builtins as _b  # noqa: E402

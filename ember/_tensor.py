@@ -443,7 +443,16 @@ class Tensor:
 
             rebase_view(self, result)
         else:
-            self._data[...] = r
+            try:
+                self._data[...] = r
+            except ValueError:
+                if not self._data.flags.writeable:
+                    raise RuntimeError(
+                        "unsupported operation: more than one element of the written-to tensor refers "
+                        "to a single memory location. Please clone() the tensor before performing the "
+                        "operation."
+                    ) from None
+                raise
             self._vc[0] += 1
             if node is not None:
                 self.grad_fn = node
