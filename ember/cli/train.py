@@ -37,7 +37,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--activation",
         choices=("sigmoid", "relu"),
         help="mlp: relu (default); lenet: sigmoid as in the notes (default, Adam lr 0.001) or relu "
-        "(defaults to SGD momentum 0.9, lr 0.05, batch 128)",
+        "(defaults to SGD momentum 0.9, lr 0.05)",
     )
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument(
@@ -215,9 +215,14 @@ def run(args: argparse.Namespace) -> int:
         t0 = time.perf_counter()
         seen, loss_sum, correct = 0, 0.0, 0
         bar = tqdm(
-            loader, desc=f"epoch {epoch + 1}/{epochs}", leave=False, disable=args.no_progress, file=sys.stderr
+            total=len(loader),
+            desc=f"epoch {epoch + 1}/{epochs}",
+            leave=False,
+            disable=args.no_progress,
+            file=sys.stderr,
+            mininterval=0.5,
         )
-        for xb, yb in bar:
+        for xb, yb in loader:
             xb, yb = xb.to(device), yb.to(device)
             out = model(xb)
             loss = loss_fn(out, yb)
@@ -231,9 +236,11 @@ def run(args: argparse.Namespace) -> int:
             if classification:
                 correct += int((out.argmax(dim=1) == yb).sum().item())
             rate = seen / max(time.perf_counter() - t0, 1e-9)
-            bar.set_postfix({"loss": f"{value:.4f}", "samples/s": f"{rate:.0f}"})
+            bar.set_postfix({"loss": f"{value:.4f}", "samples/s": f"{rate:.0f}"}, refresh=False)
+            bar.update(1)
             if writer is not None:
                 writer.add_scalar("Loss/train_step", value, step)
+        bar.refresh()  # the last loss and samples/s, even when the epoch was shorter than mininterval
         bar.close()
         elapsed = time.perf_counter() - t0
         train_loss = loss_sum / max(seen, 1)
