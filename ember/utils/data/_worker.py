@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 MP_STATUS_CHECK_INTERVAL = 5.0
+_POLL_INTERVAL = 0.1  # how often an idle worker checks the done event and its parent
 
 _worker_info: WorkerInfo | None = None
 
@@ -99,9 +100,9 @@ def worker_loop(
         parent = os.getppid()
         while True:
             try:
-                r = index_queue.get(timeout=MP_STATUS_CHECK_INTERVAL)
+                r = index_queue.get(timeout=_POLL_INTERVAL)
             except queue.Empty:
-                if os.getppid() != parent:
+                if done_event.is_set() or os.getppid() != parent:
                     break
                 continue
             if isinstance(r, ResumeIteration):

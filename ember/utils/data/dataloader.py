@@ -11,6 +11,7 @@ import itertools
 import multiprocessing
 import queue
 import warnings
+import weakref
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -280,14 +281,27 @@ class DataLoader:
 
 class _BaseIter:
     def __init__(self, loader: DataLoader) -> None:
-        self._loader = loader
+        from ember.random import rng
+
+        self._loader = weakref.ref(loader)  # no cycle: the loader may own a persistent iterator
+        try:
+            self._len: int | None = len(loader)
+        except TypeError:
+            self._len = None
         self._num_yielded = 0
+        # drawn in every mode, as torch does, so shuffles match with and without workers
+        self._base_seed = int(rng(loader.generator).integers(0, 2**62))
 
     def __iter__(self):
         return self
 
     def __len__(self) -> int:
-        return len(self._loader)
+        loader = self._loader()
+        if loader is None:
+            if self._len is None:
+                raise TypeError("the DataLoader is gone and its sampler has no length")
+            return self._len
+        return len(loader)
 
     def __next__(self) -> Any:
         data = self._next_data()
@@ -311,8 +325,6 @@ class _MultiProcessIter(_BaseIter):
 
     def __init__(self, loader: DataLoader) -> None:
         super().__init__(loader)
-        from ember.random import rng
-
         ctx = loader.multiprocessing_context
         if ctx is None:
             ctx = multiprocessing.get_context()
@@ -327,7 +339,6 @@ class _MultiProcessIter(_BaseIter):
         self._done_event = ctx.Event()
         self._index_queues = []
         self._workers = []
-        base_seed = int(rng(loader.generator).integers(0, 2**62))
         factory = loader._fetcher_factory()
         for i in range(self._num_workers):
             iq = ctx.Queue()
@@ -340,7 +351,7 @@ class _MultiProcessIter(_BaseIter):
                     iq,
                     self._data_queue,
                     self._done_event,
-                    base_seed + i,
+                    self._base_seed + i,
                     loader.worker_init_fn,
                     i,
                     self._num_workers,
@@ -451,7 +462,7 @@ class _MultiProcessIter(_BaseIter):
                 except (OSError, ValueError):
                     pass
             for w in self._workers:
-                w.join(timeout=_worker.MP_STATUS_CHECK_INTERVAL)
+                w.join(timeout=2.0)
                 if w.is_alive():
                     w.terminate()
             for q in self._index_queues:
