@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ember.autograd import grad_mode
 from ember.autograd.function import Function as _Node
+from ember.autograd.function import _next_seq
 
 
 class FunctionCtx:
@@ -131,6 +132,7 @@ class Function:
         if not needs:
             return out
         node = _CustomNode(cls, ctx)
+        node._seq = _next_seq()
         ctx._node = node
         node.next = tuple((a.grad_fn or a) if isinstance(a, Tensor) and a._requires_grad else None for a in args)
         node.needs_input_grad = ctx.needs_input_grad
@@ -157,6 +159,7 @@ class Function:
                 t.grad_fn = node
             else:
                 sel = _Select(i, len(outs))
+                sel._seq = _next_seq()
                 sel.next = (node,)
                 sel._name = node._name
                 t.grad_fn = sel

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from heapq import heappop, heappush
+
 from ember.autograd import grad_mode
 from ember.autograd.function import _ERR_FREED, Function
 
@@ -179,69 +181,66 @@ def run_backward(roots, grads, retain_graph: bool, create_graph: bool, inputs=No
 
 
 def _run_simple(root, g, retain_graph: bool, Tensor):
-    """The common case (one root, accumulate into leaves, no create_graph), kept lean."""
-    deps = {root: 0}
-    stack = [root]
-    while stack:
-        for nxt in stack.pop().next:
-            if nxt is None or isinstance(nxt, Tensor):
-                continue
-            if nxt in deps:
-                deps[nxt] += 1
-            else:
-                deps[nxt] = 1
-                stack.append(nxt)
+    """The common case (one root, accumulate into leaves, no create_graph), kept lean: nodes run
+    in decreasing creation order (a consumer is always created after its inputs, so every
+    node runs after all the nodes that feed it a gradient), with no dependency-counting pass."""
     pending = {root: g}
+    heap = [(-root._seq, root)]
     leaves: dict = {}
-    ready = [root]
     prev_mode = grad_mode._state[0]
     grad_mode._state[0] = False
     try:
-        while ready:
-            node = ready.pop()
-            g = pending.pop(node, None)
-            if node._hooks or node._retain is not None:
-                for h in node._hooks or ():
-                    r = h(_wrap_grad(g))
-                    if r is not None:
-                        g = r._data
-                if node._retain is not None:
-                    node._retain(_wrap_grad(g))
+        while heap:
+            node = heappop(heap)[1]
+            g = pending.pop(node)
+            if node._hooks is not None or node._retain is not None:
+                g = _run_hooks(node, g)
             if node._freed:
                 raise RuntimeError(_ERR_FREED)
-            if g is None:
-                in_grads = (None,) * len(node.next)
-            else:
-                if node._versions is not None:
-                    _check_versions(node)
-                in_grads = node.backward(node, g)
-                if type(in_grads) is not tuple:
-                    in_grads = (in_grads,)
+            if node._versions is not None:
+                _check_versions(node)
+            in_grads = node.backward(node, g)
+            if type(in_grads) is not tuple:
+                in_grads = (in_grads,)
             if not retain_graph and node.saved:
                 node._freed = True
                 node.saved = ()
-            for nxt, ig in zip(node.next, in_grads):
-                if nxt is None:
-                    continue
-                if isinstance(nxt, Tensor):
+            i = 0
+            for nxt in node.next:
+                if nxt is not None:
+                    ig = in_grads[i]
                     if ig is not None:
-                        e = leaves.get(nxt)
-                        if e is None:
-                            leaves[nxt] = ig
+                        if isinstance(nxt, Tensor):
+                            e = leaves.get(nxt)
+                            leaves[nxt] = ig if e is None else e + ig
                         else:
-                            leaves[nxt] = e + ig
-                    continue
-                if ig is not None:
-                    old = pending.get(nxt)
-                    pending[nxt] = ig if old is None else old + ig
-                n = deps[nxt] - 1
-                deps[nxt] = n
-                if n == 0:
-                    ready.append(nxt)
+                            old = pending.get(nxt)
+                            if old is None:
+                                pending[nxt] = ig
+                                heappush(heap, (-nxt._seq, nxt))
+                            else:
+                                pending[nxt] = old + ig
+                i += 1
     finally:
         grad_mode._state[0] = prev_mode
     for leaf, g in leaves.items():
+        if leaf._hooks is None and leaf.grad is not None and g.shape == leaf._data.shape:
+            old = leaf.grad._data
+            if type(old) is type(g) and old.dtype == g.dtype and old.flags.writeable and leaf.grad.grad_fn is None:
+                old += g  # accumulate in place, as torch's AccumulateGrad does
+                leaf.grad._vc[0] += 1
+                continue
         _accumulate(leaf, g, False)
+
+
+def _run_hooks(node, g):
+    for h in node._hooks or ():
+        r = h(_wrap_grad(g))
+        if r is not None:
+            g = r._data
+    if node._retain is not None:
+        node._retain(_wrap_grad(g))
+    return g
 
 
 def _add_leaf(leaves, t, g):

@@ -3,6 +3,8 @@ the instance created by `apply` is both the ctx and the graph node (as in torch)
 
 from __future__ import annotations
 
+import itertools
+
 from ember.autograd.grad_mode import _state
 
 _ERR_FREED = (
@@ -28,6 +30,7 @@ class Function:
     needs_input_grad: tuple = ()
     _versions = None
     _freed = False
+    _seq = 0
     _hooks = None  # tensor hooks of this node's output (register_hook)
     _retain = None  # retain_grad's hook, run after the others
     _name = None
@@ -51,6 +54,7 @@ class Function:
         else:
             edges = [(a.grad_fn or a) if isinstance(a, Tensor) and a._requires_grad else None for a in args]
             ctx.needs_input_grad = tuple([e is not None for e in edges])
+            ctx._seq = _next_seq()
             out = cls.forward(ctx, *arrays, **kw)
             res = _wrap(out, True, ctx)
             ctx.next = edges
@@ -140,4 +144,5 @@ class AccumulateGrad:
 Tensor = None  # bound by ember._tensor at import (avoids an import cycle)
 _wrap = None  # Tensor._wrap, bound likewise
 _new = object.__new__
+_next_seq = itertools.count(1).__next__  # creation order: consumers always have a larger number
 _FALSES = [(False,) * n for n in range(16)]

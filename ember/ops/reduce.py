@@ -20,10 +20,16 @@ def _arr(out):
 
 def _expand_back(g, shape, axes, keepdims):
     """Reshape a reduced gradient so it broadcasts against the input `shape`."""
+    if axes is None and type(g) is np.ndarray:
+        return np.full(shape, g, dtype=g.dtype)  # full reduction: much cheaper than broadcast_to
     if axes is not None and not keepdims:
         g = g.reshape(tuple(1 if i in axes else s for i, s in enumerate(shape)))
     elif axes is None and not keepdims:
         g = g.reshape((1,) * len(shape))
+    if type(g) is np.ndarray:
+        out = np.empty(shape, dtype=g.dtype)
+        out[...] = g
+        return out
     return of(g).broadcast_to(g, shape)
 
 
@@ -34,7 +40,7 @@ class Sum(Function):
         ctx.shape, ctx.axes, ctx.keepdims = a.shape, axes, keepdims
         if dtype is None and a.dtype.kind in "biu":
             dtype = np.int64
-        return of(a).sum(a, axis=axes, keepdims=keepdims, dtype=dtype)
+        return a.sum(axis=axes, keepdims=keepdims, dtype=dtype)
 
     @staticmethod
     def backward(ctx, g):
@@ -380,6 +386,8 @@ def _count(shape, axes) -> int:
 
 def sum(input, dim=None, keepdim: bool = False, *, dtype=None, axis=None, keepdims=None):
     """torch.sum"""
+    if dim is None and axis is None and dtype is None:  # hot path: full sum
+        return Sum.apply(input, None, bool(keepdims or keepdim), None)
     if axis is not None:
         dim = axis
     if keepdims is not None:
