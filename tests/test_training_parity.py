@@ -431,6 +431,17 @@ def test_mlp_dropout_statistical_parity():
         atol=1e-6,
     )
     tnet0.train()
+    enet.train()
+    # train mode drops each hidden unit with probability p and scales the kept ones by 1/(1-p)
+    ember.manual_seed(0)
+    for pre, drop, p in ((enet[:3], enet[3], 0.2), (enet[:6], enet[6], 0.5)):
+        h = pre(ember.tensor(x.copy()))
+        d = drop(h).detach().numpy()
+        h = h.detach().numpy()
+        live = h != 0
+        kept = d[live] != 0
+        np.testing.assert_allclose(d[live][kept], h[live][kept] / (1 - p), rtol=1e-5)
+        assert abs(1 - kept.mean() - p) <= 5 * np.sqrt(p * (1 - p) / live.sum()), (kept.mean(), p)
     t_acc, t_loss = [], []
     for s in range(3):
         real_torch.manual_seed(10 + s)
