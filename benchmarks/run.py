@@ -16,12 +16,21 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-GOALS = {"import": 0.2, "tiny": 0.8, "linreg": 0.8, "himmelblau": 0.8, "softmax": 0.4, "mlp": 0.7,
-         "lenet_sigmoid": 1.5, "lenet_relu": 1.5}
+GOALS = {
+    "import": 0.2,
+    "tiny": 0.8,
+    "linreg": 0.8,
+    "himmelblau": 0.8,
+    "softmax": 0.4,
+    "mlp": 0.7,
+    "lenet_sigmoid": 1.5,
+    "lenet_relu": 1.5,
+}
 
 
 def machine_busy(threshold: float = 0.5) -> float:
     """Average number of runnable processes other than us over one second (from /proc/stat)."""
+
     def snap():
         with open("/proc/stat") as f:
             vals = [int(v) for v in f.readline().split()[1:]]
@@ -35,17 +44,27 @@ def machine_busy(threshold: float = 0.5) -> float:
 
 
 def run_one(lib: str, workload: str) -> dict:
-    env = dict(os.environ, OMP_NUM_THREADS="2", OPENBLAS_NUM_THREADS="2", MKL_NUM_THREADS="2",
-               BENCH_THREADS="2")
+    env = dict(
+        os.environ, OMP_NUM_THREADS="2", OPENBLAS_NUM_THREADS="2", MKL_NUM_THREADS="2", BENCH_THREADS="2"
+    )
     if workload == "import":
         times = []
         for _ in range(5):
-            out = subprocess.run([sys.executable, os.path.join(HERE, "_worker.py"), lib, "import"],
-                                 capture_output=True, text=True, env=env, check=True)
+            out = subprocess.run(
+                [sys.executable, os.path.join(HERE, "_worker.py"), lib, "import"],
+                capture_output=True,
+                text=True,
+                env=env,
+                check=True,
+            )
             times.append(json.loads(out.stdout.strip().splitlines()[-1])["times"][0])
         return {"times": times, "unit": "s", "maxrss_mb": 0}
-    out = subprocess.run([sys.executable, os.path.join(HERE, "_worker.py"), lib, workload],
-                         capture_output=True, text=True, env=env)
+    out = subprocess.run(
+        [sys.executable, os.path.join(HERE, "_worker.py"), lib, workload],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     if out.returncode != 0:
         raise RuntimeError(f"{lib} {workload} failed:\n{out.stderr[-2000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -62,21 +81,29 @@ def main() -> int:
     args = ap.parse_args()
     load = machine_busy()
     if load > 0.5 and not args.force:
-        print(f"machine is busy (about {load:.1f} cores in use by other processes): not timing", file=sys.stderr)
+        print(
+            f"machine is busy (about {load:.1f} cores in use by other processes): not timing", file=sys.stderr
+        )
         return 2
     rows = []
-    print(f"{'workload':<14} {'unit':<8} {'torch median (min-max)':<28} {'ember median (min-max)':<28} {'ratio':>6} {'goal':>6}  mem e/t MB")
+    print(
+        f"{'workload':<14} {'unit':<8} {'torch median (min-max)':<28} {'ember median (min-max)':<28} {'ratio':>6} {'goal':>6}  mem e/t MB"
+    )
     for name in args.only.split(","):
         res = {lib: run_one(lib, name) for lib in ("torch", "ember")}
         med = {k: statistics.median(v["times"]) for k, v in res.items()}
         ratio = med["ember"] / med["torch"]
         goal = GOALS.get(name)
-        fmt = (lambda r: f"{statistics.median(r['times']):.4g} ({min(r['times']):.4g}-{max(r['times']):.4g})")
+        fmt = lambda r: f"{statistics.median(r['times']):.4g} ({min(r['times']):.4g}-{max(r['times']):.4g})"
         ok = "" if goal is None else ("met" if ratio <= goal else "MISSED")
-        print(f"{name:<14} {res['torch']['unit']:<8} {fmt(res['torch']):<28} {fmt(res['ember']):<28} "
-              f"{ratio:6.2f} {goal or '':>6} {ok:<6} {res['ember']['maxrss_mb']:.0f}/{res['torch']['maxrss_mb']:.0f}",
-              flush=True)
-        rows.append({"workload": name, "torch": res["torch"], "ember": res["ember"], "ratio": ratio, "goal": goal})
+        print(
+            f"{name:<14} {res['torch']['unit']:<8} {fmt(res['torch']):<28} {fmt(res['ember']):<28} "
+            f"{ratio:6.2f} {goal or '':>6} {ok:<6} {res['ember']['maxrss_mb']:.0f}/{res['torch']['maxrss_mb']:.0f}",
+            flush=True,
+        )
+        rows.append(
+            {"workload": name, "torch": res["torch"], "ember": res["ember"], "ratio": ratio, "goal": goal}
+        )
     os.makedirs(os.path.dirname(args.json), exist_ok=True)
     with open(args.json, "w") as f:
         json.dump({"machine_busy_cores": load, "rows": rows}, f, indent=1)

@@ -119,9 +119,18 @@ def mlp(lib):
 def _lenet(lib, act):
     nn = lib.nn
     return nn.Sequential(
-        nn.Conv2d(1, 6, 5), act(), nn.MaxPool2d(2, 2),
-        nn.Conv2d(6, 16, 5), act(), nn.MaxPool2d(2, 2),
-        nn.Flatten(), nn.Linear(16 * 4 * 4, 120), act(), nn.Linear(120, 84), act(), nn.Linear(84, 10),
+        nn.Conv2d(1, 6, 5),
+        act(),
+        nn.MaxPool2d(2, 2),
+        nn.Conv2d(6, 16, 5),
+        act(),
+        nn.MaxPool2d(2, 2),
+        nn.Flatten(),
+        nn.Linear(16 * 4 * 4, 120),
+        act(),
+        nn.Linear(120, 84),
+        act(),
+        nn.Linear(84, 10),
     )
 
 

@@ -4,6 +4,17 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+import warnings as _warnings
+
+# torch never warns on inf/nan results; NumPy does. Silence those warnings only when they are
+# raised inside ember's own code (user code keeps NumPy's default).
+_warnings.filterwarnings(
+    "ignore",
+    message="(divide by zero|invalid value|overflow|underflow) encountered",
+    category=RuntimeWarning,
+    module=r"ember\.",
+)
+
 from ember._dtype import (  # noqa: F401
     bool_ as bool,
     complex64,

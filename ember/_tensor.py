@@ -14,8 +14,19 @@ _G = grad_mode._state
 class Tensor:
     """An n-dimensional array with torch's semantics (views share memory, versions, autograd)."""
 
-    __slots__ = ("_data", "_requires_grad", "grad", "grad_fn", "_vc", "_hooks", "_base",
-                 "_view_key", "_is_param_flag", "__weakref__", "__dict__")
+    __slots__ = (
+        "_data",
+        "_requires_grad",
+        "grad",
+        "grad_fn",
+        "_vc",
+        "_hooks",
+        "_base",
+        "_view_key",
+        "_is_param_flag",
+        "__weakref__",
+        "__dict__",
+    )
     __array_ufunc__ = None  # make ndarray <op> Tensor defer to Tensor's reflected operators
     __hash__ = object.__hash__
 
@@ -137,7 +148,12 @@ class Tensor:
         base = self._data
         while isinstance(base.base, type(self._data)):
             base = base.base
-        return (self._data.__array_interface__["data"][0] - base.__array_interface__["data"][0]) // self._data.itemsize if type(self._data) is np.ndarray else 0
+        return (
+            (self._data.__array_interface__["data"][0] - base.__array_interface__["data"][0])
+            // self._data.itemsize
+            if type(self._data) is np.ndarray
+            else 0
+        )
 
     def data_ptr(self) -> int:
         if type(self._data) is np.ndarray:
@@ -184,9 +200,7 @@ class Tensor:
 
     def __bool__(self) -> bool:
         if self._data.size != 1:
-            raise RuntimeError(
-                f"Boolean value of Tensor with more than one value is ambiguous"
-            )
+            raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
         return bool(self._data.reshape(()))
 
     def __float__(self) -> float:
@@ -258,9 +272,7 @@ class Tensor:
 
     def item(self):
         if self._data.size != 1:
-            raise RuntimeError(
-                f"a Tensor with {self._data.size} elements cannot be converted to Scalar"
-            )
+            raise RuntimeError(f"a Tensor with {self._data.size} elements cannot be converted to Scalar")
         return _backend.to_numpy(self._data).reshape(()).item()
 
     def detach(self) -> Tensor:
@@ -406,9 +418,7 @@ class Tensor:
 
     def _check_inplace(self) -> None:
         if self._requires_grad and self.grad_fn is None and _G[0]:
-            raise RuntimeError(
-                "a leaf Variable that requires grad is being used in an in-place operation."
-            )
+            raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
 
     def _inplace(self, result: Tensor) -> Tensor:
         """Write an out-of-place `result` into this tensor's storage, as torch's in-place ops do:
@@ -459,7 +469,6 @@ class Tensor:
                 self._requires_grad = True
         return self
 
-
     # -- in-place fills (no graph: torch records these as leaf-breaking writes) --------------
     def _fill(self, values) -> Tensor:
         self._check_inplace()
@@ -486,7 +495,10 @@ class Tensor:
         """Copy src into this tensor's storage (broadcast, dtype converted); differentiable."""
         if not isinstance(src, Tensor):
             src = Tensor._wrap(np.asarray(src))
-        if _bc_ok(src._data.shape, self._data.shape) and np.broadcast_shapes(src._data.shape, self._data.shape) == self._data.shape:
+        if (
+            _bc_ok(src._data.shape, self._data.shape)
+            and np.broadcast_shapes(src._data.shape, self._data.shape) == self._data.shape
+        ):
             pass
         else:
             raise RuntimeError(
@@ -496,7 +508,11 @@ class Tensor:
         if _G[0] and src._requires_grad:
             from ember.ops.pointwise import ToCopy
 
-            moved = ToCopy.apply(src, self.dtype, self.device) if (src.dtype is not self.dtype or src.device != self.device) else src
+            moved = (
+                ToCopy.apply(src, self.dtype, self.device)
+                if (src.dtype is not self.dtype or src.device != self.device)
+                else src
+            )
             from ember.ops.arith import add
 
             res = add(moved * 1, self.detach() * 0) if moved._data.shape != self._data.shape else moved * 1
@@ -554,8 +570,15 @@ def _one(d):
 
 
 def _short(npdt) -> str:
-    return {"float32": "Float", "float64": "Double", "int64": "Long", "bool": "Bool",
-            "int32": "Int", "float16": "Half", "uint8": "Byte"}.get(np.dtype(npdt).name, str(npdt))
+    return {
+        "float32": "Float",
+        "float64": "Double",
+        "int64": "Long",
+        "bool": "Bool",
+        "int32": "Int",
+        "float16": "Half",
+        "uint8": "Byte",
+    }.get(np.dtype(npdt).name, str(npdt))
 
 
 def _raise():
@@ -576,9 +599,17 @@ def _bc_ok(a, b) -> bool:
         return False
 
 
-_LEGACY = {"FloatTensor": _dtype.float32, "DoubleTensor": _dtype.float64, "LongTensor": _dtype.int64,
-           "IntTensor": _dtype.int32, "ByteTensor": _dtype.uint8, "BoolTensor": _dtype.bool_,
-           "HalfTensor": _dtype.float16, "ShortTensor": _dtype.int16, "CharTensor": _dtype.int8}
+_LEGACY = {
+    "FloatTensor": _dtype.float32,
+    "DoubleTensor": _dtype.float64,
+    "LongTensor": _dtype.int64,
+    "IntTensor": _dtype.int32,
+    "ByteTensor": _dtype.uint8,
+    "BoolTensor": _dtype.bool_,
+    "HalfTensor": _dtype.float16,
+    "ShortTensor": _dtype.int16,
+    "CharTensor": _dtype.int8,
+}
 
 
 def _type_name(t: Tensor) -> str:

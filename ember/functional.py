@@ -97,7 +97,9 @@ def _flatten(data):
 def _nested_shape(data):
     shape = []
     d = data
-    while isinstance(d, (list, tuple, np.ndarray, Tensor)) and not (isinstance(d, (np.ndarray, Tensor)) and d.ndim == 0):
+    while isinstance(d, (list, tuple, np.ndarray, Tensor)) and not (
+        isinstance(d, (np.ndarray, Tensor)) and d.ndim == 0
+    ):
         shape.append(len(d))
         if len(d) == 0:
             break
@@ -134,16 +136,27 @@ def tensor(data, dtype=None, device=None, requires_grad: bool = False, pin_memor
         arr = arr.astype(_dtype.to_dtype(dtype).np)
     elif arr.dtype not in _dtype._FROM_NP:
         arr = arr.astype(_dtype.from_np(arr.dtype).np)
-    return _finish(np.array(arr, order="C", copy=False) if arr.flags.c_contiguous else arr.copy(order="C"), dtype, device, requires_grad)
+    return _finish(
+        np.array(arr, order="C", copy=False) if arr.flags.c_contiguous else arr.copy(order="C"),
+        dtype,
+        device,
+        requires_grad,
+    )
 
 
 def as_tensor(data, dtype=None, device=None) -> Tensor:
     """torch.as_tensor: shares memory with a NumPy array or tensor when dtype/device allow."""
     if isinstance(data, Tensor):
-        if (dtype is None or _dtype.to_dtype(dtype) is data.dtype) and (device is None or _backend.to_device(device) == data.device):
+        if (dtype is None or _dtype.to_dtype(dtype) is data.dtype) and (
+            device is None or _backend.to_device(device) == data.device
+        ):
             return data
         return data.to(dtype=dtype, device=device)
-    if isinstance(data, np.ndarray) and (dtype is None or _dtype.to_dtype(dtype).np == data.dtype) and device is None:
+    if (
+        isinstance(data, np.ndarray)
+        and (dtype is None or _dtype.to_dtype(dtype).np == data.dtype)
+        and device is None
+    ):
         return from_numpy(data)
     return tensor(data, dtype=dtype, device=device)
 
@@ -156,19 +169,29 @@ def from_numpy(arr: np.ndarray) -> Tensor:
     if not arr.flags.writeable:
         import warnings
 
-        warnings.warn("The given NumPy array is not writable, and PyTorch does not support non-writable tensors.", UserWarning, stacklevel=2)
+        warnings.warn(
+            "The given NumPy array is not writable, and PyTorch does not support non-writable tensors.",
+            UserWarning,
+            stacklevel=2,
+        )
     return Tensor._wrap(arr)
 
 
 def _size(size):
-    if len(size) == 1 and isinstance(size[0], (tuple, list)) or (len(size) == 1 and hasattr(size[0], "__iter__")):
+    if (
+        len(size) == 1
+        and isinstance(size[0], (tuple, list))
+        or (len(size) == 1 and hasattr(size[0], "__iter__"))
+    ):
         size = tuple(size[0])
     out = []
     for s in size:
         if isinstance(s, Tensor):
             s = s.item()
         if not isinstance(s, (int, np.integer)):
-            raise TypeError(f"empty(): argument 'size' must be tuple of ints, but found element of type {type(s).__name__}")
+            raise TypeError(
+                f"empty(): argument 'size' must be tuple of ints, but found element of type {type(s).__name__}"
+            )
         if s < 0:
             raise RuntimeError(f"Trying to create tensor with negative dimension {s}: {list(size)}")
         out.append(int(s))
@@ -179,19 +202,57 @@ def _xp(device):
     return _backend.module_for(_backend.to_device(device)) if device is not None else np
 
 
-def empty(*size, dtype=None, device=None, requires_grad: bool = False, out=None, layout=None, pin_memory: bool = False, memory_format=None) -> Tensor:
+def empty(
+    *size,
+    dtype=None,
+    device=None,
+    requires_grad: bool = False,
+    out=None,
+    layout=None,
+    pin_memory: bool = False,
+    memory_format=None,
+) -> Tensor:
     return _finish(np.empty(_size(size), dtype=_dt(dtype).np), dtype, device, requires_grad)
 
 
-def zeros(*size, dtype=None, device=None, requires_grad: bool = False, out=None, layout=None, pin_memory: bool = False, memory_format=None) -> Tensor:
+def zeros(
+    *size,
+    dtype=None,
+    device=None,
+    requires_grad: bool = False,
+    out=None,
+    layout=None,
+    pin_memory: bool = False,
+    memory_format=None,
+) -> Tensor:
     return _finish(np.zeros(_size(size), dtype=_dt(dtype).np), dtype, device, requires_grad)
 
 
-def ones(*size, dtype=None, device=None, requires_grad: bool = False, out=None, layout=None, pin_memory: bool = False, memory_format=None) -> Tensor:
+def ones(
+    *size,
+    dtype=None,
+    device=None,
+    requires_grad: bool = False,
+    out=None,
+    layout=None,
+    pin_memory: bool = False,
+    memory_format=None,
+) -> Tensor:
     return _finish(np.ones(_size(size), dtype=_dt(dtype).np), dtype, device, requires_grad)
 
 
-def full(size, fill_value, *, dtype=None, device=None, requires_grad: bool = False, out=None, layout=None, pin_memory: bool = False, memory_format=None) -> Tensor:
+def full(
+    size,
+    fill_value,
+    *,
+    dtype=None,
+    device=None,
+    requires_grad: bool = False,
+    out=None,
+    layout=None,
+    pin_memory: bool = False,
+    memory_format=None,
+) -> Tensor:
     if dtype is None:
         if isinstance(fill_value, Tensor):
             fill_value = fill_value.item()
@@ -199,11 +260,33 @@ def full(size, fill_value, *, dtype=None, device=None, requires_grad: bool = Fal
     return _finish(np.full(_size((size,)), fill_value, dtype=_dt(dtype).np), dtype, device, requires_grad)
 
 
-def eye(n: int, m: int | None = None, *, dtype=None, device=None, requires_grad: bool = False, layout=None, pin_memory: bool = False, memory_format=None) -> Tensor:
+def eye(
+    n: int,
+    m: int | None = None,
+    *,
+    dtype=None,
+    device=None,
+    requires_grad: bool = False,
+    layout=None,
+    pin_memory: bool = False,
+    memory_format=None,
+) -> Tensor:
     return _finish(np.eye(n, m, dtype=_dt(dtype).np), dtype, device, requires_grad)
 
 
-def arange(start=0, end=None, step=1, *, dtype=None, device=None, requires_grad: bool = False, out=None, layout=None, pin_memory: bool = False, memory_format=None) -> Tensor:
+def arange(
+    start=0,
+    end=None,
+    step=1,
+    *,
+    dtype=None,
+    device=None,
+    requires_grad: bool = False,
+    out=None,
+    layout=None,
+    pin_memory: bool = False,
+    memory_format=None,
+) -> Tensor:
     """torch.arange: int64 unless an argument is a float (then the default float dtype)."""
     if end is None:
         start, end = 0, start
@@ -217,11 +300,27 @@ def arange(start=0, end=None, step=1, *, dtype=None, device=None, requires_grad:
         dtype = _dtype.get_default_dtype() if any(isinstance(v, float) for v in vals) else _dtype.int64
     dt = _dtype.to_dtype(dtype)
     n = builtins.max(0, math.ceil((end - start) / step))
-    arr = (start + np.arange(n, dtype=np.float64) * step) if dt.is_floating_point else np.arange(start, end, step)
+    arr = (
+        (start + np.arange(n, dtype=np.float64) * step)
+        if dt.is_floating_point
+        else np.arange(start, end, step)
+    )
     return _finish(arr.astype(dt.np), dtype, device, requires_grad)
 
 
-def linspace(start, end, steps: int, *, dtype=None, device=None, requires_grad: bool = False, out=None, layout=None, pin_memory: bool = False, memory_format=None) -> Tensor:
+def linspace(
+    start,
+    end,
+    steps: int,
+    *,
+    dtype=None,
+    device=None,
+    requires_grad: bool = False,
+    out=None,
+    layout=None,
+    pin_memory: bool = False,
+    memory_format=None,
+) -> Tensor:
     """torch.linspace: computed in the output dtype from both ends, as torch does."""
     steps = int(steps)
     if steps < 0:
@@ -239,24 +338,70 @@ def linspace(start, end, steps: int, *, dtype=None, device=None, requires_grad: 
     return _finish(arr.astype(dt.np), dtype, device, requires_grad)
 
 
-def logspace(start, end, steps: int, base: float = 10.0, *, dtype=None, device=None, requires_grad: bool = False, layout=None, pin_memory: bool = False, memory_format=None) -> Tensor:
+def logspace(
+    start,
+    end,
+    steps: int,
+    base: float = 10.0,
+    *,
+    dtype=None,
+    device=None,
+    requires_grad: bool = False,
+    layout=None,
+    pin_memory: bool = False,
+    memory_format=None,
+) -> Tensor:
     arr = np.logspace(float(start), float(end), int(steps), base=base, dtype=np.float64)
     return _finish(arr.astype(_dt(dtype).np), dtype, device, requires_grad)
 
 
-def rand(*size, generator=None, dtype=None, device=None, requires_grad: bool = False, out=None, layout=None, pin_memory: bool = False, memory_format=None) -> Tensor:
+def rand(
+    *size,
+    generator=None,
+    dtype=None,
+    device=None,
+    requires_grad: bool = False,
+    out=None,
+    layout=None,
+    pin_memory: bool = False,
+    memory_format=None,
+) -> Tensor:
     """Uniform [0, 1) samples."""
     arr = rng(generator).random(_size(size), dtype=np.float64 if _dt(dtype).np == np.float64 else np.float32)
     return _finish(arr.astype(_dt(dtype).np, copy=False), dtype, device, requires_grad)
 
 
-def randn(*size, generator=None, dtype=None, device=None, requires_grad: bool = False, out=None, layout=None, pin_memory: bool = False, memory_format=None) -> Tensor:
+def randn(
+    *size,
+    generator=None,
+    dtype=None,
+    device=None,
+    requires_grad: bool = False,
+    out=None,
+    layout=None,
+    pin_memory: bool = False,
+    memory_format=None,
+) -> Tensor:
     """Standard normal samples."""
-    arr = rng(generator).standard_normal(_size(size), dtype=np.float64 if _dt(dtype).np == np.float64 else np.float32)
+    arr = rng(generator).standard_normal(
+        _size(size), dtype=np.float64 if _dt(dtype).np == np.float64 else np.float32
+    )
     return _finish(arr.astype(_dt(dtype).np, copy=False), dtype, device, requires_grad)
 
 
-def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=None, requires_grad: bool = False, layout=None, pin_memory: bool = False, memory_format=None) -> Tensor:
+def randint(
+    low=0,
+    high=None,
+    size=None,
+    *,
+    generator=None,
+    dtype=None,
+    device=None,
+    requires_grad: bool = False,
+    layout=None,
+    pin_memory: bool = False,
+    memory_format=None,
+) -> Tensor:
     if size is None:
         low, high, size = 0, low, high
     if high is None:
@@ -267,16 +412,40 @@ def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=N
     return _finish(arr.astype(_dt(dtype, _dtype.int64).np), dtype, device, requires_grad)
 
 
-def randperm(n: int, *, generator=None, dtype=None, device=None, requires_grad: bool = False, layout=None, pin_memory: bool = False, memory_format=None) -> Tensor:
-    return _finish(rng(generator).permutation(int(n)).astype(_dt(dtype, _dtype.int64).np), dtype, device, requires_grad)
+def randperm(
+    n: int,
+    *,
+    generator=None,
+    dtype=None,
+    device=None,
+    requires_grad: bool = False,
+    layout=None,
+    pin_memory: bool = False,
+    memory_format=None,
+) -> Tensor:
+    return _finish(
+        rng(generator).permutation(int(n)).astype(_dt(dtype, _dtype.int64).np), dtype, device, requires_grad
+    )
 
 
-def normal(mean=0.0, std=1.0, size=None, *, generator=None, out=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+def normal(
+    mean=0.0,
+    std=1.0,
+    size=None,
+    *,
+    generator=None,
+    out=None,
+    dtype=None,
+    device=None,
+    requires_grad: bool = False,
+) -> Tensor:
     """torch.normal(mean, std[, size]): mean and std may be tensors (broadcast)."""
     m = mean._data if isinstance(mean, Tensor) else mean
     s = std._data if isinstance(std, Tensor) else std
     if isinstance(s, np.ndarray) and (s < 0).any() or (not isinstance(s, np.ndarray) and s < 0):
-        raise RuntimeError(f"normal expects std >= 0.0, but found std {s if not isinstance(s, np.ndarray) else s.min()}")
+        raise RuntimeError(
+            f"normal expects std >= 0.0, but found std {s if not isinstance(s, np.ndarray) else s.min()}"
+        )
     if size is not None:
         shape = _size((size,))
     else:
@@ -290,31 +459,113 @@ def _like(t: Tensor, dtype):
     return dtype if dtype is not None else t.dtype
 
 
-def empty_like(input, *, dtype=None, device=None, requires_grad: bool = False, layout=None, pin_memory: bool = False, memory_format=None) -> Tensor:
-    return empty(input.shape, dtype=_like(input, dtype), device=device or _dev(input), requires_grad=requires_grad)
+def empty_like(
+    input,
+    *,
+    dtype=None,
+    device=None,
+    requires_grad: bool = False,
+    layout=None,
+    pin_memory: bool = False,
+    memory_format=None,
+) -> Tensor:
+    return empty(
+        input.shape, dtype=_like(input, dtype), device=device or _dev(input), requires_grad=requires_grad
+    )
 
 
-def zeros_like(input, *, dtype=None, device=None, requires_grad: bool = False, layout=None, pin_memory: bool = False, memory_format=None) -> Tensor:
-    return zeros(input.shape, dtype=_like(input, dtype), device=device or _dev(input), requires_grad=requires_grad)
+def zeros_like(
+    input,
+    *,
+    dtype=None,
+    device=None,
+    requires_grad: bool = False,
+    layout=None,
+    pin_memory: bool = False,
+    memory_format=None,
+) -> Tensor:
+    return zeros(
+        input.shape, dtype=_like(input, dtype), device=device or _dev(input), requires_grad=requires_grad
+    )
 
 
-def ones_like(input, *, dtype=None, device=None, requires_grad: bool = False, layout=None, pin_memory: bool = False, memory_format=None) -> Tensor:
-    return ones(input.shape, dtype=_like(input, dtype), device=device or _dev(input), requires_grad=requires_grad)
+def ones_like(
+    input,
+    *,
+    dtype=None,
+    device=None,
+    requires_grad: bool = False,
+    layout=None,
+    pin_memory: bool = False,
+    memory_format=None,
+) -> Tensor:
+    return ones(
+        input.shape, dtype=_like(input, dtype), device=device or _dev(input), requires_grad=requires_grad
+    )
 
 
-def full_like(input, fill_value, *, dtype=None, device=None, requires_grad: bool = False, layout=None, pin_memory: bool = False, memory_format=None) -> Tensor:
-    return full(input.shape, fill_value, dtype=_like(input, dtype), device=device or _dev(input), requires_grad=requires_grad)
+def full_like(
+    input,
+    fill_value,
+    *,
+    dtype=None,
+    device=None,
+    requires_grad: bool = False,
+    layout=None,
+    pin_memory: bool = False,
+    memory_format=None,
+) -> Tensor:
+    return full(
+        input.shape,
+        fill_value,
+        dtype=_like(input, dtype),
+        device=device or _dev(input),
+        requires_grad=requires_grad,
+    )
 
 
-def rand_like(input, *, dtype=None, device=None, requires_grad: bool = False, layout=None, pin_memory: bool = False, memory_format=None) -> Tensor:
-    return rand(input.shape, dtype=_like(input, dtype), device=device or _dev(input), requires_grad=requires_grad)
+def rand_like(
+    input,
+    *,
+    dtype=None,
+    device=None,
+    requires_grad: bool = False,
+    layout=None,
+    pin_memory: bool = False,
+    memory_format=None,
+) -> Tensor:
+    return rand(
+        input.shape, dtype=_like(input, dtype), device=device or _dev(input), requires_grad=requires_grad
+    )
 
 
-def randn_like(input, *, dtype=None, device=None, requires_grad: bool = False, layout=None, pin_memory: bool = False, memory_format=None) -> Tensor:
-    return randn(input.shape, dtype=_like(input, dtype), device=device or _dev(input), requires_grad=requires_grad)
+def randn_like(
+    input,
+    *,
+    dtype=None,
+    device=None,
+    requires_grad: bool = False,
+    layout=None,
+    pin_memory: bool = False,
+    memory_format=None,
+) -> Tensor:
+    return randn(
+        input.shape, dtype=_like(input, dtype), device=device or _dev(input), requires_grad=requires_grad
+    )
 
 
-def randint_like(input, low=0, high=None, *, dtype=None, device=None, requires_grad: bool = False, layout=None, pin_memory: bool = False, memory_format=None) -> Tensor:
+def randint_like(
+    input,
+    low=0,
+    high=None,
+    *,
+    dtype=None,
+    device=None,
+    requires_grad: bool = False,
+    layout=None,
+    pin_memory: bool = False,
+    memory_format=None,
+) -> Tensor:
     return randint(low, high, input.shape, dtype=_like(input, dtype), device=device or _dev(input))
 
 
@@ -326,19 +577,44 @@ def _dev(t):
 def _new(name):
     fn = globals()[name]
 
-    def method(self, *size, dtype=None, device=None, requires_grad: bool = False, layout=None, pin_memory: bool = False, memory_format=None):
-        return fn(*size, dtype=dtype if dtype is not None else self.dtype, device=device or _dev(self), requires_grad=requires_grad)
+    def method(
+        self,
+        *size,
+        dtype=None,
+        device=None,
+        requires_grad: bool = False,
+        layout=None,
+        pin_memory: bool = False,
+        memory_format=None,
+    ):
+        return fn(
+            *size,
+            dtype=dtype if dtype is not None else self.dtype,
+            device=device or _dev(self),
+            requires_grad=requires_grad,
+        )
 
     method.__name__ = "new_" + name
     return method
 
 
 def _new_tensor(self, data, dtype=None, device=None, requires_grad: bool = False):
-    return tensor(data, dtype=dtype if dtype is not None else self.dtype, device=device or _dev(self), requires_grad=requires_grad)
+    return tensor(
+        data,
+        dtype=dtype if dtype is not None else self.dtype,
+        device=device or _dev(self),
+        requires_grad=requires_grad,
+    )
 
 
 def _new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad: bool = False):
-    return full(size, fill_value, dtype=dtype if dtype is not None else self.dtype, device=device or _dev(self), requires_grad=requires_grad)
+    return full(
+        size,
+        fill_value,
+        dtype=dtype if dtype is not None else self.dtype,
+        device=device or _dev(self),
+        requires_grad=requires_grad,
+    )
 
 
 Tensor.new_zeros = _new("zeros")
@@ -376,9 +652,36 @@ def numel(input) -> int:
 
 
 __all__ = [
-    "tensor", "as_tensor", "from_numpy", "empty", "zeros", "ones", "full", "eye", "arange",
-    "linspace", "logspace", "rand", "randn", "randint", "randperm", "normal", "empty_like",
-    "zeros_like", "ones_like", "full_like", "rand_like", "randn_like", "randint_like",
-    "FloatTensor", "DoubleTensor", "LongTensor", "IntTensor", "ByteTensor", "BoolTensor",
-    "HalfTensor", "is_tensor", "numel",
+    "tensor",
+    "as_tensor",
+    "from_numpy",
+    "empty",
+    "zeros",
+    "ones",
+    "full",
+    "eye",
+    "arange",
+    "linspace",
+    "logspace",
+    "rand",
+    "randn",
+    "randint",
+    "randperm",
+    "normal",
+    "empty_like",
+    "zeros_like",
+    "ones_like",
+    "full_like",
+    "rand_like",
+    "randn_like",
+    "randint_like",
+    "FloatTensor",
+    "DoubleTensor",
+    "LongTensor",
+    "IntTensor",
+    "ByteTensor",
+    "BoolTensor",
+    "HalfTensor",
+    "is_tensor",
+    "numel",
 ]

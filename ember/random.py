@@ -27,8 +27,9 @@ class Generator:
         return self._seed
 
     def get_state(self):
-        from ember.functional import tensor
         import pickle
+
+        from ember.functional import tensor
 
         return tensor(list(pickle.dumps(self.rng.bit_generator.state)), dtype=None).byte()
 

@@ -10,13 +10,27 @@ import ember
 def same(e, t):
     assert str(e.dtype) == str(t.dtype), (e.dtype, t.dtype)
     assert tuple(e.shape) == tuple(t.shape)
-    np.testing.assert_allclose(np.asarray(e.tolist(), dtype=float), np.asarray(t.tolist(), dtype=float), rtol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(e.tolist(), dtype=float), np.asarray(t.tolist(), dtype=float), rtol=1e-6
+    )
 
 
 @pytest.mark.parametrize(
     "data",
-    [[1, 2], [1.0, 2], [True, False], 3, 2.5, [[1, 2], [3, 4]], [], [[1.5]], np.float64(2.0),
-     np.array([1, 2], dtype=np.int32), np.array([1.0], dtype=np.float64), [np.int8(1)]],
+    [
+        [1, 2],
+        [1.0, 2],
+        [True, False],
+        3,
+        2.5,
+        [[1, 2], [3, 4]],
+        [],
+        [[1.5]],
+        np.float64(2.0),
+        np.array([1, 2], dtype=np.int32),
+        np.array([1.0], dtype=np.float64),
+        [np.int8(1)],
+    ],
 )
 def test_tensor_dtype_inference(data):
     same(ember.tensor(data), torch.tensor(data))
@@ -24,11 +38,24 @@ def test_tensor_dtype_inference(data):
 
 @pytest.mark.parametrize(
     "fn,args,kw",
-    [("zeros", (2, 3), {}), ("ones", ((2, 3),), {}), ("eye", (3,), {}), ("eye", (2, 4), {}),
-     ("arange", (1, 5, 1), {}), ("arange", (5,), {}), ("arange", (0, 1, 0.25), {}), ("arange", (1.0, 4.0), {}),
-     ("linspace", (1, 5, 5), {}), ("linspace", (-1, 1, 7), {}), ("full", ((2, 2), 7), {}),
-     ("full", ((2,), 1.5), {}), ("full", ((2,), True), {}), ("zeros", (2,), {"dtype": "int32"}),
-     ("ones", (3,), {"dtype": "float64"}), ("logspace", (0, 2, 3), {})],
+    [
+        ("zeros", (2, 3), {}),
+        ("ones", ((2, 3),), {}),
+        ("eye", (3,), {}),
+        ("eye", (2, 4), {}),
+        ("arange", (1, 5, 1), {}),
+        ("arange", (5,), {}),
+        ("arange", (0, 1, 0.25), {}),
+        ("arange", (1.0, 4.0), {}),
+        ("linspace", (1, 5, 5), {}),
+        ("linspace", (-1, 1, 7), {}),
+        ("full", ((2, 2), 7), {}),
+        ("full", ((2,), 1.5), {}),
+        ("full", ((2,), True), {}),
+        ("zeros", (2,), {"dtype": "int32"}),
+        ("ones", (3,), {"dtype": "float64"}),
+        ("logspace", (0, 2, 3), {}),
+    ],
 )
 def test_factories(fn, args, kw):
     ke = {k: getattr(ember, v) for k, v in kw.items()}

@@ -86,7 +86,9 @@ def test_linear_algebra_list():
     a = np.array([[2.0, 1.0], [1.0, 3.0]], dtype=np.float32)
     e, t = torch.from_numpy(a.copy()), real_torch.from_numpy(a.copy())
     for name in ("trace", "diag", "triu", "tril", "t", "inverse"):
-        np.testing.assert_allclose(getattr(torch, name)(e).numpy(), getattr(real_torch, name)(t).numpy(), rtol=1e-5)
+        np.testing.assert_allclose(
+            getattr(torch, name)(e).numpy(), getattr(real_torch, name)(t).numpy(), rtol=1e-5
+        )
     np.testing.assert_allclose(torch.mm(e, e).numpy(), real_torch.mm(t, t).numpy())
     np.testing.assert_allclose(torch.bmm(e[None], e[None]).numpy(), real_torch.bmm(t[None], t[None]).numpy())
     v = torch.tensor([1.0, 2.0, 3.0])

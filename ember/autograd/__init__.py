@@ -26,7 +26,6 @@ def _root_grads(tensors, grad_tensors, create_graph):
                 raise RuntimeError(
                     f"grad can be implicitly created only for real scalar outputs but got {t.dtype}"
                 )
-            xp = type(t._data) if False else None
             g = t._data * 0 + 1
             g = g.astype(t._data.dtype) if hasattr(g, "astype") else g
             out.append(Tensor._wrap(g) if create_graph else _arr(g))
@@ -60,8 +59,14 @@ def _as_seq(x):
     return list(x)
 
 
-def backward(tensors, grad_tensors=None, retain_graph=None, create_graph: bool = False,
-             grad_variables=None, inputs=None) -> None:
+def backward(
+    tensors,
+    grad_tensors=None,
+    retain_graph=None,
+    create_graph: bool = False,
+    grad_variables=None,
+    inputs=None,
+) -> None:
     """torch.autograd.backward: accumulate d(tensors)/d(leaves) into the leaves' .grad."""
     tensors = _as_seq(tensors)
     grad_tensors = _as_seq(grad_tensors if grad_tensors is not None else grad_variables)
@@ -80,9 +85,17 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph: bool =
     engine.run_backward(tensors, gs, retain_graph, create_graph)
 
 
-def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bool = False,
-         only_inputs: bool = True, allow_unused=None, is_grads_batched: bool = False,
-         materialize_grads: bool = False):
+def grad(
+    outputs,
+    inputs,
+    grad_outputs=None,
+    retain_graph=None,
+    create_graph: bool = False,
+    only_inputs: bool = True,
+    allow_unused=None,
+    is_grads_batched: bool = False,
+    materialize_grads: bool = False,
+):
     """torch.autograd.grad: d(outputs)/d(inputs), returned as a tuple; .grad is not touched."""
     outputs = _as_seq(outputs)
     inputs_l = _as_seq(inputs)
@@ -95,8 +108,9 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bo
     if allow_unused is None:
         allow_unused = materialize_grads
     gs = _root_grads(outputs, grad_outputs, create_graph)
-    res = engine.run_backward(outputs, gs, retain_graph, create_graph, inputs=inputs_l,
-                              allow_unused=allow_unused)
+    res = engine.run_backward(
+        outputs, gs, retain_graph, create_graph, inputs=inputs_l, allow_unused=allow_unused
+    )
     if materialize_grads:
         from ember.functional import zeros_like
 
@@ -104,9 +118,20 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bo
     return res
 
 
+from ember.autograd import functional  # noqa: E402,F401
 from ember.autograd.custom import Function, FunctionCtx  # noqa: E402
 from ember.autograd.gradcheck import gradcheck, gradgradcheck  # noqa: E402
-from ember.autograd import functional  # noqa: E402,F401
 
-__all__ = ["backward", "grad", "no_grad", "enable_grad", "set_grad_enabled", "inference_mode",
-           "is_grad_enabled", "Function", "FunctionCtx", "gradcheck", "gradgradcheck"]
+__all__ = [
+    "backward",
+    "grad",
+    "no_grad",
+    "enable_grad",
+    "set_grad_enabled",
+    "inference_mode",
+    "is_grad_enabled",
+    "Function",
+    "FunctionCtx",
+    "gradcheck",
+    "gradgradcheck",
+]

@@ -113,7 +113,9 @@ class Function:
 
     @staticmethod
     def backward(ctx, *grad_outputs):
-        raise NotImplementedError("You must implement either the backward or vjp method for your custom autograd.Function to use it with backward mode AD.")
+        raise NotImplementedError(
+            "You must implement either the backward or vjp method for your custom autograd.Function to use it with backward mode AD."
+        )
 
     vjp = backward
 
@@ -134,7 +136,9 @@ class Function:
         node = _CustomNode(cls, ctx)
         node._seq = _next_seq()
         ctx._node = node
-        node.next = tuple((a.grad_fn or a) if isinstance(a, Tensor) and a._requires_grad else None for a in args)
+        node.next = tuple(
+            (a.grad_fn or a) if isinstance(a, Tensor) and a._requires_grad else None for a in args
+        )
         node.needs_input_grad = ctx.needs_input_grad
         node.out_meta = [(o.shape, o.dtype) if isinstance(o, Tensor) else ((), None) for o in outs]
         non_diff = getattr(ctx, "_non_diff", set())

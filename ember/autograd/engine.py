@@ -33,8 +33,17 @@ def _producer(t) -> str:
 def _type_name(arr) -> str:
     from ember._dtype import from_np
 
-    names = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
-             "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
+    names = {
+        "float32": "Float",
+        "float64": "Double",
+        "float16": "Half",
+        "int64": "Long",
+        "int32": "Int",
+        "int16": "Short",
+        "int8": "Char",
+        "uint8": "Byte",
+        "bool": "Bool",
+    }
     return f"torch.{names.get(from_np(arr.dtype).name, 'Float')}Tensor"
 
 
@@ -74,8 +83,9 @@ def _call_backward(node, g, create_graph):
     return grads
 
 
-def run_backward(roots, grads, retain_graph: bool, create_graph: bool, inputs=None,
-                 allow_unused: bool = False):
+def run_backward(
+    roots, grads, retain_graph: bool, create_graph: bool, inputs=None, allow_unused: bool = False
+):
     """Propagate `grads` (raw arrays, or Tensors under create_graph) from `roots` (tensors).
 
     With `inputs` None, gradients accumulate into leaves' `.grad` (Tensor.backward). Otherwise
@@ -226,7 +236,12 @@ def _run_simple(root, g, retain_graph: bool, Tensor):
     for leaf, g in leaves.items():
         if leaf._hooks is None and leaf.grad is not None and g.shape == leaf._data.shape:
             old = leaf.grad._data
-            if type(old) is type(g) and old.dtype == g.dtype and old.flags.writeable and leaf.grad.grad_fn is None:
+            if (
+                type(old) is type(g)
+                and old.dtype == g.dtype
+                and old.flags.writeable
+                and leaf.grad.grad_fn is None
+            ):
                 old += g  # accumulate in place, as torch's AccumulateGrad does
                 leaf.grad._vc[0] += 1
                 continue

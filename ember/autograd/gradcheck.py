@@ -40,8 +40,16 @@ def _numerical(fn, inputs, i, eps):
     return cols
 
 
-def gradcheck(func, inputs, *, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3,
-              raise_exception: bool = True, **kwargs) -> bool:
+def gradcheck(
+    func,
+    inputs,
+    *,
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+    raise_exception: bool = True,
+    **kwargs,
+) -> bool:
     """Compare the analytic Jacobian (via autograd.grad) with central finite differences."""
     from ember.autograd import grad
 
@@ -51,9 +59,12 @@ def gradcheck(func, inputs, *, eps: float = 1e-6, atol: float = 1e-5, rtol: floa
         if inputs[i].dtype.name != "float64":
             import warnings
 
-            warnings.warn("Input #%d requires gradient and is not a double precision floating point. "
-                          "This check will likely fail if all the inputs are not of double precision "
-                          "floating point. " % i, stacklevel=2)
+            warnings.warn(
+                "Input #%d requires gradient and is not a double precision floating point. "
+                "This check will likely fail if all the inputs are not of double precision "
+                "floating point. ".replace("#%d", f"#{i}"),
+                stacklevel=2,
+            )
     outs = _flat_outputs(func(*inputs))
     for oi, o in enumerate(outs):
         if not o._requires_grad:
@@ -66,8 +77,9 @@ def gradcheck(func, inputs, *, eps: float = 1e-6, atol: float = 1e-5, rtol: floa
             from ember._tensor import Tensor
 
             o2 = _flat_outputs(func(*inputs))[oi]
-            gs = grad(o2, [inputs[i] for i in diff], Tensor._wrap(go.reshape(o._data.shape)),
-                      allow_unused=True)
+            gs = grad(
+                o2, [inputs[i] for i in diff], Tensor._wrap(go.reshape(o._data.shape)), allow_unused=True
+            )
             for i, g in zip(diff, gs):
                 if g is not None:
                     analytic[i][:, k] = g._data.astype(np.float64).ravel()
@@ -84,22 +96,35 @@ def gradcheck(func, inputs, *, eps: float = 1e-6, atol: float = 1e-5, rtol: floa
     return True
 
 
-def gradgradcheck(func, inputs, grad_outputs=None, *, eps: float = 1e-6, atol: float = 1e-5,
-                  rtol: float = 1e-3, raise_exception: bool = True, **kwargs) -> bool:
+def gradgradcheck(
+    func,
+    inputs,
+    grad_outputs=None,
+    *,
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+    raise_exception: bool = True,
+    **kwargs,
+) -> bool:
     """gradcheck of the first derivative (built with create_graph=True)."""
     from ember import functional as F
     from ember.autograd import grad
 
     inputs = _inputs(inputs)
-    diff = [t for t in inputs if hasattr(t, "_requires_grad") and t._requires_grad]
     outs = _flat_outputs(func(*inputs))
     rng = np.random.default_rng(0)
     gos = grad_outputs or [F.tensor(rng.standard_normal(o.shape), dtype=o.dtype) for o in outs]
 
     def first(*xs):
         os = _flat_outputs(func(*xs))
-        gs = grad(os, [x for x in xs if hasattr(x, "_requires_grad") and x._requires_grad], gos,
-                  create_graph=True, allow_unused=True)
+        gs = grad(
+            os,
+            [x for x in xs if hasattr(x, "_requires_grad") and x._requires_grad],
+            gos,
+            create_graph=True,
+            allow_unused=True,
+        )
         return tuple(g for g in gs if g is not None)
 
     return gradcheck(first, inputs, eps=eps, atol=atol, rtol=rtol, raise_exception=raise_exception)

@@ -47,6 +47,16 @@ def binary(a, b):
     ta, tb = type(a), type(b)
     if ta is tb is np.ndarray and a.dtype == b.dtype:
         return a, b
+    # a float array with a Python int/float, or an integer array with a Python int, keeps the
+    # array's dtype (weak scalars); NumPy 2 computes these directly, so skip result_dtype
+    if ta is np.ndarray and (tb is float or tb is int):
+        k = a.dtype.kind
+        if k == "f" or (tb is int and k == "i"):
+            return a, b
+    elif tb is np.ndarray and (ta is float or ta is int):
+        k = b.dtype.kind
+        if k == "f" or (ta is int and k == "i"):
+            return a, b
     rt = result_dtype(a, b).np
     return _cast(a, rt), _cast(b, rt)
 

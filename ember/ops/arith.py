@@ -9,6 +9,7 @@ from ember._repr import set_printoptions
 from ember._tensor import Tensor
 from ember.ops import pointwise as P
 from ember.ops._promote import binary, result_dtype
+from ember.ops._util import quiet_fp
 from ember.ops.out import write_out
 
 
@@ -335,7 +336,7 @@ def _isclose_raw(input, other, rtol, atol, equal_nan):
         raise RuntimeError(f"{_scalar_type(input.dtype)} did not match {_scalar_type(other.dtype)}")
     a, b = input._data, other._data
     _check_bcast(a, b)
-    with np.errstate(invalid="ignore", over="ignore"):
+    with quiet_fp():
         if a.dtype.kind in "biu":
             a, b = a.astype(np.float64), b.astype(np.float64)
         return np.isclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan)

@@ -10,7 +10,7 @@ import numpy as np
 
 from ember._backend import of
 from ember.autograd.function import Function
-from ember.ops._util import unbroadcast
+from ember.ops._util import quiet_fp, unbroadcast
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
@@ -233,7 +233,7 @@ def _reduce(xp, loss, reduction: str, denom=None):
     if reduction == "sum":
         return xp.asarray(total, dtype=loss.dtype)
     d = loss.size if denom is None else denom
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with quiet_fp():
         return xp.asarray(total / d, dtype=loss.dtype)
 
 
@@ -355,7 +355,7 @@ class BinaryCrossEntropy(Function):
         xp = of(x)
         if ((x < 0) | (x > 1)).any():
             raise RuntimeError("all elements of input should be between 0 and 1")
-        with np.errstate(divide="ignore"):
+        with quiet_fp():
             lx = xp.maximum(xp.log(x), -100.0)
             l1x = xp.maximum(xp.log1p(-x), -100.0)
         loss = -(y * lx + (1.0 - y) * l1x)

@@ -8,7 +8,7 @@ from ember import _backend, _dtype
 from ember._backend import of
 from ember.autograd.function import Function
 from ember.ops._promote import binary, float_binary, result_dtype, to_float
-from ember.ops._util import unbroadcast
+from ember.ops._util import quiet_fp, unbroadcast
 
 
 def bcast_error(a, b) -> RuntimeError:
@@ -113,7 +113,7 @@ class Div(Function):
             ctx.save_for_backward(a, b)
             ctx.sa, ctx.sb = _shape(a), _shape(b)
             try:
-                with np.errstate(divide="ignore", invalid="ignore"):
+                with quiet_fp():
                     return a / b
             except ValueError:
                 raise bcast_error(a, b) from None
@@ -124,7 +124,7 @@ class Div(Function):
         if ints and (b == 0 if isinstance(b, int) else (b == 0).any()):
             raise RuntimeError("ZeroDivisionError")
         xp = of(a if hasattr(a, "shape") else b)
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with quiet_fp():
             if rounding_mode == "floor":
                 return xp.floor_divide(a, b) if ints else xp.floor(a / b)
             if rounding_mode == "trunc":
@@ -159,7 +159,7 @@ class Pow(Function):
         _check_shapes(a, b)
         if _int_kind(a) and _int_kind(b) and (b < 0 if isinstance(b, int) else (b < 0).any()):
             raise RuntimeError("Integers to negative integer powers are not allowed.")
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        with quiet_fp():
             out = _nd(a**b)
         ctx.save_for_backward(a, b, out)
         ctx.sa, ctx.sb = _shape(a), _shape(b)
@@ -171,7 +171,7 @@ class Pow(Function):
         n = ctx.needs_input_grad
         xp = of(g)
         ga = gb = None
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with quiet_fp():
             if n[0]:
                 if isinstance(b, (int, float)):
                     ga = g * b * a ** (b - 1) if b != 0 else g * 0
@@ -220,7 +220,7 @@ class Remainder(Function):
         _check_shapes(a, b)
         ctx.save_for_backward(a, b)
         ctx.sa, ctx.sb = _shape(a), _shape(b)
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with quiet_fp():
             return of(a).remainder(a, b)
 
     @staticmethod
@@ -239,7 +239,7 @@ class Fmod(Function):
         _check_shapes(a, b)
         ctx.save_for_backward(a, b)
         ctx.sa, ctx.sb = _shape(a), _shape(b)
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with quiet_fp():
             return of(a).fmod(a, b)
 
     @staticmethod
@@ -417,7 +417,7 @@ class Log(Function):
     def forward(ctx, a):
         a = to_float(a)
         ctx.save_for_backward(a)
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with quiet_fp():
             return of(a).log(a)
 
     @staticmethod
@@ -429,14 +429,14 @@ class Sqrt(Function):
     # d sqrt(a) = da / (2 sqrt(a))
     @staticmethod
     def forward(ctx, a):
-        with np.errstate(invalid="ignore"):
+        with quiet_fp():
             out = _nd(of(a).sqrt(to_float(a)))
         ctx.save_for_backward(out)
         return out
 
     @staticmethod
     def backward(ctx, g):
-        with np.errstate(divide="ignore"):
+        with quiet_fp():
             return g / (2 * ctx.saved[0])
 
 
@@ -504,14 +504,14 @@ def _unary(name, deriv, save_out=False, comment=""):
 
     def forward(ctx, a):
         a = to_float(a)
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        with quiet_fp():
             out = _nd(name(of(a), a) if callable(name) else getattr(of(a), name)(a))
         ctx.save_for_backward(out if save_out else a)
         return out
 
     def backward(ctx, g):
         s = ctx.saved[0]
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        with quiet_fp():
             return g * deriv(of(s), s)
 
     return forward, backward

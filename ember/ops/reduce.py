@@ -9,7 +9,7 @@ import numpy as np
 from ember._backend import of
 from ember._tensor import Tensor
 from ember.autograd.function import Function
-from ember.ops._util import norm_dim
+from ember.ops._util import norm_dim, quiet_fp
 
 
 def _arr(out):
@@ -203,7 +203,7 @@ class Var(Function):
         ctx.shape, ctx.axes, ctx.keepdims = a.shape, axes, keepdims
         ctx.n = _count(a.shape, axes) - correction
         ctx.save_for_backward(a)
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with quiet_fp():
             return of(a).var(a, axis=axes, ddof=correction, keepdims=keepdims)
 
     @staticmethod
@@ -220,7 +220,7 @@ class Std(Function):
     def forward(ctx, a, axes, correction, keepdims):
         ctx.shape, ctx.axes, ctx.keepdims = a.shape, axes, keepdims
         ctx.n = _count(a.shape, axes) - correction
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with quiet_fp():
             out = _arr(of(a).std(a, axis=axes, ddof=correction, keepdims=keepdims))
         ctx.save_for_backward(a, out)
         return out
@@ -277,7 +277,7 @@ class LogSumExp(Function):
         ctx.shape, ctx.axes, ctx.keepdims = a.shape, axes, keepdims
         m = xp.max(a, axis=axes, keepdims=True) if a.size else xp.zeros((1,) * a.ndim, a.dtype)
         m = xp.where(xp.isfinite(m), m, 0)
-        with np.errstate(divide="ignore"):
+        with quiet_fp():
             out = xp.log(xp.sum(xp.exp(a - m), axis=axes, keepdims=True)) + m
         if not keepdims:
             out = out.reshape(tuple(s for i, s in enumerate(a.shape) if i not in axes))
