@@ -354,6 +354,15 @@ class ParameterDict(Module):
         for k, v in items:
             self[k] = v
 
+    def extra_repr(self) -> str:
+        lines = []
+        for k, p in self.items():
+            size = "x".join(str(s) for s in p.size())
+            dev = "" if p.device.type == "cpu" else f" ({p.device})"
+            kind = "Parameter" if isinstance(p, Parameter) else "Tensor"
+            lines.append(f"  ({k}): {kind} containing: [{p.type()} of size {size}{dev}]")
+        return "\n".join(lines)
+
     def forward(self, *args, **kwargs):
         raise NotImplementedError(
             f'Module [{type(self).__name__}] is missing the required "forward" function'
