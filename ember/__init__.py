@@ -68,4 +68,5 @@ del _b
 
 from ember.serialization import save, load  # noqa: E402
 from ember._repr import get_printoptions, printoptions  # noqa: E402,F401
+from ember.ops._parallel import get_num_threads, set_num_threads  # noqa: E402,F401
 from ember import nn, optim, utils  # noqa: E402

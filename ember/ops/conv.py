@@ -14,6 +14,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from ember._backend import of
 from ember.autograd.function import Function
+from ember.ops._parallel import split
 
 
 def _swv(xp, a, window, axis):
@@ -37,6 +38,34 @@ def _pad2(x, pad, value=0.0):
     (t, b), (left, r) = pad
     out = xp.full(x.shape[:2] + (x.shape[2] + t + b, x.shape[3] + left + r), value, dtype=x.dtype)
     out[:, :, t : t + x.shape[2], left : left + x.shape[3]] = x
+    return out
+
+
+def _im2col(xp, win):
+    """Contiguous (N, C, KH, KW, OH, OW) copy of the window view, batch split across threads."""
+    if xp is not np:
+        return xp.ascontiguousarray(win.transpose(0, 1, 4, 5, 2, 3))
+    n, c, oh, ow, kh, kw = win.shape
+    cols = np.empty((n, c, kh, kw, oh, ow), dtype=win.dtype)
+
+    def chunk(lo, hi):
+        cols[lo:hi] = win[lo:hi].transpose(0, 1, 4, 5, 2, 3)
+
+    split(chunk, n, cols.size)
+    return cols
+
+
+def _from_batch_last(xp, a):
+    """(C, H, W, N) -> contiguous (N, C, H, W), batch split across threads."""
+    if xp is not np:
+        return xp.ascontiguousarray(a.transpose(3, 0, 1, 2))
+    c, h, w, n = a.shape
+    out = np.empty((n, c, h, w), dtype=a.dtype)
+
+    def chunk(lo, hi):
+        out[lo:hi] = a[..., lo:hi].transpose(3, 0, 1, 2)
+
+    split(chunk, n, out.size)
     return out
 
 
@@ -67,7 +96,7 @@ class Convolution(Function):
         win = _windows(xpad, (kh, kw), stride, dil)
         oh, ow = win.shape[2], win.shape[3]
         g = groups
-        cols = xp.ascontiguousarray(win.transpose(0, 1, 4, 5, 2, 3)).reshape(n, g, cg * kh * kw, oh * ow)
+        cols = _im2col(xp, win).reshape(n, g, cg * kh * kw, oh * ow)
         wm = w.reshape(g, o // g, cg * kh * kw)
         out = xp.matmul(wm, cols).reshape(n, o, oh, ow)
         if b is not None:
@@ -108,8 +137,15 @@ class Convolution(Function):
             (t, bt), (lf, r) = pad
             hp, wp = h + t + bt, wd + lf + r
             gpad = xp.zeros((c, hp, wp, n), dtype=go.dtype)
-            col2im_add(gpad, gcol, (kh, kw), stride, dil, (oh, ow))
-            gx = xp.ascontiguousarray(gpad[:, t : t + h, lf : lf + wd].transpose(3, 0, 1, 2))
+            if xp is np:  # channels are independent: split them across threads
+                split(
+                    lambda lo, hi: col2im_add(gpad[lo:hi], gcol[lo:hi], (kh, kw), stride, dil, (oh, ow)),
+                    c,
+                    gcol.size,
+                )
+            else:
+                col2im_add(gpad, gcol, (kh, kw), stride, dil, (oh, ow))
+            gx = _from_batch_last(xp, gpad[:, t : t + h, lf : lf + wd])
             if one_d:
                 gx = gx[:, :, 0]
         return gx, gw, gb
@@ -183,6 +219,15 @@ class MaxPool(Function):
         n, c, h, w = x.shape
         kh, kw = k
         (ph, pw), (eb, er) = pad, extra
+        if (
+            aux is None
+            and stride == k
+            and dil == (1, 1)
+            and ph == pw == eb == er == 0
+            and h % kh == 0
+            and w % kw == 0
+        ):
+            return _tiled_max_forward(ctx, x, k)
         fill = -xp.inf if x.dtype.kind == "f" else xp.iinfo(x.dtype).min
         xpad = _pad2(x, ((ph, ph + eb), (pw, pw + er)), fill)
         if stride == k and dil == (1, 1) and xpad.shape[2] % kh == 0 and xpad.shape[3] % kw == 0:
@@ -202,6 +247,8 @@ class MaxPool(Function):
 
     @staticmethod
     def backward(ctx, g):
+        if ctx.meta is None:
+            return _tiled_max_backward(ctx, g), None, None, None, None, None, None
         (n, c, h, w), k, stride, (ph, pw), (eb, er), dil, (oh, ow) = ctx.meta
         xp = of(g)
         kh, kw = k
@@ -216,6 +263,58 @@ class MaxPool(Function):
             col2im_add(gpad, gcol, k, stride, dil, (oh, ow))
             gpad = gpad.transpose(3, 0, 1, 2)
         return xp.ascontiguousarray(gpad[:, :, ph : ph + h, pw : pw + w]), None, None, None, None, None
+
+
+def _tiled_max_forward(ctx, x, k):
+    """Non-overlapping windows (stride == kernel, no padding): the max of the kh*kw strided
+    slices, elementwise; no argmax pass and no window copy."""
+    kh, kw = k
+    xp = of(x)
+    out = xp.empty((x.shape[0], x.shape[1], x.shape[2] // kh, x.shape[3] // kw), dtype=x.dtype)
+
+    def chunk(lo, hi):
+        o, xs = out[lo:hi], x[lo:hi]
+        o[...] = xs[:, :, ::kh, ::kw]
+        for i in range(kh):
+            for j in range(kw):
+                if i or j:
+                    xp.maximum(o, xs[:, :, i::kh, j::kw], out=o)  # NaN propagates, as in torch
+
+    split(chunk, x.shape[0], x.size) if xp is np else chunk(0, x.shape[0])
+    ctx.meta = None
+    ctx.tiled = (x, out, k)
+    return out
+
+
+def _tiled_max_backward(ctx, g):
+    """Each window's gradient goes to its first maximal element (row-major), as torch does."""
+    x, out, (kh, kw) = ctx.tiled
+    xp = of(g)
+    gx = xp.empty(x.shape, dtype=g.dtype)
+    zero = g.dtype.type(0)
+    nan = bool(xp.isnan(out).any()) if out.dtype.kind == "f" else False
+
+    def chunk(lo, hi):
+        taken = None
+        o, gs, xs, gxs = out[lo:hi], g[lo:hi], x[lo:hi], gx[lo:hi]
+        for i in range(kh):
+            for j in range(kw):
+                s = xs[:, :, i::kh, j::kw]
+                hit = s == o
+                if nan:
+                    hit |= s != s  # a NaN is the max of its window
+                if taken is None:
+                    taken = hit
+                else:
+                    hit &= ~taken
+                    taken |= hit
+                if gs.dtype.kind == "f":
+                    xp.multiply(gs, hit, out=gxs[:, :, i::kh, j::kw])
+                else:
+                    gxs[:, :, i::kh, j::kw] = xp.where(hit, gs, zero)
+
+    split(chunk, x.shape[0], x.size) if xp is np else chunk(0, x.shape[0])
+    return gx
 
 
 def max_pool_indices(arg, x_hw, k, stride, pad, dil):

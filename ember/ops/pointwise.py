@@ -7,6 +7,7 @@ import numpy as np
 from ember import _backend, _dtype
 from ember._backend import of
 from ember.autograd.function import Function
+from ember.ops._parallel import split
 from ember.ops._promote import binary, float_binary, result_dtype, to_float
 from ember.ops._util import quiet_fp, unbroadcast
 
@@ -451,6 +452,11 @@ class Tanh(Function):
     @staticmethod
     def backward(ctx, g):
         y = ctx.saved[0]
+        if type(g) is np.ndarray and g.ndim and g.shape == y.shape:
+            t = y * y
+            np.subtract(1, t, out=t)
+            t *= g
+            return t
         return g * (1 - y * y)
 
 
@@ -461,15 +467,36 @@ class Sigmoid(Function):
         a = to_float(a)
         xp = of(a)
         # 1/(1+e^-a) overflows for a << 0; tanh form is stable and one pass
-        out = xp.tanh(a * 0.5)
-        out = out * 0.5
-        out = _nd(out + 0.5)
+        if type(a) is np.ndarray and a.ndim:
+            out = np.empty(a.shape, dtype=a.dtype)
+
+            def chunk(lo, hi):  # in place on a fresh buffer, split across threads
+                v = out[lo:hi]
+                np.multiply(a[lo:hi], 0.5, out=v)
+                np.tanh(v, out=v)
+                v *= 0.5
+                v += 0.5
+
+            split(chunk, a.shape[0], a.size)
+        else:
+            out = _nd(xp.tanh(a * 0.5) * 0.5 + 0.5)
         ctx.save_for_backward(out)
         return out
 
     @staticmethod
     def backward(ctx, g):
         y = ctx.saved[0]
+        if type(g) is np.ndarray and g.ndim and g.shape == y.shape and g.dtype == y.dtype:
+            t = np.empty(y.shape, dtype=y.dtype)
+
+            def chunk(lo, hi):
+                v = t[lo:hi]
+                np.subtract(1, y[lo:hi], out=v)
+                v *= y[lo:hi]
+                v *= g[lo:hi]
+
+            split(chunk, y.shape[0], y.size)
+            return t
         return g * y * (1 - y)
 
 
@@ -477,13 +504,27 @@ class Relu(Function):
     # d relu(a) = [a > 0] da
     @staticmethod
     def forward(ctx, a):
-        out = _nd(of(a).maximum(a, 0))
+        if type(a) is np.ndarray and a.ndim:
+            out = np.empty(a.shape, dtype=a.dtype)
+            split(lambda lo, hi: np.maximum(a[lo:hi], 0, out=out[lo:hi]), a.shape[0], a.size)
+        else:
+            out = _nd(of(a).maximum(a, 0))
         ctx.save_for_backward(out)
         return out
 
     @staticmethod
     def backward(ctx, g):
-        return g * (ctx.saved[0] > 0)
+        y = ctx.saved[0]
+        if type(g) is np.ndarray and g.ndim and g.shape == y.shape and g.dtype == y.dtype:
+            t = np.empty(y.shape, dtype=y.dtype)
+
+            def chunk(lo, hi):
+                np.greater(y[lo:hi], 0, out=t[lo:hi])
+                t[lo:hi] *= g[lo:hi]
+
+            split(chunk, y.shape[0], y.size)
+            return t
+        return g * (y > 0)
 
 
 class Abs(Function):
