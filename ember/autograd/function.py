@@ -105,6 +105,9 @@ def _track(saved, args, res, out=None):
     tracked = []
     for s in saved:
         src = None
+        if s is None or type(s) is float or type(s) is int:
+            tracked.append(None)
+            continue
         for a in args:
             if isinstance(a, Tensor) and a._data is s:
                 src = (a, a._vc, a._vc[0])

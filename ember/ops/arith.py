@@ -7,6 +7,7 @@ import numpy as np
 from ember import _dtype
 from ember._repr import set_printoptions
 from ember._tensor import Tensor
+from ember.autograd.grad_mode import _state as _G
 from ember.ops import pointwise as P
 from ember.ops._promote import binary, result_dtype
 from ember.ops._util import quiet_fp
@@ -351,6 +352,48 @@ def allclose(input, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: 
 
 
 # -- operators ---------------------------------------------------------------------------------
+def _direct(self, other, ufunc):
+    """In-place arithmetic with no graph to record (e.g. an optimizer step under no_grad):
+    write straight into the storage with the ufunc. Returns None to take the general path
+    (autograd, dtype promotion/cast errors, broadcasting errors) otherwise."""
+    if _G[0] and (self._requires_grad or (isinstance(other, Tensor) and other._requires_grad)):
+        return None
+    d = self._data
+    if type(d) is not np.ndarray or not d.flags.writeable or d.dtype.kind != "f":
+        return None
+    if isinstance(other, Tensor):
+        o = other._data
+        if type(o) is not np.ndarray or o.dtype != d.dtype:
+            return None
+    elif type(other) is float or type(other) is int:
+        o = other
+    else:
+        return None
+    try:
+        ufunc(d, o, out=d)
+    except (ValueError, TypeError):
+        return None
+    self._vc[0] += 1
+    return self
+
+
+def _iop(self, other, ufunc, fn):
+    r = _direct(self, other, ufunc)
+    return r if r is not None else self._inplace(fn.apply(self, other))
+
+
+def _direct_method(general, ufunc):
+    def method(self, other, *args, **kwargs):
+        if not args and not kwargs:
+            r = _direct(self, other, ufunc)
+            if r is not None:
+                return r
+        return general(self, other, *args, **kwargs)
+
+    method.__name__ = general.__name__
+    return method
+
+
 def _inplace(fn):
     def method(self, *args, **kwargs):
         return self._inplace(fn(self, *args, **kwargs))
@@ -412,10 +455,10 @@ def _bind():
     T.__le__ = lambda s, o: le(s, o)
     T.__gt__ = lambda s, o: gt(s, o)
     T.__ge__ = lambda s, o: ge(s, o)
-    T.__iadd__ = lambda s, o: s._inplace(P.Add.apply(s, o))
-    T.__isub__ = lambda s, o: s._inplace(P.Sub.apply(s, o))
-    T.__imul__ = lambda s, o: s._inplace(P.Mul.apply(s, o))
-    T.__itruediv__ = lambda s, o: s._inplace(P.Div.apply(s, o))
+    T.__iadd__ = lambda s, o: _iop(s, o, np.add, P.Add)
+    T.__isub__ = lambda s, o: _iop(s, o, np.subtract, P.Sub)
+    T.__imul__ = lambda s, o: _iop(s, o, np.multiply, P.Mul)
+    T.__itruediv__ = lambda s, o: _iop(s, o, np.true_divide, P.Div)
     T.__ifloordiv__ = lambda s, o: s._inplace(floor_divide(s, o))
     T.__imod__ = lambda s, o: s._inplace(remainder(s, o))
     T.__ipow__ = lambda s, o: s._inplace(P.Pow.apply(s, o))
@@ -427,6 +470,13 @@ def _bind():
         setattr(T, name, fn)
         if name not in _NO_INPLACE:
             setattr(T, name + "_", _inplace(fn))
+    for name, uf in (
+        ("add_", np.add),
+        ("sub_", np.subtract),
+        ("mul_", np.multiply),
+        ("div_", np.true_divide),
+    ):
+        setattr(T, name, _direct_method(getattr(T, name), uf))
     T.where = lambda self, condition, other: where(condition, self, other)
 
 

@@ -204,15 +204,25 @@ def _write_view(out, fn, v) -> None:
 
 # -- getitem / setitem and in-place on views ---------------------------------------------------
 def getitem(a, key):
+    tk = type(key)
+    if (tk is int and a._data.ndim) or (tk is slice and (key.step is None or key.step > 0)):
+        # hot path (x[i], x[i:j]): a basic index is always a view
+        k = (key, Ellipsis)
+        out = GetItem.apply(a, k)
+        out._vc = a._vc
+        if a._base is None:
+            out._base = a
+            out.__dict__["_view_fn"] = lambda r, k=k: r[k]
+        else:
+            _as_view(out, a, lambda r, k=k: r[k])
+        return out
     key = convert_key(key)
     if _is_basic(key):
         key = key if isinstance(key, tuple) else (key,)
         if Ellipsis not in key:
             key = key + (Ellipsis,)  # numpy then returns a 0-d view, never a scalar copy
         out = GetItem.apply(a, key)
-        from ember.ops.shape import as_view
-
-        return as_view(out, a, lambda r, k=key: r[k])
+        return _as_view(out, a, lambda r, k=key: r[k])
     if isinstance(key, tuple) and any(
         isinstance(k, np.ndarray) and k.dtype == np.bool_ and k.ndim == 0 for k in key
     ):
@@ -221,6 +231,12 @@ def getitem(a, key):
             for k in key
         )
     return GetItem.apply(a, key)
+
+
+def _as_view(out, base, fn):
+    from ember.ops.shape import as_view
+
+    return as_view(out, base, fn)
 
 
 def rebase_view(view, result) -> None:

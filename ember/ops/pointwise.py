@@ -109,6 +109,16 @@ class Div(Function):
     # d(a / b) = da / b - a db / b^2
     @staticmethod
     def forward(ctx, a, b, rounding_mode=None):
+        tb = type(b)
+        if (
+            rounding_mode is None
+            and (tb is float or tb is int)
+            and type(a) is np.ndarray
+            and a.dtype.kind == "f"
+        ):
+            ctx.save_for_backward(None, b)  # hot path: tensor / Python number needs only b
+            ctx.sa, ctx.sb = a.shape, ()
+            return _nd(a / b)
         if rounding_mode is None:
             a, b = float_binary(a, b)
             ctx.save_for_backward(a, b)
@@ -156,6 +166,13 @@ class Pow(Function):
     # d(a ** b) = b a^(b-1) da + a^b ln(a) db
     @staticmethod
     def forward(ctx, a, b):
+        tb = type(b)
+        if (tb is int or tb is float) and type(a) is np.ndarray and a.dtype.kind == "f":
+            # hot path: float tensor ** Python number (x ** 2); no b gradient, out not needed
+            out = _nd(a * a if b == 2 else a**b)
+            ctx.save_for_backward(a, b, None)
+            ctx.sa, ctx.sb = a.shape, ()
+            return out
         a, b = binary(a, b)
         _check_shapes(a, b)
         if _int_kind(a) and _int_kind(b) and (b < 0 if isinstance(b, int) else (b < 0).any()):
@@ -175,7 +192,10 @@ class Pow(Function):
         with quiet_fp():
             if n[0]:
                 if isinstance(b, (int, float)):
-                    ga = g * b * a ** (b - 1) if b != 0 else g * 0
+                    if b == 2:
+                        ga = g * a * 2.0  # exact: doubling rounds nothing
+                    else:
+                        ga = g * b * a ** (b - 1) if b != 0 else g * 0
                 else:
                     ga = unbroadcast(xp.where(b == 0, 0.0, g * b * a ** (b - 1)), ctx.sa)
             if n[1]:
