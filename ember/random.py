@@ -10,12 +10,18 @@ class Generator:
 
     def __init__(self, device="cpu") -> None:
         self._seed = 67280421310721
-        self.rng = np.random.default_rng(self._seed)
+        self._rng = None  # created on first use: numpy.random is slow to import
         self.device = device
+
+    @property
+    def rng(self) -> np.random.Generator:
+        if self._rng is None:
+            self._rng = np.random.default_rng(self._seed)
+        return self._rng
 
     def manual_seed(self, seed: int) -> Generator:
         self._seed = int(seed)
-        self.rng = np.random.default_rng(self._seed)
+        self._rng = None
         return self
 
     def seed(self) -> int:
