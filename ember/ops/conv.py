@@ -41,17 +41,18 @@ def _pad2(x, pad, value=0.0):
     return out
 
 
+def _chunk(n: int, per_sample: int) -> int:
+    """Samples per im2col slice so the columns (float32) stay within about 1 MB of cache."""
+    return max(1, min(n, (1 << 17) // max(per_sample, 1)))
+
+
 def _im2col(xp, win):
     """Contiguous (N, C, KH, KW, OH, OW) copy of the window view, batch split across threads."""
     if xp is not np:
         return xp.ascontiguousarray(win.transpose(0, 1, 4, 5, 2, 3))
     n, c, oh, ow, kh, kw = win.shape
     cols = np.empty((n, c, kh, kw, oh, ow), dtype=win.dtype)
-
-    def chunk(lo, hi):
-        cols[lo:hi] = win[lo:hi].transpose(0, 1, 4, 5, 2, 3)
-
-    split(chunk, n, cols.size)
+    cols[...] = win.transpose(0, 1, 4, 5, 2, 3)
     return cols
 
 
@@ -96,20 +97,31 @@ class Convolution(Function):
         win = _windows(xpad, (kh, kw), stride, dil)
         oh, ow = win.shape[2], win.shape[3]
         g = groups
-        cols = _im2col(xp, win).reshape(n, g, cg * kh * kw, oh * ow)
         wm = w.reshape(g, o // g, cg * kh * kw)
-        out = xp.matmul(wm, cols).reshape(n, o, oh, ow)
+        out = xp.empty((n, o, oh, ow), dtype=np.result_type(x.dtype, w.dtype))
+        step = _chunk(n, cg * kh * kw * oh * ow * g)
+
+        def chunk(lo, hi):  # im2col of a cache-sized slice of the batch, then its GEMM
+            cols = _im2col(xp, win[lo:hi]).reshape(hi - lo, g, cg * kh * kw, oh * ow)
+            out[lo:hi] = xp.matmul(wm, cols).reshape(hi - lo, o, oh, ow)
+
+        def run(lo, hi):
+            for s in range(lo, hi, step):
+                chunk(s, min(s + step, hi))
+
+        split(run, n, out.size * cg * kh * kw) if xp is np else run(0, n)
         if b is not None:
             out += b.reshape(o, 1, 1)
         need = ctx.needs_input_grad
         if need:
-            ctx.save_for_backward(cols if need[1] else None, w if need[0] else None)
+            # keep the (small) padded input, not the columns: backward rebuilds them in chunks
+            ctx.save_for_backward(xpad if need[1] else None, w if need[0] else None)
             ctx.meta = (one_d, x.shape, w.shape, stride, pad, dil, g, (oh, ow))
         return out[:, :, 0] if one_d else out
 
     @staticmethod
     def backward(ctx, go):
-        cols, w = ctx.saved
+        xpad, w = ctx.saved
         one_d, xs, ws, stride, pad, dil, g, (oh, ow) = ctx.meta
         need = ctx.needs_input_grad
         xp = of(go)
@@ -120,7 +132,21 @@ class Convolution(Function):
         gx = gw = gb = None
         if need[1]:
             gm = go.reshape(n, g, o // g, oh * ow)
-            gw = xp.matmul(gm, cols.transpose(0, 1, 3, 2)).sum(0).reshape(ws)
+            win = _windows(xpad, (kh, kw), stride, dil)
+            kk = cg * kh * kw
+            step = _chunk(n, kk * oh * ow * g)
+            parts = {}
+
+            def run(lo, hi):  # each thread sums its own part of the batch
+                acc = xp.zeros((g, o // g, kk), dtype=go.dtype)
+                for s in range(lo, hi, step):
+                    e = min(s + step, hi)
+                    cols = _im2col(xp, win[s:e]).reshape(e - s, g, kk, oh * ow)
+                    acc += xp.matmul(gm[s:e], cols.transpose(0, 1, 3, 2)).sum(0)
+                parts[lo] = acc
+
+            split(run, n, n * kk * oh * ow * g) if xp is np else run(0, n)
+            gw = sum(parts[k] for k in sorted(parts)).reshape(ws)
             if one_d:
                 gw = gw[:, :, 0]
         if len(need) > 2 and need[2]:
