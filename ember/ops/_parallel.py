@@ -58,3 +58,42 @@ def split(fn, n: int, items: int) -> None:
     fn(bounds[0], bounds[1])
     for f in futures:
         f.result()
+
+
+def _blas_set_threads(n: int) -> bool:
+    """Set NumPy's bundled OpenBLAS thread count at run time; False if it is not found."""
+    import ctypes
+    import glob
+
+    import numpy as np
+
+    here = os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs")
+    for path in glob.glob(os.path.join(here, "*openblas*")):
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for name in (
+            "scipy_openblas_set_num_threads64_",
+            "openblas_set_num_threads64_",
+            "openblas_set_num_threads",
+        ):
+            fn = getattr(lib, name, None)
+            if fn is not None:
+                fn(int(n))
+                return True
+    return False
+
+
+def prefer_own_threads() -> bool:
+    """For convolutional nets: BLAS single-threaded, ember's own threads on every core for
+    im2col and elementwise work (the `:ember-threads` rows in benchmarks/). A no-op, returning
+    False, when EMBER_NUM_THREADS is set or NumPy's OpenBLAS cannot be reached."""
+    if os.environ.get("EMBER_NUM_THREADS") or not _blas_set_threads(1):
+        return False
+    try:
+        cores = max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        cores = max(1, os.cpu_count() or 1)
+    set_num_threads(cores)
+    return True
