@@ -111,14 +111,15 @@ def trunc_normal_(
             "values may be incorrect.",
             stacklevel=2,
         )
-    from scipy.special import erfinv
-
-    def cdf(x: float) -> float:
-        return (1.0 + math.erf(x / math.sqrt(2.0))) / 2.0
-
-    lo, hi = cdf((a - mean) / std), cdf((b - mean) / std)
-    u = _rng(generator).uniform(2 * lo - 1, 2 * hi - 1, tensor.shape)
-    vals = np.clip(erfinv(u) * std * math.sqrt(2.0) + mean, a, b)
+    # rejection sampling: the same distribution as torch's inverse-CDF method, NumPy only
+    rng = _rng(generator)
+    vals = rng.normal(mean, std, tensor.shape)
+    for _ in range(100):
+        bad = (vals < a) | (vals > b)
+        if not bad.any():
+            break
+        vals[bad] = rng.normal(mean, std, int(bad.sum()))
+    vals = np.clip(vals, a, b)
     with no_grad():
         return _fill(tensor, vals)
 
