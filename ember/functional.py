@@ -459,49 +459,31 @@ def _like(t: Tensor, dtype):
     return dtype if dtype is not None else t.dtype
 
 
-def empty_like(
-    input,
-    *,
-    dtype=None,
-    device=None,
-    requires_grad: bool = False,
-    layout=None,
-    pin_memory: bool = False,
-    memory_format=None,
-) -> Tensor:
-    return empty(
-        input.shape, dtype=_like(input, dtype), device=device or _dev(input), requires_grad=requires_grad
-    )
+def _like_factory(factory, name: str):
+    """torch.<name>: `factory` with the input's shape, and its dtype/device unless given."""
+
+    def like(
+        input,
+        *,
+        dtype=None,
+        device=None,
+        requires_grad: bool = False,
+        layout=None,
+        pin_memory: bool = False,
+        memory_format=None,
+    ) -> Tensor:
+        return factory(
+            input.shape, dtype=_like(input, dtype), device=device or _dev(input), requires_grad=requires_grad
+        )
+
+    like.__name__ = like.__qualname__ = name
+    like.__doc__ = f"torch.{name}: {factory.__name__} shaped like the input."
+    return like
 
 
-def zeros_like(
-    input,
-    *,
-    dtype=None,
-    device=None,
-    requires_grad: bool = False,
-    layout=None,
-    pin_memory: bool = False,
-    memory_format=None,
-) -> Tensor:
-    return zeros(
-        input.shape, dtype=_like(input, dtype), device=device or _dev(input), requires_grad=requires_grad
-    )
-
-
-def ones_like(
-    input,
-    *,
-    dtype=None,
-    device=None,
-    requires_grad: bool = False,
-    layout=None,
-    pin_memory: bool = False,
-    memory_format=None,
-) -> Tensor:
-    return ones(
-        input.shape, dtype=_like(input, dtype), device=device or _dev(input), requires_grad=requires_grad
-    )
+empty_like = _like_factory(empty, "empty_like")
+zeros_like = _like_factory(zeros, "zeros_like")
+ones_like = _like_factory(ones, "ones_like")
 
 
 def full_like(
@@ -524,34 +506,10 @@ def full_like(
     )
 
 
-def rand_like(
-    input,
-    *,
-    dtype=None,
-    device=None,
-    requires_grad: bool = False,
-    layout=None,
-    pin_memory: bool = False,
-    memory_format=None,
-) -> Tensor:
-    return rand(
-        input.shape, dtype=_like(input, dtype), device=device or _dev(input), requires_grad=requires_grad
-    )
+rand_like = _like_factory(rand, "rand_like")
 
 
-def randn_like(
-    input,
-    *,
-    dtype=None,
-    device=None,
-    requires_grad: bool = False,
-    layout=None,
-    pin_memory: bool = False,
-    memory_format=None,
-) -> Tensor:
-    return randn(
-        input.shape, dtype=_like(input, dtype), device=device or _dev(input), requires_grad=requires_grad
-    )
+randn_like = _like_factory(randn, "randn_like")
 
 
 def randint_like(
