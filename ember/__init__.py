@@ -56,6 +56,7 @@ from ember.ops.reduce import *  # noqa: F401,F403
 from ember.ops.shape import *  # noqa: F401,F403
 from ember.ops.index import *  # noqa: F401,F403
 from ember.ops.linalg import *  # noqa: F401,F403
+from ember.ops.sort import *  # noqa: F401,F403
 from ember import _methods  # noqa: F401,E402
 from ember import autograd  # noqa: F401,E402
 from ember import linalg  # noqa: F401,E402
