@@ -85,7 +85,7 @@ def topk(input, k: int, dim: int = -1, largest: bool = True, sorted: bool = True
     d = _dim(input, dim)
     size = input.shape[d] if input.ndim else 1
     if not 0 <= k <= size:
-        raise RuntimeError(f"selected index k out of range")
+        raise RuntimeError("selected index k out of range")
     if input.ndim == 0:
         return return_types.topk(input.clone(), Tensor._wrap(np.zeros((), np.int64)))
     order = _order(input._data, d, largest, True).astype(np.int64)
