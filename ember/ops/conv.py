@@ -41,6 +41,47 @@ def _pad2(x, pad, value=0.0):
     return out
 
 
+def _to_batch_last(a):
+    """(N, C, H, W) -> contiguous (C, H, W, N), batch split across threads."""
+    n, c, h, w = a.shape
+    out = np.empty((c, h, w, n), dtype=a.dtype)
+
+    def chunk(lo, hi):
+        out[lo:hi] = a[:, lo:hi].transpose(1, 2, 3, 0)
+
+    split(chunk, c, out.size)
+    return out
+
+
+def _forward_batch_last(ctx, xshape, xpad, w, b, stride, pad, dil, out_hw):
+    """Layers with many input channels (C*KH*KW >= 64): columns in (C, KH, KW, OH, OW, N) order
+    built by k*k slice copies with long contiguous runs, then ONE GEMM; backward reuses them
+    for the weight gradient (one GEMM instead of a small GEMM per sample)."""
+    n = xshape[0]
+    o, c, kh, kw = w.shape
+    (oh, ow), (sh, sw), (dh, dw) = out_hw, stride, dil
+    xbl = _to_batch_last(xpad)
+    cols = np.empty((c, kh, kw, oh, ow, n), dtype=xpad.dtype)
+
+    def chunk(lo, hi):
+        for i in range(kh):
+            for j in range(kw):
+                cols[lo:hi, i, j] = xbl[
+                    lo:hi, i * dh : i * dh + sh * (oh - 1) + 1 : sh, j * dw : j * dw + sw * (ow - 1) + 1 : sw
+                ]
+
+    split(chunk, c, cols.size)
+    out = _from_batch_last(np, (w.reshape(o, -1) @ cols.reshape(c * kh * kw, -1)).reshape(o, oh, ow, n))
+    if b is not None:
+        out += b.reshape(o, 1, 1)
+    need = ctx.needs_input_grad
+    ctx.cols_bl = cols if need and need[1] else None
+    if need:
+        ctx.save_for_backward(None, w if need[0] else None)
+        ctx.meta = (False, xshape, w.shape, stride, pad, dil, 1, (oh, ow))
+    return out
+
+
 def _chunk(n: int, per_sample: int) -> int:
     """Samples per im2col slice so the columns (float32) stay within about 1 MB of cache."""
     return max(1, min(n, (1 << 17) // max(per_sample, 1)))
@@ -97,6 +138,9 @@ class Convolution(Function):
         win = _windows(xpad, (kh, kw), stride, dil)
         oh, ow = win.shape[2], win.shape[3]
         g = groups
+        if xp is np and g == 1 and not one_d and cg * kh * kw >= 64 and x.dtype == w.dtype:
+            return _forward_batch_last(ctx, x.shape, xpad, w, b, stride, pad, dil, (oh, ow))
+        ctx.cols_bl = None
         wm = w.reshape(g, o // g, cg * kh * kw)
         out = xp.empty((n, o, oh, ow), dtype=np.result_type(x.dtype, w.dtype))
         step = _chunk(n, cg * kh * kw * oh * ow * g)
@@ -130,7 +174,12 @@ class Convolution(Function):
         n, c, h, wd = xs
         o, cg, kh, kw = ws
         gx = gw = gb = None
-        if need[1]:
+        gt = None
+        if ctx.cols_bl is not None:  # batch-last columns kept from forward: one GEMM each
+            gt = _to_batch_last(go).reshape(o, oh * ow * n)
+            if need[1]:
+                gw = (gt @ ctx.cols_bl.reshape(cg * kh * kw, -1).T).reshape(ws)
+        elif need[1]:
             gm = go.reshape(n, g, o // g, oh * ow)
             win = _windows(xpad, (kh, kw), stride, dil)
             kk = cg * kh * kw
@@ -155,7 +204,9 @@ class Convolution(Function):
             if one_d:
                 w = w[:, :, None]
             # (G, Og, OH*OW*N) with the batch innermost, then one batched GEMM per group
-            gt = xp.ascontiguousarray(go.transpose(1, 2, 3, 0)).reshape(g, o // g, oh * ow * n)
+            if gt is None:
+                gt = xp.ascontiguousarray(go.transpose(1, 2, 3, 0))
+            gt = gt.reshape(g, o // g, oh * ow * n)
             wm = w.reshape(g, o // g, cg * kh * kw)
             # 2-D dots: stacked matmul with a transposed operand skips BLAS in NumPy
             gcol = xp.stack([xp.dot(wm[i].T, gt[i]) for i in range(g)]) if g > 1 else xp.dot(wm[0].T, gt[0])
