@@ -163,10 +163,6 @@ def run(args: argparse.Namespace) -> int:
     os.makedirs(out_dir, exist_ok=True)
     ckpt_path = os.path.join(out_dir, "checkpoint.pt")
 
-    if args.model == "lenet" and device.type == "cpu":
-        from ember.ops._parallel import prefer_own_threads
-
-        prefer_own_threads()  # measured 10-25% faster for conv nets on 2 cores (docs/performance.md)
     random.seed(args.seed)
     np.random.seed(args.seed)
     ember.manual_seed(args.seed)

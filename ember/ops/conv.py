@@ -14,7 +14,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from ember._backend import of
 from ember.autograd.function import Function
-from ember.ops._parallel import split
+from ember.ops._parallel import get_num_threads, split
 
 
 def _swv(xp, a, window, axis):
@@ -38,6 +38,16 @@ def _pad2(x, pad, value=0.0):
     (t, b), (left, r) = pad
     out = xp.full(x.shape[:2] + (x.shape[2] + t + b, x.shape[3] + left + r), value, dtype=x.dtype)
     out[:, :, t : t + x.shape[2], left : left + x.shape[3]] = x
+    return out
+
+
+def _matmul2d(a, b):
+    """a @ b for 2-D arrays; when ember's threads are on (BLAS single-threaded), the columns
+    of b are split across them so the GEMM still uses every core."""
+    if get_num_threads() < 2 or b.shape[1] < 256:
+        return a @ b
+    out = np.empty((a.shape[0], b.shape[1]), dtype=np.result_type(a.dtype, b.dtype))
+    split(lambda lo, hi: np.matmul(a, b[:, lo:hi], out=out[:, lo:hi]), b.shape[1], out.size * a.shape[1])
     return out
 
 
@@ -71,7 +81,9 @@ def _forward_batch_last(ctx, xshape, xpad, w, b, stride, pad, dil, out_hw):
                 ]
 
     split(chunk, c, cols.size)
-    out = _from_batch_last(np, (w.reshape(o, -1) @ cols.reshape(c * kh * kw, -1)).reshape(o, oh, ow, n))
+    out = _from_batch_last(
+        np, _matmul2d(w.reshape(o, -1), cols.reshape(c * kh * kw, -1)).reshape(o, oh, ow, n)
+    )
     if b is not None:
         out += b.reshape(o, 1, 1)
     need = ctx.needs_input_grad
@@ -178,7 +190,7 @@ class Convolution(Function):
         if ctx.cols_bl is not None:  # batch-last columns kept from forward: one GEMM each
             gt = _to_batch_last(go).reshape(o, oh * ow * n)
             if need[1]:
-                gw = (gt @ ctx.cols_bl.reshape(cg * kh * kw, -1).T).reshape(ws)
+                gw = _matmul2d(gt, ctx.cols_bl.reshape(cg * kh * kw, -1).T).reshape(ws)
         elif need[1]:
             gm = go.reshape(n, g, o // g, oh * ow)
             win = _windows(xpad, (kh, kw), stride, dil)
@@ -209,7 +221,10 @@ class Convolution(Function):
             gt = gt.reshape(g, o // g, oh * ow * n)
             wm = w.reshape(g, o // g, cg * kh * kw)
             # 2-D dots: stacked matmul with a transposed operand skips BLAS in NumPy
-            gcol = xp.stack([xp.dot(wm[i].T, gt[i]) for i in range(g)]) if g > 1 else xp.dot(wm[0].T, gt[0])
+            if g > 1:
+                gcol = xp.stack([xp.dot(wm[i].T, gt[i]) for i in range(g)])
+            else:
+                gcol = _matmul2d(wm[0].T, gt[0]) if xp is np else xp.dot(wm[0].T, gt[0])
             gcol = gcol.reshape(c, kh, kw, oh, ow, n)
             (t, bt), (lf, r) = pad
             hp, wp = h + t + bt, wd + lf + r
