@@ -202,43 +202,44 @@ def _xp(device):
     return _backend.module_for(_backend.to_device(device)) if device is not None else np
 
 
-def empty(
-    *size,
-    dtype=None,
-    device=None,
-    requires_grad: bool = False,
-    out=None,
-    layout=None,
-    pin_memory: bool = False,
-    memory_format=None,
-) -> Tensor:
-    return _finish(np.empty(_size(size), dtype=_dt(dtype).np), dtype, device, requires_grad)
+def _sized_factory(make, name: str, doc: str):
+    """torch.<name>(*size, dtype=None, device=None, requires_grad=False, ...): `make(shape,
+    np_dtype, generator)` builds the array."""
+
+    def factory(
+        *size,
+        generator=None,
+        dtype=None,
+        device=None,
+        requires_grad: bool = False,
+        out=None,
+        layout=None,
+        pin_memory: bool = False,
+        memory_format=None,
+    ) -> Tensor:
+        if generator is not None and name not in ("rand", "randn"):
+            raise TypeError(f"{name}() got an unexpected keyword argument 'generator'")
+        np_dtype = _dt(dtype).np
+        return _finish(make(_size(size), np_dtype, generator), dtype, device, requires_grad)
+
+    factory.__name__ = factory.__qualname__ = name
+    factory.__doc__ = doc
+    return factory
 
 
-def zeros(
-    *size,
-    dtype=None,
-    device=None,
-    requires_grad: bool = False,
-    out=None,
-    layout=None,
-    pin_memory: bool = False,
-    memory_format=None,
-) -> Tensor:
-    return _finish(np.zeros(_size(size), dtype=_dt(dtype).np), dtype, device, requires_grad)
+def _random_floats(sample):
+    """Draw float32/float64 directly (no float64 detour for float32 results)."""
+
+    def make(shape, np_dtype, generator):
+        draw_dtype = np.float64 if np_dtype == np.float64 else np.float32
+        return sample(rng(generator), shape, draw_dtype).astype(np_dtype, copy=False)
+
+    return make
 
 
-def ones(
-    *size,
-    dtype=None,
-    device=None,
-    requires_grad: bool = False,
-    out=None,
-    layout=None,
-    pin_memory: bool = False,
-    memory_format=None,
-) -> Tensor:
-    return _finish(np.ones(_size(size), dtype=_dt(dtype).np), dtype, device, requires_grad)
+empty = _sized_factory(lambda shape, dt, gen: np.empty(shape, dtype=dt), "empty", "Uninitialised tensor.")
+zeros = _sized_factory(lambda shape, dt, gen: np.zeros(shape, dtype=dt), "zeros", "Tensor of zeros.")
+ones = _sized_factory(lambda shape, dt, gen: np.ones(shape, dtype=dt), "ones", "Tensor of ones.")
 
 
 def full(
@@ -355,38 +356,14 @@ def logspace(
     return _finish(arr.astype(_dt(dtype).np), dtype, device, requires_grad)
 
 
-def rand(
-    *size,
-    generator=None,
-    dtype=None,
-    device=None,
-    requires_grad: bool = False,
-    out=None,
-    layout=None,
-    pin_memory: bool = False,
-    memory_format=None,
-) -> Tensor:
-    """Uniform [0, 1) samples."""
-    arr = rng(generator).random(_size(size), dtype=np.float64 if _dt(dtype).np == np.float64 else np.float32)
-    return _finish(arr.astype(_dt(dtype).np, copy=False), dtype, device, requires_grad)
-
-
-def randn(
-    *size,
-    generator=None,
-    dtype=None,
-    device=None,
-    requires_grad: bool = False,
-    out=None,
-    layout=None,
-    pin_memory: bool = False,
-    memory_format=None,
-) -> Tensor:
-    """Standard normal samples."""
-    arr = rng(generator).standard_normal(
-        _size(size), dtype=np.float64 if _dt(dtype).np == np.float64 else np.float32
-    )
-    return _finish(arr.astype(_dt(dtype).np, copy=False), dtype, device, requires_grad)
+rand = _sized_factory(
+    _random_floats(lambda g, shape, dt: g.random(shape, dtype=dt)), "rand", "Uniform [0, 1) samples."
+)
+randn = _sized_factory(
+    _random_floats(lambda g, shape, dt: g.standard_normal(shape, dtype=dt)),
+    "randn",
+    "Standard normal samples.",
+)
 
 
 def randint(
