@@ -387,23 +387,29 @@ def _tiled_max_backward(ctx, g):
     nan = bool(xp.isnan(out).any()) if out.dtype.kind == "f" else False
 
     def chunk(lo, hi):
-        taken = None
         o, gs, xs, gxs = out[lo:hi], g[lo:hi], x[lo:hi], gx[lo:hi]
-        for i in range(kh):
-            for j in range(kw):
-                s = xs[:, :, i::kh, j::kw]
-                hit = s == o
-                if nan:
-                    hit |= s != s  # a NaN is the max of its window
-                if taken is None:
-                    taken = hit
-                else:
-                    hit &= ~taken
-                    taken |= hit
-                if gs.dtype.kind == "f":
-                    xp.multiply(gs, hit, out=gxs[:, :, i::kh, j::kw])
-                else:
-                    gxs[:, :, i::kh, j::kw] = xp.where(hit, gs, zero)
+        pos = [(i, j) for i in range(kh) for j in range(kw)]
+        hits = []
+        for i, j in pos:
+            s = xs[:, :, i::kh, j::kw]
+            hit = s == o
+            if nan:
+                hit |= s != s  # a NaN is the max of its window
+            hits.append(hit)
+        # exactly one hit per window (no ties, the usual case for real-valued inputs): no
+        # first-max bookkeeping needed
+        if not nan and sum(int(xp.count_nonzero(h)) for h in hits) == o.size:
+            taken = None
+        else:
+            taken = hits[0].copy()
+            for h in hits[1:]:
+                h &= ~taken
+                taken |= h
+        for (i, j), hit in zip(pos, hits):
+            if gs.dtype.kind == "f":
+                xp.multiply(gs, hit, out=gxs[:, :, i::kh, j::kw])
+            else:
+                gxs[:, :, i::kh, j::kw] = xp.where(hit, gs, zero)
 
     split(chunk, x.shape[0], x.size) if xp is np else chunk(0, x.shape[0])
     return gx
