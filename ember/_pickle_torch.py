@@ -17,6 +17,7 @@ from ember import _backend, _dtype
 from ember._pickle_safe import STORAGE_DTYPES
 from ember._size import Size
 from ember._tensor import Tensor
+from ember.autograd.function import normalize
 
 _STORAGE_NAME = {dt: name for name, dt in STORAGE_DTYPES.items() if dt and name != "UntypedStorage"}
 
@@ -151,6 +152,8 @@ class TorchPickler(pickle._Pickler):
         if type(obj) is TorchGlobal:
             return obj.name  # -> save_global
         if isinstance(obj, Tensor):
+            if obj._bl:
+                normalize(obj)
             if _is_parameter(obj):
                 data = Tensor._wrap(obj._data)
                 return torch_global("torch._utils", "_rebuild_parameter"), (

@@ -28,6 +28,7 @@ class Tensor:
         "__dict__",
     )
     __array_ufunc__ = None  # make ndarray <op> Tensor defer to Tensor's reflected operators
+    _bl = False  # memory is batch-last (C, H, W, N); made NCHW before it can show (ops/batch_last.py)
     __hash__ = object.__hash__
 
     def __new__(cls, *args, **kwargs):
@@ -71,6 +72,8 @@ class Tensor:
     # -- basic properties ---------------------------------------------------------------------
     @property
     def data(self) -> Tensor:
+        if self._bl:
+            _normalize(self)
         t = Tensor._wrap(self._data)
         return t
 
@@ -78,6 +81,9 @@ class Tensor:
     def data(self, value: Tensor) -> None:
         if not isinstance(value, Tensor):
             raise TypeError(f"data must be a Tensor, got {type(value).__name__}")
+        if value._bl:
+            _normalize(value)
+        self._bl = False
         self._data = value._data
 
     @property
@@ -141,10 +147,14 @@ class Tensor:
         return self._data.itemsize
 
     def stride(self, dim: int | None = None):
+        if self._bl:
+            _normalize(self)
         st = tuple(s // self._data.itemsize for s in self._data.strides)
         return st if dim is None else st[_wrap_dim(dim, self._data.ndim)]
 
     def storage_offset(self) -> int:
+        if self._bl:
+            _normalize(self)
         base = self._data
         while isinstance(base.base, type(self._data)):
             base = base.base
@@ -156,14 +166,20 @@ class Tensor:
         )
 
     def data_ptr(self) -> int:
+        if self._bl:
+            _normalize(self)
         if type(self._data) is np.ndarray:
             return self._data.__array_interface__["data"][0]
         return int(self._data.data.ptr)
 
     def untyped_storage(self):
+        if self._bl:
+            _normalize(self)
         return _Storage(self)
 
     def is_contiguous(self, memory_format=None) -> bool:
+        if self._bl:
+            _normalize(self)
         return bool(self._data.flags.c_contiguous)
 
     @property
@@ -230,6 +246,8 @@ class Tensor:
         return format(repr(self), spec)
 
     def __array__(self, dtype=None, copy=None):
+        if self._bl:
+            _normalize(self)
         a = _backend.to_numpy(self._data)
         return a if dtype is None else a.astype(dtype)
 
@@ -254,6 +272,8 @@ class Tensor:
 
     # -- conversion ---------------------------------------------------------------------------
     def numpy(self, *, force: bool = False) -> np.ndarray:
+        if self._bl:
+            _normalize(self)
         if self._requires_grad and not force:
             raise RuntimeError(
                 "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead."
@@ -276,6 +296,8 @@ class Tensor:
         return _backend.to_numpy(self._data).reshape(()).item()
 
     def detach(self) -> Tensor:
+        if self._bl:
+            _normalize(self)
         t = Tensor._wrap(self._data)
         t._vc = self._vc  # detach shares the version counter (torch), .data does not
         return t
@@ -291,6 +313,8 @@ class Tensor:
         return Clone.apply(self)
 
     def contiguous(self, memory_format=None) -> Tensor:
+        if self._bl:
+            _normalize(self)
         if self._data.flags.c_contiguous:
             return self
         return self.clone()
@@ -639,6 +663,12 @@ class _Storage:
 
     def nbytes(self) -> int:
         return self._t._data.nbytes
+
+
+def _normalize(t: Tensor) -> None:
+    from ember.autograd.function import normalize
+
+    normalize(t)
 
 
 def _init(t: Tensor, data, requires_grad: bool) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ember.autograd import grad_mode
 from ember.autograd.function import Function as _Node
-from ember.autograd.function import _next_seq
+from ember.autograd.function import _next_seq, normalize
 
 
 class FunctionCtx:
@@ -155,6 +155,8 @@ class Function:
                 o._vc[0] += 0
                 t = o
             elif any(o is a for a in args) or o._base is not None:
+                if o._bl:
+                    normalize(o)
                 t = Tensor._wrap(o._data)
                 t._vc = o._vc
             else:

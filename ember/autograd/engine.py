@@ -5,7 +5,7 @@ from __future__ import annotations
 from heapq import heappop, heappush
 
 from ember.autograd import grad_mode
-from ember.autograd.function import _ERR_FREED, Function
+from ember.autograd.function import _ERR_FREED, Function, _flag_bl
 
 
 def _check_versions(node) -> None:
@@ -269,7 +269,11 @@ def _add_leaf(leaves, t, g):
 def _wrap_grad(g):
     from ember._tensor import Tensor
 
-    return None if g is None else Tensor._wrap(g, False, None)
+    if g is None:
+        return None
+    t = Tensor._wrap(g, False, None)
+    _flag_bl(t)  # a batch-last gradient (hooks, retain_grad) shows as contiguous, as in torch
+    return t
 
 
 def _as_tensor(g):

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import itertools
 
+import numpy as _np
+
 from ember.autograd.grad_mode import _state
 
 _ERR_FREED = (
@@ -34,6 +36,7 @@ class Function:
     _hooks = None  # tensor hooks of this node's output (register_hook)
     _retain = None  # retain_grad's hook, run after the others
     _name = None
+    _bl_ok = False  # consumes and produces batch-last tensors as they are (ops/batch_last.py)
 
     def save_for_backward(self, *arrays) -> None:
         self.saved = arrays
@@ -42,6 +45,10 @@ class Function:
     def apply(cls, *args, **kw):
         ctx = _new(cls)
         needs = False
+        if _bl_live[0] and not cls._bl_ok:
+            for a in args:
+                if isinstance(a, Tensor) and a._bl:
+                    normalize(a)
         if _state[0]:
             for a in args:
                 if isinstance(a, Tensor) and a._requires_grad:
@@ -60,6 +67,8 @@ class Function:
             ctx.next = edges
             if ctx.saved:
                 ctx._versions = _track(ctx.saved, args, res, out)
+        if cls._bl_ok:
+            _flag_bl(res)
         if tracer[0] is not None:
             tracer[0].record(cls, args, res)
         return res
@@ -93,6 +102,30 @@ class Function:
         if self._freed:
             raise RuntimeError(_ERR_FREED)
         return tuple(Tensor._wrap(s, False, None) if _is_array(s) else s for s in self.saved)
+
+
+_bl_live = [False]  # set when the first batch-last tensor is made; until then no op checks
+
+
+def _flag_bl(res) -> None:
+    """Mark an op's output whose memory is (C, H, W, N): torch would give a contiguous tensor."""
+    d = res._data
+    if type(d) is _np.ndarray and d.ndim == 4 and not d.flags.c_contiguous and _bl_dense(d):
+        res._bl = True
+        _bl_live[0] = True
+
+
+def _bl_dense(d) -> bool:
+    return d.transpose(1, 2, 3, 0).flags.c_contiguous
+
+
+def normalize(t) -> None:
+    """Make a batch-last tensor NCHW-contiguous in place (same values and version; arrays
+    saved for backward keep the old buffer, which nothing else can see)."""
+    from ember.ops.batch_last import from_bl
+
+    t._data = from_bl(t._data.transpose(1, 2, 3, 0))
+    t._bl = False
 
 
 def _is_array(x) -> bool:

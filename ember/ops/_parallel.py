@@ -58,3 +58,26 @@ def split(fn, n: int, items: int) -> None:
     fn(bounds[0], bounds[1])
     for f in futures:
         f.result()
+
+
+def dense_flat(a):
+    """1-d view of `a` in memory order when it is C-contiguous or batch-last (C, H, W, N)
+    contiguous, else None."""
+    if a.flags.c_contiguous:
+        return a.reshape(-1)
+    if a.ndim == 4:
+        t = a.transpose(1, 2, 3, 0)
+        if t.flags.c_contiguous:
+            return t.reshape(-1)
+    return None
+
+
+def map_flat(fn, out, *ins) -> None:
+    """fn(out_part, *in_parts) over chunks of memory, across ember's threads, when every array
+    has out's shape and strides and is dense; otherwise one fn(out, *ins) call."""
+    flat = dense_flat(out) if out.ndim else None
+    if flat is None or any(a.strides != out.strides or a.shape != out.shape for a in ins):
+        fn(out, *ins)
+        return
+    flats = [flat] + [dense_flat(a) for a in ins]
+    split(lambda lo, hi: fn(*(f[lo:hi] for f in flats)), flat.size, flat.size)

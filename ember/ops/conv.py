@@ -14,6 +14,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from ember._backend import of
 from ember.autograd.function import Function
+from ember.ops import batch_last as BL
 from ember.ops._parallel import get_num_threads, split
 
 
@@ -48,49 +49,6 @@ def _matmul2d(a, b):
         return a @ b
     out = np.empty((a.shape[0], b.shape[1]), dtype=np.result_type(a.dtype, b.dtype))
     split(lambda lo, hi: np.matmul(a, b[:, lo:hi], out=out[:, lo:hi]), b.shape[1], out.size * a.shape[1])
-    return out
-
-
-def _to_batch_last(a):
-    """(N, C, H, W) -> contiguous (C, H, W, N), batch split across threads."""
-    n, c, h, w = a.shape
-    out = np.empty((c, h, w, n), dtype=a.dtype)
-
-    def chunk(lo, hi):
-        out[lo:hi] = a[:, lo:hi].transpose(1, 2, 3, 0)
-
-    split(chunk, c, out.size)
-    return out
-
-
-def _forward_batch_last(ctx, xshape, xpad, w, b, stride, pad, dil, out_hw):
-    """Layers with many input channels (C*KH*KW >= 64): columns in (C, KH, KW, OH, OW, N) order
-    built by k*k slice copies with long contiguous runs, then ONE GEMM; backward reuses them
-    for the weight gradient (one GEMM instead of a small GEMM per sample)."""
-    n = xshape[0]
-    o, c, kh, kw = w.shape
-    (oh, ow), (sh, sw), (dh, dw) = out_hw, stride, dil
-    xbl = _to_batch_last(xpad)
-    cols = np.empty((c, kh, kw, oh, ow, n), dtype=xpad.dtype)
-
-    def chunk(lo, hi):
-        for i in range(kh):
-            for j in range(kw):
-                cols[lo:hi, i, j] = xbl[
-                    lo:hi, i * dh : i * dh + sh * (oh - 1) + 1 : sh, j * dw : j * dw + sw * (ow - 1) + 1 : sw
-                ]
-
-    split(chunk, c, cols.size)
-    out = _from_batch_last(
-        np, _matmul2d(w.reshape(o, -1), cols.reshape(c * kh * kw, -1)).reshape(o, oh, ow, n)
-    )
-    if b is not None:
-        out += b.reshape(o, 1, 1)
-    need = ctx.needs_input_grad
-    ctx.cols_bl = cols if need and need[1] else None
-    if need:
-        ctx.save_for_backward(None, w if need[0] else None)
-        ctx.meta = (False, xshape, w.shape, stride, pad, dil, 1, (oh, ow))
     return out
 
 
@@ -136,6 +94,7 @@ def col2im_add(gx, gw, k, stride, dil, out_hw):
 
 class Convolution(Function):
     # y[n,o] = b[o] + sum_{c,i,j} w[o,c,i,j] x_pad[n, c, s*h + d*i, s*w + d*j]  (cross-correlation)
+    _bl_ok = True
     _name = "ConvolutionBackward0"
 
     @staticmethod
@@ -144,15 +103,26 @@ class Convolution(Function):
         if one_d:
             x, w = x[:, :, None], w[:, :, None]
         xp = of(x)
+        g = groups
+        if (
+            xp is np
+            and g == 1
+            and not one_d
+            and x.dtype == w.dtype
+            and BL.conv_cols_bytes(x, w, stride, pad, dil) <= BL.MAX_COLS_BYTES
+        ):  # batch-last: the output stays (C, H, W, N) in memory (see ops/batch_last.py)
+            y, cols = BL.conv_forward(x, w, b, stride, pad, dil)
+            need = ctx.needs_input_grad
+            if need:
+                ctx.save_for_backward(None, w if need[0] else None)
+                ctx.cols_bl = cols if need[1] else None
+                ctx.meta = ("bl", x.shape, w.shape, stride, pad, dil, BL.is_bl(x))
+            return BL.nchw(y)
         n, c, h, wd = x.shape
         o, cg, kh, kw = w.shape
         xpad = _pad2(x, pad)
         win = _windows(xpad, (kh, kw), stride, dil)
         oh, ow = win.shape[2], win.shape[3]
-        g = groups
-        if xp is np and g == 1 and not one_d and cg * kh * kw >= 64 and x.dtype == w.dtype:
-            return _forward_batch_last(ctx, x.shape, xpad, w, b, stride, pad, dil, (oh, ow))
-        ctx.cols_bl = None
         wm = w.reshape(g, o // g, cg * kh * kw)
         out = xp.empty((n, o, oh, ow), dtype=np.result_type(x.dtype, w.dtype))
         step = _chunk(n, cg * kh * kw * oh * ow * g)
@@ -178,6 +148,12 @@ class Convolution(Function):
     @staticmethod
     def backward(ctx, go):
         xpad, w = ctx.saved
+        if ctx.meta[0] == "bl":
+            _, xs, ws, stride, pad, dil, x_bl = ctx.meta
+            gx, gw, gb = BL.conv_backward(go, ctx.cols_bl, w, ws, xs, stride, pad, dil, ctx.needs_input_grad)
+            if gx is not None:  # the input's gradient in the input's layout
+                gx = BL.nchw(gx) if x_bl else BL.from_bl(gx)
+            return gx, gw, gb
         one_d, xs, ws, stride, pad, dil, g, (oh, ow) = ctx.meta
         need = ctx.needs_input_grad
         xp = of(go)
@@ -187,11 +163,7 @@ class Convolution(Function):
         o, cg, kh, kw = ws
         gx = gw = gb = None
         gt = None
-        if ctx.cols_bl is not None:  # batch-last columns kept from forward: one GEMM each
-            gt = _to_batch_last(go).reshape(o, oh * ow * n)
-            if need[1]:
-                gw = _matmul2d(gt, ctx.cols_bl.reshape(cg * kh * kw, -1).T).reshape(ws)
-        elif need[1]:
+        if need[1]:
             gm = go.reshape(n, g, o // g, oh * ow)
             win = _windows(xpad, (kh, kw), stride, dil)
             kk = cg * kh * kw
@@ -302,6 +274,7 @@ class IndexPad(Function):
 
 class MaxPool(Function):
     # y = max over each window; dy flows to the (first) argmax of its window
+    _bl_ok = True
     _name = "MaxPool2DWithIndicesBackward0"
 
     @staticmethod
@@ -319,6 +292,12 @@ class MaxPool(Function):
             and h % kh == 0
             and w % kw == 0
         ):
+            if xp is np and not x.flags.c_contiguous and BL.is_bl(x):
+                xbl = x.transpose(1, 2, 3, 0)
+                out = BL.max_pool_forward(xbl, k)
+                ctx.meta = None
+                ctx.tiled = (xbl, out, k, True)
+                return BL.nchw(out)
             return _tiled_max_forward(ctx, x, k)
         fill = -xp.inf if x.dtype.kind == "f" else xp.iinfo(x.dtype).min
         xpad = _pad2(x, ((ph, ph + eb), (pw, pw + er)), fill)
@@ -340,7 +319,12 @@ class MaxPool(Function):
     @staticmethod
     def backward(ctx, g):
         if ctx.meta is None:
-            return _tiled_max_backward(ctx, g), None, None, None, None, None, None
+            if ctx.tiled[3]:
+                xbl, out, k, _ = ctx.tiled
+                gx = BL.nchw(BL.max_pool_backward(xbl, out, g, k))
+            else:
+                gx = _tiled_max_backward(ctx, g)
+            return gx, None, None, None, None, None, None
         (n, c, h, w), k, stride, (ph, pw), (eb, er), dil, (oh, ow) = ctx.meta
         xp = of(g)
         kh, kw = k
@@ -374,13 +358,13 @@ def _tiled_max_forward(ctx, x, k):
 
     split(chunk, x.shape[0], x.size) if xp is np else chunk(0, x.shape[0])
     ctx.meta = None
-    ctx.tiled = (x, out, k)
+    ctx.tiled = (x, out, k, False)
     return out
 
 
 def _tiled_max_backward(ctx, g):
     """Each window's gradient goes to its first maximal element (row-major), as torch does."""
-    x, out, (kh, kw) = ctx.tiled
+    x, out, (kh, kw), _ = ctx.tiled
     xp = of(g)
     gx = xp.empty(x.shape, dtype=g.dtype)
     zero = g.dtype.type(0)

@@ -7,7 +7,7 @@ import numpy as np
 from ember import _backend, _dtype
 from ember._backend import of
 from ember.autograd.function import Function
-from ember.ops._parallel import split
+from ember.ops._parallel import map_flat
 from ember.ops._promote import binary, float_binary, result_dtype, to_float
 from ember.ops._util import quiet_fp, unbroadcast
 
@@ -463,6 +463,8 @@ class Sqrt(Function):
 
 class Tanh(Function):
     # d tanh(a) = (1 - tanh(a)^2) da
+    _bl_ok = True
+
     @staticmethod
     def forward(ctx, a):
         out = _nd(of(a).tanh(to_float(a)))
@@ -482,22 +484,23 @@ class Tanh(Function):
 
 class Sigmoid(Function):
     # d sigma(a) = sigma(a) (1 - sigma(a)) da
+    _bl_ok = True
+
     @staticmethod
     def forward(ctx, a):
         a = to_float(a)
         xp = of(a)
         # 1/(1+e^-a) overflows for a << 0; tanh form is stable and one pass
         if type(a) is np.ndarray and a.ndim:
-            out = np.empty(a.shape, dtype=a.dtype)
+            out = np.empty_like(a)  # keeps a batch-last layout
 
-            def chunk(lo, hi):  # in place on a fresh buffer, split across threads
-                v = out[lo:hi]
-                np.multiply(a[lo:hi], 0.5, out=v)
+            def chunk(v, x):  # in place on a fresh buffer, split across threads
+                np.multiply(x, 0.5, out=v)
                 np.tanh(v, out=v)
                 v *= 0.5
                 v += 0.5
 
-            split(chunk, a.shape[0], a.size)
+            map_flat(chunk, out, a)
         else:
             out = _nd(xp.tanh(a * 0.5) * 0.5 + 0.5)
         ctx.save_for_backward(out)
@@ -507,26 +510,27 @@ class Sigmoid(Function):
     def backward(ctx, g):
         y = ctx.saved[0]
         if type(g) is np.ndarray and g.ndim and g.shape == y.shape and g.dtype == y.dtype:
-            t = np.empty(y.shape, dtype=y.dtype)
+            t = np.empty_like(y)
 
-            def chunk(lo, hi):
-                v = t[lo:hi]
-                np.subtract(1, y[lo:hi], out=v)
-                v *= y[lo:hi]
-                v *= g[lo:hi]
+            def chunk(v, yy, gg):
+                np.subtract(1, yy, out=v)
+                v *= yy
+                v *= gg
 
-            split(chunk, y.shape[0], y.size)
+            map_flat(chunk, t, y, g)
             return t
         return g * y * (1 - y)
 
 
 class Relu(Function):
     # d relu(a) = [a > 0] da
+    _bl_ok = True
+
     @staticmethod
     def forward(ctx, a):
         if type(a) is np.ndarray and a.ndim:
-            out = np.empty(a.shape, dtype=a.dtype)
-            split(lambda lo, hi: np.maximum(a[lo:hi], 0, out=out[lo:hi]), a.shape[0], a.size)
+            out = np.empty_like(a)  # keeps a batch-last layout
+            map_flat(lambda v, x: np.maximum(x, 0, out=v), out, a)
         else:
             out = _nd(of(a).maximum(a, 0))
         ctx.save_for_backward(out)
@@ -536,13 +540,13 @@ class Relu(Function):
     def backward(ctx, g):
         y = ctx.saved[0]
         if type(g) is np.ndarray and g.ndim and g.shape == y.shape and g.dtype == y.dtype:
-            t = np.empty(y.shape, dtype=y.dtype)
+            t = np.empty_like(y)
 
-            def chunk(lo, hi):
-                np.greater(y[lo:hi], 0, out=t[lo:hi])
-                t[lo:hi] *= g[lo:hi]
+            def chunk(v, yy, gg):
+                np.greater(yy, 0, out=v)
+                v *= gg
 
-            split(chunk, y.shape[0], y.size)
+            map_flat(chunk, t, y, g)
             return t
         return g * (y > 0)
 

@@ -7,7 +7,7 @@ import builtins
 import numpy as np
 
 from ember._backend import of
-from ember.autograd.function import Function
+from ember.autograd.function import Function, normalize
 from ember.ops._util import norm_dim
 
 
@@ -205,6 +205,8 @@ def view(input, *shape):
 def view_dtype(input, dt):
     from ember._tensor import Tensor
 
+    if input._bl:
+        normalize(input)
     return as_view(Tensor._wrap(input._data.view(dt.np)), input)
 
 

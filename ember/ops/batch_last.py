@@ -1,0 +1,249 @@
+"""Batch-last (C, H, W, N) kernels for 2-d convolution and tiled max pooling (NumPy only).
+
+Why: in NCHW, a LeNet-sized image row is 8-24 floats, so every NumPy loop over windows runs
+thousands of tiny inner loops. With the batch innermost, each window slice is a run of N
+contiguous floats and im2col/col2im/pooling become a few long copies (measured on 256x6x24x24:
+2x2 max pool forward+backward 3.6 -> 1.4 ms).
+
+How a tensor carries it: the op returns the NCHW-shaped view `bl.transpose(3, 0, 1, 2)` of a
+(C, H, W, N) buffer and `Function.apply` flags the result `_bl`. Ops that know the layout
+(convolution, max pool, relu/sigmoid/tanh) consume it as is; before any other op, and before
+anything that shows strides or aliases memory (view, detach, numpy, stride, data_ptr, ...),
+the tensor is made NCHW-contiguous in place (`ember.autograd.function.normalize`), so users see
+exactly torch's contiguous tensor.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ember.ops._parallel import split
+
+_BLOCK = 64  # rows per block in the blocked transpose (measured best of 16/64/256)
+_GEMM_COLS = 4096  # columns per weight-gradient GEMM: OpenBLAS's threaded path is 2-3x slower here
+_SMALL = 1024  # below this many weights, GEMMs over the batch go in column blocks
+MAX_COLS_BYTES = 64 << 20  # larger im2col buffers take the NCHW path (which rebuilds them in chunks)
+
+
+def is_bl(a) -> bool:
+    """True when the 4-d NumPy array's memory is (C, H, W, N)-contiguous."""
+    return type(a) is np.ndarray and a.ndim == 4 and a.transpose(1, 2, 3, 0).flags.c_contiguous
+
+
+def transpose2d(a, out=None):
+    """Contiguous copy of a.T for a 2-d array, in row blocks (a plain copy of a.T walks one side
+    with a large stride and is 3-4x slower on a few MB)."""
+    r, c = a.shape
+    if out is None:
+        out = np.empty((c, r), dtype=a.dtype)
+
+    def chunk(lo, hi):
+        for s in range(lo, hi, _BLOCK):
+            e = min(s + _BLOCK, hi)
+            out[:, s:e] = a[s:e].T
+
+    split(chunk, r, a.size)
+    return out
+
+
+def to_bl(a):
+    """(N, C, H, W) in any layout -> (C, H, W, N) contiguous (a free view when it already is)."""
+    t = a.transpose(1, 2, 3, 0)
+    if t.flags.c_contiguous:
+        return t
+    n, c, h, w = a.shape
+    if a.flags.c_contiguous:
+        return transpose2d(a.reshape(n, c * h * w)).reshape(c, h, w, n)
+    return np.ascontiguousarray(t)
+
+
+def nchw(bl):
+    """The NCHW-shaped view of a (C, H, W, N) buffer (what a batch-last tensor holds)."""
+    return bl.transpose(3, 0, 1, 2)
+
+
+def from_bl(bl):
+    """(C, H, W, N) in any layout -> contiguous (N, C, H, W) copy."""
+    c, h, w, n = bl.shape
+    if bl.flags.c_contiguous:
+        return transpose2d(bl.reshape(c * h * w, n)).reshape(n, c, h, w)
+    return np.ascontiguousarray(bl.transpose(3, 0, 1, 2))
+
+
+def _pad_bl(xbl, pad):
+    (t, b), (left, r) = pad
+    if not (t or b or left or r):
+        return xbl
+    c, h, w, n = xbl.shape
+    out = np.zeros((c, h + t + b, w + left + r, n), dtype=xbl.dtype)
+    out[:, t : t + h, left : left + w] = xbl
+    return out
+
+
+def _gemm(a, b):
+    """a @ b for 2-d arrays with many columns. Small a (few output channels): in blocks of 4096
+    columns, split across ember's threads when they are on (6x25 @ 25x147456, cold cache:
+    2.1 -> 1.9 ms); otherwise one call (16x150 @ 150x16384: 1.4 vs 1.55 ms in blocks)."""
+    if a.size >= _SMALL:
+        return a @ b
+    out = np.empty((a.shape[0], b.shape[1]), dtype=np.result_type(a.dtype, b.dtype))
+
+    def run(lo, hi):
+        for s in range(lo * _GEMM_COLS, min(hi * _GEMM_COLS, b.shape[1]), _GEMM_COLS):
+            e = min(s + _GEMM_COLS, b.shape[1])
+            np.matmul(a, b[:, s:e], out=out[:, s:e])
+
+    split(run, -(-b.shape[1] // _GEMM_COLS), out.size * a.shape[1])
+    return out
+
+
+def _gemm_nt(a, b):
+    """a @ b.T for long rows (a: (M, K), b: (P, K), K large): summed over K blocks of 4096,
+    computed as (b_blk @ a_blk.T).T (measured 2.7 -> 1.1 ms for 6x25 over K = 147456)."""
+    if a.shape[0] * b.shape[0] >= _SMALL:
+        return (b @ a.T).T  # 16x150 over K = 16384, cold cache: 1.4 ms (g @ c.T: 1.75)
+    k = a.shape[1]
+    parts = {}
+
+    def run(lo, hi):
+        acc = np.zeros((b.shape[0], a.shape[0]), dtype=np.result_type(a.dtype, b.dtype))
+        for s in range(lo * _GEMM_COLS, min(hi * _GEMM_COLS, k), _GEMM_COLS):
+            e = min(s + _GEMM_COLS, k)
+            acc += b[:, s:e] @ a[:, s:e].T
+        parts[lo] = acc
+
+    nblk = -(-k // _GEMM_COLS)
+    split(run, nblk, a.shape[0] * b.shape[0] * k)
+    return sum(parts[i] for i in sorted(parts)).T
+
+
+def conv_forward(x, w, b, stride, pad, dil):
+    """y_bl[o, h, w, n] = b[o] + sum_{c,i,j} w[o,c,i,j] x_pad[n, c, s*h + d*i, s*w + d*j].
+    Columns in (C, KH, KW, OH, OW, N) order (k*k long slice copies), then one GEMM.
+    Returns (y_bl, columns); the columns are kept for the weight gradient."""
+    o, c, kh, kw = w.shape
+    xpad = _pad_bl(to_bl(x), pad)
+    (sh, sw), (dh, dw) = stride, dil
+    hp, wp, n = xpad.shape[1:]
+    oh = (hp - dh * (kh - 1) - 1) // sh + 1
+    ow = (wp - dw * (kw - 1) - 1) // sw + 1
+    cols = np.empty((c, kh, kw, oh, ow, n), dtype=xpad.dtype)
+
+    def chunk(lo, hi):
+        for i in range(kh):
+            for j in range(kw):
+                hs, ws = i * dh, j * dw
+                cols[lo:hi, i, j] = xpad[
+                    lo:hi, hs : hs + sh * (oh - 1) + 1 : sh, ws : ws + sw * (ow - 1) + 1 : sw
+                ]
+
+    split(chunk, c, cols.size)
+    y = _gemm(w.reshape(o, -1), cols.reshape(c * kh * kw, -1))
+    if b is not None:
+        y += b.reshape(o, 1)
+    return y.reshape(o, oh, ow, n), cols
+
+
+def conv_cols_bytes(x, w, stride, pad, dil) -> int:
+    n, c, h, wd = x.shape
+    o, _, kh, kw = w.shape
+    (t, b), (left, r) = pad
+    oh = (h + t + b - dil[0] * (kh - 1) - 1) // stride[0] + 1
+    ow = (wd + left + r - dil[1] * (kw - 1) - 1) // stride[1] + 1
+    return c * kh * kw * max(oh, 0) * max(ow, 0) * n * x.itemsize
+
+
+def conv_backward(g, cols, w, ws, xshape, stride, pad, dil, need):
+    """Gradients from y_bl's gradient g (any layout): gw = g2d @ cols2d^T, gb = sum g,
+    gx_bl = col2im(w2d^T @ g2d) cropped to the unpadded input, all batch-last.
+    w (shape ws) is needed only for gx, the columns only for gw."""
+    o, c, kh, kw = ws
+    gbl = to_bl(g)
+    g2d = gbl.reshape(o, -1)
+    gx = gw = gb = None
+    if need[1]:
+        gw = _gemm_nt(g2d, cols.reshape(c * kh * kw, -1)).reshape(ws)
+    if len(need) > 2 and need[2]:
+        gb = g2d.sum(1)
+    if need[0]:
+        n, _, h, wd = xshape
+        (t, bt), (left, r) = pad
+        oh, ow = gbl.shape[1:3]
+        gpad = np.zeros((c, h + t + bt, wd + left + r, n), dtype=g.dtype)
+        gcol = (w.reshape(o, -1).T @ g2d).reshape(c, kh, kw, oh, ow, n)  # one GEMM (measured
+        # faster than per-channel blocks kept in cache: 3.5 vs 5.3 ms on LeNet's conv2)
+        split(
+            lambda lo, hi: _col2im_add(gpad[lo:hi], gcol[lo:hi], (kh, kw), stride, dil, (oh, ow)),
+            c,
+            gcol.size,
+        )
+        gx = (
+            gpad if not (t or bt or left or r) else np.ascontiguousarray(gpad[:, t : t + h, left : left + wd])
+        )
+    return gx, gw, gb
+
+
+def _col2im_add(gx, gw, k, stride, dil, out_hw):
+    """Add window gradients gw[(C, KH, KW, OH, OW, N)] into gx[(C, Hp, Wp, N)] in place."""
+    (kh, kw), (sh, sw), (dh, dw) = k, stride, dil
+    oh, ow = out_hw
+    for i in range(kh):
+        for j in range(kw):
+            hi, wj = i * dh, j * dw
+            gx[:, hi : hi + sh * (oh - 1) + 1 : sh, wj : wj + sw * (ow - 1) + 1 : sw] += gw[:, i, j]
+    return gx
+
+
+def max_pool_forward(xbl, k):
+    """Non-overlapping windows (stride = kernel, no padding, sizes divisible): the max of the
+    kh*kw strided slices; NaN propagates as in torch."""
+    kh, kw = k
+    c, h, w, n = xbl.shape
+    x6 = xbl.reshape(c, h // kh, kh, w // kw, kw, n)
+    out = np.empty((c, h // kh, w // kw, n), dtype=xbl.dtype)
+
+    def chunk(lo, hi):
+        o = out[lo:hi]
+        o[...] = x6[lo:hi, :, 0, :, 0]
+        for i in range(kh):
+            for j in range(kw):
+                if i or j:
+                    np.maximum(o, x6[lo:hi, :, i, :, j], out=o)
+
+    split(chunk, c, xbl.size)
+    return out
+
+
+def max_pool_backward(xbl, obl, g, k):
+    """Each window's gradient goes to its first maximal element (row-major), as torch does."""
+    kh, kw = k
+    c, h, w, n = xbl.shape
+    gbl = to_bl(g)
+    x6 = xbl.reshape(c, h // kh, kh, w // kw, kw, n)
+    gx = np.empty_like(xbl)
+    g6 = gx.reshape(x6.shape)
+    nan = bool(np.isnan(obl).any()) if obl.dtype.kind == "f" else False
+
+    def chunk(lo, hi):
+        o, gs = obl[lo:hi], gbl[lo:hi]
+        pos = [(i, j) for i in range(kh) for j in range(kw)]
+        hits = []
+        for i, j in pos:
+            s = x6[lo:hi, :, i, :, j]
+            hit = s == o
+            if nan:
+                hit |= s != s  # a NaN is the max of its window
+            hits.append(hit)
+        if nan or sum(int(np.count_nonzero(t)) for t in hits) != o.size:  # ties: first max wins
+            taken = hits[0].copy()
+            for t in hits[1:]:
+                t &= ~taken
+                taken |= t
+        for (i, j), hit in zip(pos, hits):
+            if gs.dtype.kind == "f":
+                np.multiply(gs, hit, out=g6[lo:hi, :, i, :, j])
+            else:
+                g6[lo:hi, :, i, :, j] = np.where(hit, gs, gs.dtype.type(0))
+
+    split(chunk, c, xbl.size)
+    return gx
