@@ -173,7 +173,7 @@ def conv_backward(g, cols, w, ws, xshape, stride, pad, dil, need):
         gcol = (w.reshape(o, -1).T @ g2d).reshape(c, kh, kw, oh, ow, n)  # one GEMM (measured
         # faster than per-channel blocks kept in cache: 3.5 vs 5.3 ms on LeNet's conv2)
         split(
-            lambda lo, hi: _col2im_add(gpad[lo:hi], gcol[lo:hi], (kh, kw), stride, dil, (oh, ow)),
+            lambda lo, hi: col2im_add(gpad[lo:hi], gcol[lo:hi], (kh, kw), stride, dil, (oh, ow)),
             c,
             gcol.size,
         )
@@ -183,7 +183,7 @@ def conv_backward(g, cols, w, ws, xshape, stride, pad, dil, need):
     return gx, gw, gb
 
 
-def _col2im_add(gx, gw, k, stride, dil, out_hw):
+def col2im_add(gx, gw, k, stride, dil, out_hw):
     """Add window gradients gw[(C, KH, KW, OH, OW, N)] into gx[(C, Hp, Wp, N)] in place."""
     (kh, kw), (sh, sw), (dh, dw) = k, stride, dil
     oh, ow = out_hw

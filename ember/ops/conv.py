@@ -15,6 +15,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from ember._backend import of
 from ember.autograd.function import Function
 from ember.ops import batch_last as BL
+from ember.ops.batch_last import col2im_add
 from ember.ops._parallel import get_num_threads, split
 
 
@@ -79,17 +80,6 @@ def _from_batch_last(xp, a):
 
     split(chunk, n, out.size)
     return out
-
-
-def col2im_add(gx, gw, k, stride, dil, out_hw):
-    """Add window gradients gw[(C, KH, KW, OH, OW, N)] into gx[(C, Hp, Wp, N)] in place."""
-    (kh, kw), (sh, sw), (dh, dw) = k, stride, dil
-    oh, ow = out_hw
-    for i in range(kh):
-        for j in range(kw):
-            hi, wj = i * dh, j * dw
-            gx[:, hi : hi + sh * (oh - 1) + 1 : sh, wj : wj + sw * (ow - 1) + 1 : sw] += gw[:, i, j]
-    return gx
 
 
 class Convolution(Function):
