@@ -585,7 +585,7 @@ def _one(d):
     key = (d.dtype, d.shape, type(d))
     one = _ONES.get(key)
     if one is None:
-        one = _ONES[key] = d * 0 + 1
+        one = _ONES[key] = _backend.of(d).ones(d.shape, dtype=d.dtype)  # not d*0+1: NaN*0 is NaN
         if type(one) is np.ndarray:
             one.flags.writeable = False
         else:

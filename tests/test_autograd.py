@@ -293,3 +293,22 @@ def test_jacobian_and_hessian():
     he = ember.autograd.functional.hessian(lambda v: (v**3).sum(), x)
     ht = torch.autograd.functional.hessian(lambda v: (v**3).sum(), xt)
     close(he, ht)
+
+
+def test_nan_loss_does_not_poison_later_backwards():
+    """The implicit 1 that seeds backward() must not be derived from the loss value (NaN*0+1)."""
+    x = ember.tensor([float("nan"), 1.0], requires_grad=True)
+    x.sum().backward()
+    assert x.grad.tolist() == [1.0, 1.0]
+    y = ember.tensor([2.0, 3.0], requires_grad=True)
+    (y * 3).sum().backward()
+    assert y.grad.tolist() == [3.0, 3.0]
+
+
+def test_relu_gradient_at_nan_matches_torch():
+    grads = []
+    for lib in (ember, torch):
+        x = lib.tensor([float("nan"), -1.0, 0.0, 2.0], requires_grad=True)
+        lib.relu(x).backward(lib.tensor([1.0, 2.0, 3.0, 4.0]))
+        grads.append(x.grad.tolist())
+    assert grads[0] == grads[1]

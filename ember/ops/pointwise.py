@@ -542,13 +542,13 @@ class Relu(Function):
         if type(g) is np.ndarray and g.ndim and g.shape == y.shape and g.dtype == y.dtype:
             t = np.empty_like(y)
 
-            def chunk(v, yy, gg):
-                np.greater(yy, 0, out=v)
+            def chunk(v, yy, gg):  # y = relu(x) >= 0 or NaN: y != 0 is torch's "not y <= 0"
+                np.not_equal(yy, 0, out=v)
                 v *= gg
 
             map_flat(chunk, t, y, g)
             return t
-        return g * (y > 0)
+        return g * (y != 0)
 
 
 class Abs(Function):
