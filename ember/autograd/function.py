@@ -49,12 +49,12 @@ class Function:
             for a in args:
                 if isinstance(a, Tensor) and a._bl:
                     normalize(a)
+        arrays = [a._data if isinstance(a, Tensor) else a for a in args]
         if _state[0]:
             for a in args:
                 if isinstance(a, Tensor) and a._requires_grad:
                     needs = True
                     break
-        arrays = [a._data if isinstance(a, Tensor) else a for a in args]
         if not needs:
             ctx.needs_input_grad = _FALSES[len(args)] if len(args) < 16 else (False,) * len(args)
             res = _wrap(cls.forward(ctx, *arrays, **kw), False, None)

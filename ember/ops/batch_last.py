@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ember.ops._parallel import split
+from ember.ops._parallel import get_num_threads, split
 
 _BLOCK = 64  # rows per block in the blocked transpose (measured best of 16/64/256)
 _GEMM_COLS = 4096  # columns per weight-gradient GEMM: OpenBLAS's threaded path is 2-3x slower here
@@ -84,7 +84,7 @@ def _gemm(a, b):
     """a @ b for 2-d arrays with many columns. Small a (few output channels): in blocks of 4096
     columns, split across ember's threads when they are on (6x25 @ 25x147456, cold cache:
     2.1 -> 1.9 ms); otherwise one call (16x150 @ 150x16384: 1.4 vs 1.55 ms in blocks)."""
-    if a.size >= _SMALL:
+    if a.size >= _SMALL and get_num_threads() < 2:
         return a @ b
     out = np.empty((a.shape[0], b.shape[1]), dtype=np.result_type(a.dtype, b.dtype))
 
@@ -100,7 +100,7 @@ def _gemm(a, b):
 def _gemm_nt(a, b):
     """a @ b.T for long rows (a: (M, K), b: (P, K), K large): summed over K blocks of 4096,
     computed as (b_blk @ a_blk.T).T (measured 2.7 -> 1.1 ms for 6x25 over K = 147456)."""
-    if a.shape[0] * b.shape[0] >= _SMALL:
+    if a.shape[0] * b.shape[0] >= _SMALL and get_num_threads() < 2:
         return (b @ a.T).T  # 16x150 over K = 16384, cold cache: 1.4 ms (g @ c.T: 1.75)
     k = a.shape[1]
     parts = {}
@@ -170,7 +170,7 @@ def conv_backward(g, cols, w, ws, xshape, stride, pad, dil, need):
         (t, bt), (left, r) = pad
         oh, ow = gbl.shape[1:3]
         gpad = np.zeros((c, h + t + bt, wd + left + r, n), dtype=g.dtype)
-        gcol = (w.reshape(o, -1).T @ g2d).reshape(c, kh, kw, oh, ow, n)  # one GEMM (measured
+        gcol = _gemm(w.reshape(o, -1).T, g2d).reshape(c, kh, kw, oh, ow, n)  # one GEMM (measured
         # faster than per-channel blocks kept in cache: 3.5 vs 5.3 ms on LeNet's conv2)
         split(
             lambda lo, hi: col2im_add(gpad[lo:hi], gcol[lo:hi], (kh, kw), stride, dil, (oh, ow)),
