@@ -211,3 +211,31 @@ def test_max_pool_ties_and_nan_on_batch_last_input():
         res.append((y.detach().numpy(), xt.grad.numpy()))
     np.testing.assert_array_equal(res[0][0], res[1][0])
     np.testing.assert_array_equal(res[0][1], res[1][1])
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_batch_norm_keeps_batch_last_and_matches_torch(training):
+    x, w = _arr(6, 3, 10, 10), _arr(4, 3, 3, 3)
+    res = []
+    for lib in (ember, torch):
+        lib.manual_seed(0)
+        conv = lib.nn.Conv2d(3, 4, 3)
+        bn = lib.nn.BatchNorm2d(4)
+        with lib.no_grad():
+            conv.weight.copy_(lib.tensor(w))
+            conv.bias.zero_()
+            bn.weight.copy_(lib.tensor([0.5, 1.0, 1.5, 2.0]))
+        bn.train(training)
+        xt = lib.tensor(x, requires_grad=True)
+        y = bn(conv(xt))
+        if lib is ember:
+            assert y._bl  # stayed batch-last through the norm
+        out = lib.nn.functional.max_pool2d(lib.relu(y), 2)
+        (out * out).sum().backward()
+        res.append(
+            [out.detach().numpy(), xt.grad.numpy(), conv.weight.grad.numpy(), bn.weight.grad.numpy()]
+            + [bn.running_mean.numpy(), bn.running_var.numpy(), y.stride()]
+        )
+    for a, b in zip(res[0][:-1], res[1][:-1]):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+    assert res[0][-1] == res[1][-1]
