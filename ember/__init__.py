@@ -41,6 +41,13 @@ from ember._dtype import int64 as long  # noqa: F401
 from ember._dtype import complex64 as cfloat  # noqa: F401
 from ember._backend import device  # noqa: F401
 from ember._size import Size  # noqa: F401
+from ember._memory_format import (  # noqa: F401
+    channels_last,
+    channels_last_3d,
+    contiguous_format,
+    memory_format,
+    preserve_format,
+)
 from ember._tensor import Tensor  # noqa: F401
 from ember.autograd.grad_mode import (  # noqa: F401
     enable_grad,

@@ -6,6 +6,7 @@ import numpy as np
 
 from ember import _backend, _dtype
 from ember._dtype import dtype as _dt
+from ember._memory_format import contiguous_format, is_format, preserve_format
 from ember.autograd import grad_mode
 
 _G = grad_mode._state
@@ -180,7 +181,9 @@ class Tensor:
     def is_contiguous(self, memory_format=None) -> bool:
         if self._bl:
             _normalize(self)
-        return bool(self._data.flags.c_contiguous)
+        if memory_format is None:
+            return bool(self._data.flags.c_contiguous)
+        return is_format(self._data, memory_format)
 
     @property
     def device(self) -> _backend.device:
@@ -310,23 +313,29 @@ class Tensor:
     def clone(self, *, memory_format=None) -> Tensor:
         from ember.ops.pointwise import Clone
 
-        return Clone.apply(self)
+        return Clone.apply(self, memory_format=memory_format)
 
     def contiguous(self, memory_format=None) -> Tensor:
         if self._bl:
             _normalize(self)
-        if self._data.flags.c_contiguous:
+        if self._data.flags.c_contiguous and memory_format in (None, contiguous_format, preserve_format):
             return self
-        return self.clone()
+        if memory_format is preserve_format:
+            raise RuntimeError("preserve memory format is unsupported by the contiguous operator")
+        if is_format(self._data, memory_format):
+            return self
+        return self.clone(memory_format=memory_format or contiguous_format)
 
     def to(self, *args, **kwargs) -> Tensor:
         dtype = kwargs.pop("dtype", None)
         device = kwargs.pop("device", None)
         copy = kwargs.pop("copy", False)
         kwargs.pop("non_blocking", None)
-        kwargs.pop("memory_format", None)
+        fmt = kwargs.pop("memory_format", None)
         if kwargs:
             raise TypeError(f"to() got unexpected keyword arguments {list(kwargs)}")
+        if fmt is not None and fmt is not preserve_format and not is_format(self._data, fmt):
+            return self.clone(memory_format=fmt).to(*args, dtype=dtype, device=device, copy=False)
         for a in args:
             if isinstance(a, Tensor):
                 dtype, device = a.dtype, a.device

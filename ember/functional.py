@@ -8,6 +8,7 @@ import math
 import numpy as np
 
 from ember import _backend, _dtype
+from ember._memory_format import axis_order, copy_as, preserve_format
 from ember._tensor import Tensor
 from ember.random import rng
 
@@ -432,6 +433,22 @@ def normal(
     return _finish(np.asarray(arr).astype(dt.np), dtype, device, requires_grad)
 
 
+def _layout_like(out: Tensor, input: Tensor, memory_format) -> Tensor:
+    """torch's memory_format for *_like: preserve (default) keeps a dense input's stride order
+    (NumPy's empty_like does the same); an explicit format lays the result out in it."""
+    src = input._data
+    if memory_format is None or memory_format is preserve_format:
+        if src.flags.c_contiguous or input._bl or type(src) is not type(out._data):
+            return out
+        arr = _backend.of(src).empty_like(src, dtype=out._data.dtype)
+        arr[...] = out._data
+        out._data = arr
+        return out
+    if axis_order(memory_format, src.ndim) is not None:
+        out._data = copy_as(out._data, memory_format)
+    return out
+
+
 def _like(t: Tensor, dtype):
     return dtype if dtype is not None else t.dtype
 
@@ -449,9 +466,10 @@ def _like_factory(factory, name: str):
         pin_memory: bool = False,
         memory_format=None,
     ) -> Tensor:
-        return factory(
+        out = factory(
             input.shape, dtype=_like(input, dtype), device=device or _dev(input), requires_grad=requires_grad
         )
+        return _layout_like(out, input, memory_format)
 
     like.__name__ = like.__qualname__ = name
     like.__doc__ = f"torch.{name}: {factory.__name__} shaped like the input."
@@ -474,13 +492,14 @@ def full_like(
     pin_memory: bool = False,
     memory_format=None,
 ) -> Tensor:
-    return full(
+    out = full(
         input.shape,
         fill_value,
         dtype=_like(input, dtype),
         device=device or _dev(input),
         requires_grad=requires_grad,
     )
+    return _layout_like(out, input, memory_format)
 
 
 rand_like = _like_factory(rand, "rand_like")

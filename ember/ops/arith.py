@@ -166,7 +166,7 @@ def round(input, *, decimals: int = 0, out=None) -> Tensor:
 
 
 def clone(input, *, memory_format=None) -> Tensor:
-    return P.Clone.apply(input)
+    return P.Clone.apply(input, memory_format=memory_format)
 
 
 def clamp(input, min=None, max=None, *, out=None) -> Tensor:

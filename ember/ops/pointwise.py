@@ -6,6 +6,7 @@ import numpy as np
 
 from ember import _backend, _dtype
 from ember._backend import of
+from ember._memory_format import copy_as
 from ember.autograd.function import Function
 from ember.ops._parallel import map_flat
 from ember.ops._promote import binary, float_binary, result_dtype, to_float
@@ -684,10 +685,10 @@ class Frac(Function):
 
 
 class Clone(Function):
-    # d clone(a) = da
+    # d clone(a) = da  (the copy is laid out in memory_format; preserve keeps a's stride order)
     @staticmethod
-    def forward(ctx, a):
-        return a.copy()
+    def forward(ctx, a, memory_format=None):
+        return copy_as(a, memory_format)
 
     @staticmethod
     def backward(ctx, g):
