@@ -1,6 +1,6 @@
 """ember vs torch on the same work, each library in its own process, 2 threads.
 
-    python benchmarks/run.py [--only tiny,linreg,...] [--json benchmarks/results/latest.json]
+    python benchmarks/run.py [--only tiny,linreg,...] [--rounds 2] [--json benchmarks/results/latest.json]
 
 Prints medians, min-max and the ratio ember/torch (lower is better), and refuses to report
 when the machine is busy (another process using CPU makes 2-thread timings meaningless)."""
@@ -87,6 +87,14 @@ def main() -> int:
     ap.add_argument("--only", default=",".join(default))
     ap.add_argument("--json", default=os.path.join(HERE, "results", "latest.json"))
     ap.add_argument("--force", action="store_true", help="report even if the machine looks busy")
+    ap.add_argument(
+        "--rounds",
+        type=int,
+        default=2,
+        help="processes per library, alternating torch/ember and then ember/torch, times pooled: "
+        "this VM drifts between fast and slow phases, and interleaving keeps both libraries in the "
+        "same phases (default 2)",
+    )
     args = ap.parse_args()
     load = machine_busy()
     if load > 0.5 and not args.force:
@@ -99,7 +107,15 @@ def main() -> int:
         f"{'workload':<28} {'unit':<8} {'torch median (min-max)':<28} {'ember median (min-max)':<28} {'ratio':>6} {'goal':>6}  mem e/t MB"
     )
     for name in args.only.split(","):
-        res = {lib: run_one(lib, name) for lib in ("torch", "ember")}
+        res = {}
+        for r in range(max(1, args.rounds)):
+            for lib in ("torch", "ember") if r % 2 == 0 else ("ember", "torch"):
+                one = run_one(lib, name)
+                if lib not in res:
+                    res[lib] = one
+                else:
+                    res[lib]["times"] += one["times"]
+                    res[lib]["maxrss_mb"] = max(res[lib]["maxrss_mb"], one["maxrss_mb"])
         med = {k: statistics.median(v["times"]) for k, v in res.items()}
         ratio = med["ember"] / med["torch"]
         goal = GOALS.get(name)
