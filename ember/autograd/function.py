@@ -73,6 +73,34 @@ class Function:
             tracer[0].record(cls, args, res)
         return res
 
+    @classmethod
+    def apply2(cls, a, b):
+        """apply(a, b) for a Tensor `a` (the operator bindings' hot path): same steps, no
+        *args packing or generic loops."""
+        if (_bl_live[0] and not cls._bl_ok) or tracer[0] is not None:
+            return cls.apply(a, b)
+        ctx = _new(cls)
+        if isinstance(b, Tensor):
+            bd, brg = b._data, b._requires_grad
+        else:
+            bd, brg = b, False
+        if _state[0] and (a._requires_grad or brg):
+            ea = (a.grad_fn or a) if a._requires_grad else None
+            eb = (b.grad_fn or b) if brg else None
+            ctx.needs_input_grad = (ea is not None, eb is not None)
+            ctx._seq = _next_seq()
+            out = cls.forward(ctx, a._data, bd)
+            res = _wrap(out, True, ctx)
+            ctx.next = [ea, eb]
+            if ctx.saved:
+                ctx._versions = _track(ctx.saved, (a, b), res, out)
+        else:
+            ctx.needs_input_grad = _FALSES[2]
+            res = _wrap(cls.forward(ctx, a._data, bd), False, None)
+        if cls._bl_ok:
+            _flag_bl(res)
+        return res
+
     # -- introspection with torch's names ------------------------------------------------------
     def name(self) -> str:
         return self._name or type(self).__name__ + "Backward0"
