@@ -596,13 +596,13 @@ _NO_INPLACE = {
 
 
 def _matmul(a, b):
-    from ember.ops.linalg import matmul
+    from ember.ops.linalg import MatMul
 
     if not isinstance(a, Tensor):
         a = Tensor._wrap(np.asarray(a))
     if not isinstance(b, Tensor):
         b = Tensor._wrap(np.asarray(b))
-    return matmul(a, b)
+    return MatMul.apply2(a, b)
 
 
 subtract, multiply, divide, negative, absolute, clip, fix = sub, mul, div, neg, abs, clamp, trunc
