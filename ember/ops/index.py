@@ -208,7 +208,7 @@ def getitem(a, key):
     if (tk is int and a._data.ndim) or (tk is slice and (key.step is None or key.step > 0)):
         # hot path (x[i], x[i:j]): a basic index is always a view
         k = (key, Ellipsis)
-        out = GetItem.apply(a, k)
+        out = GetItem.apply2(a, k)
         out._vc = a._vc
         if a._base is None:
             out._base = a

@@ -36,7 +36,7 @@ def _expand_back(g, shape, axes, keepdims):
 class Sum(Function):
     # d sum(a) = 1 (gradient broadcast back over the summed dims)
     @staticmethod
-    def forward(ctx, a, axes, keepdims, dtype=None):
+    def forward(ctx, a, axes, keepdims=False, dtype=None):
         ctx.shape, ctx.axes, ctx.keepdims = a.shape, axes, keepdims
         if dtype is None and a.dtype.kind in "biu":
             dtype = np.int64
@@ -387,7 +387,9 @@ def _count(shape, axes) -> int:
 def sum(input, dim=None, keepdim: bool = False, *, dtype=None, axis=None, keepdims=None):
     """torch.sum"""
     if dim is None and axis is None and dtype is None:  # hot path: full sum
-        return Sum.apply(input, None, bool(keepdims or keepdim), None)
+        if not (keepdims or keepdim):
+            return Sum.apply2(input, None)
+        return Sum.apply(input, None, True, None)
     if axis is not None:
         dim = axis
     if keepdims is not None:
