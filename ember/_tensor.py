@@ -401,9 +401,7 @@ class Tensor:
         if gradient is None and inputs is None and not create_graph and self._requires_grad:
             d = self._data
             if d.size == 1 and d.dtype.kind == "f":  # the common `loss.backward()`: skip arg juggling
-                from ember.autograd.engine import run_backward
-
-                run_backward((self,), (_one(d),), bool(retain_graph), False)
+                _run_backward((self,), (_one(d),), bool(retain_graph), False)
                 return
         from ember.autograd import backward
 
@@ -725,10 +723,13 @@ def _wrap_dim(dim: int, ndim: int) -> int:
 
 
 def _link() -> None:
-    from ember.autograd import function
+    global _run_backward
+    from ember.autograd import engine, function
 
     function.Tensor = Tensor
     function._wrap = Tensor._wrap
+    engine.Tensor = Tensor
+    _run_backward = engine.run_backward
 
 
 _link()

@@ -90,8 +90,6 @@ def run_backward(
 
     With `inputs` None, gradients accumulate into leaves' `.grad` (Tensor.backward). Otherwise
     return the gradient for each of `inputs` without touching `.grad` (autograd.grad)."""
-    from ember._tensor import Tensor
-
     if inputs is None and not create_graph and len(roots) == 1 and roots[0].grad_fn is not None:
         return _run_simple(roots[0].grad_fn, grads[0], retain_graph, Tensor)
     wrap = _wrap_grad if not create_graph else _as_tensor
@@ -331,5 +329,7 @@ def _reshape_grad(g, t):
             f"compatible with {list(t._data.shape)}"
         ) from None
 
+
+Tensor = None  # bound by ember._tensor at import (avoids an import cycle)
 
 __all__ = ["run_backward", "Function"]

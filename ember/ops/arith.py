@@ -11,6 +11,7 @@ from ember.autograd.grad_mode import _state as _G
 from ember.ops import pointwise as P
 from ember.ops._promote import binary, result_dtype
 from ember.ops._util import quiet_fp
+from ember.ops.linalg import MatMul
 from ember.ops.out import write_out
 
 
@@ -596,8 +597,6 @@ _NO_INPLACE = {
 
 
 def _matmul(a, b):
-    from ember.ops.linalg import MatMul
-
     if not isinstance(a, Tensor):
         a = Tensor._wrap(np.asarray(a))
     if not isinstance(b, Tensor):

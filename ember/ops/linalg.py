@@ -61,6 +61,8 @@ class MatMul(Function):
     def backward(ctx, g):
         a, b = ctx.saved
         n = ctx.needs_input_grad
+        if a.ndim == 2 and b.ndim == 2:  # the common 2-d case: no batch dims to sum over
+            return (g @ b.T if n[0] else None), (a.T @ g if n[1] else None)
         xp = of(g)
         a2 = a.reshape((1,) + tuple(a.shape)) if a.ndim == 1 else a
         b2 = b.reshape(tuple(b.shape) + (1,)) if b.ndim == 1 else b

@@ -187,16 +187,18 @@ class Pow(Function):
     @staticmethod
     def backward(ctx, g):
         a, b, out = ctx.saved
+        tb = type(b)
+        if tb is int or tb is float:  # tensor ** Python number: only `a` has a gradient
+            if b == 2:
+                return g * a * 2.0, None  # exact: doubling rounds nothing
+            return (g * b * a ** (b - 1) if b != 0 else g * 0), None
         n = ctx.needs_input_grad
         xp = of(g)
         ga = gb = None
         with quiet_fp():
             if n[0]:
                 if isinstance(b, (int, float)):
-                    if b == 2:
-                        ga = g * a * 2.0  # exact: doubling rounds nothing
-                    else:
-                        ga = g * b * a ** (b - 1) if b != 0 else g * 0
+                    ga = g * b * a ** (b - 1) if b != 0 else g * 0
                 else:
                     ga = unbroadcast(xp.where(b == 0, 0.0, g * b * a ** (b - 1)), ctx.sa)
             if n[1]:
