@@ -93,7 +93,7 @@ class Function:
             res = _wrap(out, True, ctx)
             ctx.next = [ea, eb]
             if ctx.saved:
-                ctx._versions = _track(ctx.saved, (a, b), res, out)
+                ctx._versions = _track2(ctx.saved, a, b, res, out)
         else:
             ctx.needs_input_grad = _FALSES[2]
             res = _wrap(cls.forward(ctx, a._data, bd), False, None)
@@ -178,6 +178,28 @@ def _track(saved, args, res, out=None):
                 src = (None, res._vc, res._vc[0])
         tracked.append(src)
     return tracked
+
+
+def _track2(saved, a, b, res, out):
+    """_track for apply2's two inputs, without the generic loops."""
+    ad = a._data
+    bd = b._data if isinstance(b, Tensor) else _NOT_ARRAY
+    tracked = []
+    for s in saved:
+        if s is ad:
+            tracked.append((a, a._vc, a._vc[0]))
+        elif s is bd:
+            tracked.append((b, b._vc, b._vc[0]))
+        elif s is None or type(s) is float or type(s) is int:
+            tracked.append(None)
+        elif s is out or s is res._data:
+            tracked.append((None, res._vc, res._vc[0]))
+        else:
+            tracked.append(None)
+    return tracked
+
+
+_NOT_ARRAY = object()
 
 
 class AccumulateGrad:

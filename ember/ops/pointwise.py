@@ -51,7 +51,8 @@ class Add(Function):
     @staticmethod
     def forward(ctx, a, b):
         a, b = binary(a, b)
-        ctx.sa, ctx.sb = _shape(a), _shape(b)
+        ctx.sa = a.shape if type(a) is np.ndarray else _shape(a)
+        ctx.sb = b.shape if type(b) is np.ndarray else _shape(b)
         try:
             return a + b
         except ValueError:
@@ -73,7 +74,8 @@ class Sub(Function):
                 "If you are trying to invert a mask, use the `~` or `logical_not()` operator instead."
             )
         a, b = binary(a, b)
-        ctx.sa, ctx.sb = _shape(a), _shape(b)
+        ctx.sa = a.shape if type(a) is np.ndarray else _shape(a)
+        ctx.sb = b.shape if type(b) is np.ndarray else _shape(b)
         try:
             return a - b
         except ValueError:
@@ -91,9 +93,10 @@ class Mul(Function):
     def forward(ctx, a, b):
         a, b = binary(a, b)
         n = ctx.needs_input_grad
-        if n:
-            ctx.save_for_backward(a if n[1] else None, b if n[0] else None)
-        ctx.sa, ctx.sb = _shape(a), _shape(b)
+        if n and (n[0] or n[1]):
+            ctx.saved = (a if n[1] else None, b if n[0] else None)
+        ctx.sa = a.shape if type(a) is np.ndarray else _shape(a)
+        ctx.sb = b.shape if type(b) is np.ndarray else _shape(b)
         try:
             return a * b
         except ValueError:
