@@ -728,6 +728,7 @@ def _link() -> None:
 
     function.Tensor = Tensor
     function._wrap = Tensor._wrap
+    function._as_array = _as_array
     engine.Tensor = Tensor
     _run_backward = engine.run_backward
 

@@ -205,8 +205,11 @@ def _run_simple(root, g, retain_graph: bool, Tensor):
                 g = _run_hooks(node, g)
             if node._freed:
                 raise RuntimeError(_ERR_FREED)
-            if node._versions is not None:
-                _check_versions(node)
+            vs = node._versions
+            if vs is not None:
+                for src in vs:
+                    if src is not None and src[1][0] != src[2]:
+                        _check_versions(node)  # raises the version error
             in_grads = node.backward(node, g)
             if type(in_grads) is not tuple:
                 in_grads = (in_grads,)

@@ -73,33 +73,9 @@ class Function:
             tracer[0].record(cls, args, res)
         return res
 
-    @classmethod
-    def apply2(cls, a, b):
-        """apply(a, b) for a Tensor `a` (the operator bindings' hot path): same steps, no
-        *args packing or generic loops."""
-        if (_bl_live[0] and not cls._bl_ok) or tracer[0] is not None:
-            return cls.apply(a, b)
-        ctx = _new(cls)
-        if isinstance(b, Tensor):
-            bd, brg = b._data, b._requires_grad
-        else:
-            bd, brg = b, False
-        if _state[0] and (a._requires_grad or brg):
-            ea = (a.grad_fn or a) if a._requires_grad else None
-            eb = (b.grad_fn or b) if brg else None
-            ctx.needs_input_grad = (ea is not None, eb is not None)
-            ctx._seq = _next_seq()
-            out = cls.forward(ctx, a._data, bd)
-            res = _wrap(out, True, ctx)
-            ctx.next = [ea, eb]
-            if ctx.saved:
-                ctx._versions = _track2(ctx.saved, a, b, res, out)
-        else:
-            ctx.needs_input_grad = _FALSES[2]
-            res = _wrap(cls.forward(ctx, a._data, bd), False, None)
-        if cls._bl_ok:
-            _flag_bl(res)
-        return res
+    def __init_subclass__(cls, **kw) -> None:
+        super().__init_subclass__(**kw)
+        cls.apply2 = staticmethod(_make_apply2(cls))
 
     # -- introspection with torch's names ------------------------------------------------------
     def name(self) -> str:
@@ -202,6 +178,51 @@ def _track2(saved, a, b, res, out):
 _NOT_ARRAY = object()
 
 
+def _make_apply2(cls):
+    """`cls.apply(a, b)` for a Tensor `a`, as a plain function bound to one class: the operator
+    bindings' hot path (`Tensor.__mul__ = Mul.apply2`). Same steps as `apply`, without *args
+    packing, generic loops or a call to Tensor._wrap (its body is inlined)."""
+
+    def apply2(a, b):
+        bl_ok = cls._bl_ok
+        if (_bl_live[0] and not bl_ok) or tracer[0] is not None:
+            return cls.apply(a, b)
+        ctx = _new(cls)
+        if isinstance(b, Tensor):
+            bd, brg = b._data, b._requires_grad
+        else:
+            bd, brg = b, False
+        res = _new(Tensor)  # Tensor._wrap, inlined
+        res.grad = None
+        res._vc = [0]
+        res._hooks = None
+        res._base = None
+        if _state[0] and (a._requires_grad or brg):
+            ea = (a.grad_fn or a) if a._requires_grad else None
+            eb = (b.grad_fn or b) if brg else None
+            ctx.needs_input_grad = (ea is not None, eb is not None)
+            ctx._seq = _next_seq()
+            out = cls.forward(ctx, a._data, bd)
+            res._data = out if type(out) is _np.ndarray else _as_array(out)
+            res._requires_grad = True
+            res.grad_fn = ctx
+            ctx.next = [ea, eb]
+            if ctx.saved:
+                ctx._versions = _track2(ctx.saved, a, b, res, out)
+        else:
+            ctx.needs_input_grad = _FALSE2
+            out = cls.forward(ctx, a._data, bd)
+            res._data = out if type(out) is _np.ndarray else _as_array(out)
+            res._requires_grad = False
+            res.grad_fn = None
+        if bl_ok:
+            _flag_bl(res)
+        return res
+
+    apply2.__name__ = apply2.__qualname__ = cls.__name__ + ".apply2"
+    return apply2
+
+
 class AccumulateGrad:
     """What `next_functions` shows for a leaf: `.variable` is the leaf tensor."""
 
@@ -232,3 +253,5 @@ _wrap = None  # Tensor._wrap, bound likewise
 _new = object.__new__
 _next_seq = itertools.count(1).__next__  # creation order: consumers always have a larger number
 _FALSES = [(False,) * n for n in range(16)]
+_FALSE2 = (False, False)
+_as_array = None  # ember._tensor._as_array, bound likewise

@@ -425,19 +425,19 @@ def _ne(self, other):
 
 def _bind():
     T = Tensor
-    T.__add__ = lambda s, o, f=P.Add.apply2: f(s, o)
-    T.__radd__ = lambda s, o, f=P.Add.apply2: f(s, o)
-    T.__sub__ = lambda s, o, f=P.Sub.apply2: f(s, o)
+    T.__add__ = P.Add.apply2
+    T.__radd__ = P.Add.apply2
+    T.__sub__ = P.Sub.apply2
     T.__rsub__ = lambda s, o: P.Sub.apply(_wrap_arr(o), s)
-    T.__mul__ = lambda s, o, f=P.Mul.apply2: f(s, o)
-    T.__rmul__ = lambda s, o, f=P.Mul.apply2: f(s, o)
-    T.__truediv__ = lambda s, o, f=P.Div.apply2: f(s, o)
+    T.__mul__ = P.Mul.apply2
+    T.__rmul__ = P.Mul.apply2
+    T.__truediv__ = P.Div.apply2
     T.__rtruediv__ = lambda s, o: P.Div.apply(_wrap_arr(o), s)
     T.__floordiv__ = lambda s, o: floor_divide(s, o)
     T.__rfloordiv__ = lambda s, o: floor_divide(_wrap_arr(o), s)
     T.__mod__ = lambda s, o: remainder(s, o)
     T.__rmod__ = lambda s, o: remainder(_wrap_arr(o), s)
-    T.__pow__ = lambda s, o, f=P.Pow.apply2: f(s, o)
+    T.__pow__ = P.Pow.apply2
     T.__rpow__ = _rpow
     T.__neg__ = lambda s: P.Neg.apply(s)
     T.__pos__ = lambda s: s
