@@ -74,3 +74,29 @@ def test_inplace_cannot_downcast():
     ef += pair(np.array([1, 1]))[0]
     tf += torch.tensor([1, 1])
     assert_same(ef, tf)
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+def test_python_scalar_operands_bitwise(dt):
+    """Python numbers meet float tensors through shared 0-d arrays (ops/_promote.scalar_array):
+    results must equal torch's bit for bit, including -0.0, NaN, inf, ints, huge values and the
+    same scalar used again (cache hit), and gradients must be unchanged."""
+    x = np.array([1.5, -2.25, 0.0, -0.0, 3e-39, 7.0, np.inf, np.nan]).astype(dt)
+    scalars = [0.5, 0.1, -0.0, 0.0, 3, -7, 2**40 + 1, 1e300, float("inf"), float("nan"), 0.1]
+    for s in scalars:
+        for f in (
+            lambda v: v * s,
+            lambda v: s * v,
+            lambda v: v + s,
+            lambda v: s + v,
+            lambda v: v - s,
+            lambda v: s - v,
+            lambda v: v / s,
+        ):
+            e, t = f(ember.tensor(x)), f(torch.tensor(x))
+            assert e.dtype == getattr(ember, str(t.dtype).split(".")[1])
+            np.testing.assert_array_equal(e.numpy().view(f"u{x.itemsize}"), t.numpy().view(f"u{x.itemsize}"))
+    ew, tw = ember.tensor(x[:2], requires_grad=True), torch.tensor(x[:2], requires_grad=True)
+    for w in (ew, tw):
+        ((w * 0.1 + 0.1) / 0.1 - 0.1).sum().backward()
+    np.testing.assert_array_equal(ew.grad.numpy(), tw.grad.numpy())

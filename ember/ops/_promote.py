@@ -51,14 +51,44 @@ def binary(a, b):
     # array's dtype (weak scalars); NumPy 2 computes these directly, so skip result_dtype
     if ta is np.ndarray and (tb is float or tb is int):
         k = a.dtype.kind
-        if k == "f" or (tb is int and k == "i"):
+        if k == "f":
+            return a, scalar_array(b, a.dtype)
+        if tb is int and k == "i":
             return a, b
     elif tb is np.ndarray and (ta is float or ta is int):
         k = b.dtype.kind
-        if k == "f" or (ta is int and k == "i"):
+        if k == "f":
+            return scalar_array(a, b.dtype), b
+        if ta is int and k == "i":
             return a, b
     rt = result_dtype(a, b).np
     return _cast(a, rt), _cast(b, rt)
+
+
+def scalar_array(v, dt):
+    """A Python number as a shared read-only 0-d array of float dtype `dt` (float32/float64).
+
+    NumPy computes `float32_array * 0.5` by converting the weak scalar to float32 on every call
+    (~2.5k instructions, a third of a small op); multiplying by the same 0-d float32 array gives
+    identical results without that. 0 and NaN stay Python numbers (0.0 and -0.0 are one dict
+    key; NaN never finds itself), as do other dtypes."""
+    cache = _F32_SCALARS if dt is _F32_NP else _F64_SCALARS if dt is _F64_NP else None
+    if cache is None or not v or v != v:
+        return v
+    arr = cache.get(v)
+    if arr is None:
+        if len(cache) >= 512:  # e.g. a learning-rate schedule making a new float every step
+            cache.clear()
+        with np.errstate(over="ignore"):
+            arr = np.asarray(v, dtype=dt)
+        arr.flags.writeable = False
+        cache[v] = arr
+    return arr
+
+
+_F32_NP, _F64_NP = np.dtype(np.float32), np.dtype(np.float64)
+_F32_SCALARS: dict = {}
+_F64_SCALARS: dict = {}
 
 
 def _cast(v, rt):

@@ -9,7 +9,7 @@ from ember._backend import of
 from ember._memory_format import copy_as
 from ember.autograd.function import Function
 from ember.ops._parallel import map_flat
-from ember.ops._promote import binary, float_binary, result_dtype, to_float
+from ember.ops._promote import binary, float_binary, result_dtype, scalar_array, to_float
 from ember.ops._util import quiet_fp, unbroadcast
 
 
@@ -43,6 +43,9 @@ def _nd(out):
 
 
 def _shape(v):
+    tv = type(v)
+    if tv is float or tv is int:  # no failing hasattr: it costs an exception
+        return ()
     return v.shape if hasattr(v, "shape") else ()
 
 
@@ -120,7 +123,8 @@ class Div(Function):
             and type(a) is np.ndarray
             and a.dtype.kind == "f"
         ):
-            ctx.save_for_backward(None, b)  # hot path: tensor / Python number needs only b
+            b = scalar_array(b, a.dtype)
+            ctx.saved = (None, b)  # hot path: tensor / Python number needs only b
             ctx.sa, ctx.sb = a.shape, ()
             return _nd(a / b)
         if rounding_mode is None:
