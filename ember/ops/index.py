@@ -212,7 +212,7 @@ def getitem(a, key):
         out._vc = a._vc
         if a._base is None:
             out._base = a
-            out.__dict__["_view_fn"] = lambda r, k=k: r[k]
+            out._view_key = k  # view_fn_of() builds `lambda r: r[k]` only if it is ever needed
         else:
             _as_view(out, a, lambda r, k=k: r[k])
         return out
@@ -233,6 +233,15 @@ def getitem(a, key):
     return GetItem.apply(a, key)
 
 
+def view_fn_of(t):
+    """The function re-deriving view `t` from its root base (torch's view_fn), or None."""
+    d = t.__dict__
+    if "_view_fn" in d:
+        return d["_view_fn"]
+    k = getattr(t, "_view_key", None)
+    return None if k is None else (lambda r, k=k: r[k])
+
+
 def _as_view(out, base, fn):
     from ember.ops.shape import as_view
 
@@ -243,7 +252,7 @@ def rebase_view(view, result) -> None:
     """In-place op on a view whose history matters: write the result into the root base with a
     ViewScatter node (torch's CopySlices), then re-derive the view's history from the new base."""
     root = view._base
-    fn = view.__dict__.get("_view_fn")
+    fn = view_fn_of(view)
     if root._requires_grad and root.grad_fn is None:
         raise RuntimeError(
             "a view of a leaf Variable that requires grad is being used in an in-place operation."

@@ -9,6 +9,7 @@ import numpy as np
 from ember._backend import of
 from ember.autograd.function import Function, normalize
 from ember.ops._util import norm_dim
+from ember.ops.index import view_fn_of
 
 
 def as_view(out, base, fn=None):
@@ -18,7 +19,7 @@ def as_view(out, base, fn=None):
         out._vc = base._vc
         root = base._base if base._base is not None else base
         out._base = root
-        prev = base.__dict__.get("_view_fn") if base._base is not None else None
+        prev = view_fn_of(base) if base._base is not None else None
         if fn is not None and prev is not None:
             out.__dict__["_view_fn"] = lambda r, f=fn, p=prev: f(p(r))
         elif fn is not None:
