@@ -400,8 +400,9 @@ class Tensor:
     def backward(self, gradient=None, retain_graph=None, create_graph: bool = False, inputs=None) -> None:
         if gradient is None and inputs is None and not create_graph and self._requires_grad:
             d = self._data
-            if d.size == 1 and d.dtype.kind == "f":  # the common `loss.backward()`: skip arg juggling
-                _run_backward((self,), (_one(d),), bool(retain_graph), False)
+            if d.size == 1 and d.dtype.kind == "f" and self.grad_fn is not None:
+                # the common `loss.backward()`: straight to the engine's single-root loop
+                _run_simple(self.grad_fn, _one(d), bool(retain_graph), Tensor)
                 return
         from ember.autograd import backward
 
@@ -723,14 +724,14 @@ def _wrap_dim(dim: int, ndim: int) -> int:
 
 
 def _link() -> None:
-    global _run_backward
+    global _run_simple
     from ember.autograd import engine, function
 
     function.Tensor = Tensor
     function._wrap = Tensor._wrap
     function._as_array = _as_array
     engine.Tensor = Tensor
-    _run_backward = engine.run_backward
+    _run_simple = engine._run_simple
 
 
 _link()

@@ -191,16 +191,19 @@ def run_backward(
 def _run_simple(root, g, retain_graph: bool, Tensor):
     """The common case (one root, accumulate into leaves, no create_graph), kept lean: nodes run
     in decreasing creation order (a consumer is always created after its inputs, so every
-    node runs after all the nodes that feed it a gradient), with no dependency-counting pass."""
-    pending = {root: g}
-    heap = [(-root._seq, root)]
+    node runs after all the nodes that feed it a gradient), with no dependency-counting pass.
+
+    Nodes waiting for their turn sit in `pending` (node -> summed grad) and in `heap`. A chain
+    skips both: when a node reaches exactly one new node and nothing else is waiting, that
+    node is the next in creation order, so it runs at once (`cand`)."""
+    pending: dict = {}
+    heap: list = []
     leaves: dict = {}
     prev_mode = grad_mode._state[0]
     grad_mode._state[0] = False
+    node = root
     try:
-        while heap:
-            node = heappop(heap)[1]
-            g = pending.pop(node)
+        while True:
             if node._hooks is not None or node._retain is not None:
                 g = _run_hooks(node, g)
             if node._freed:
@@ -216,6 +219,7 @@ def _run_simple(root, g, retain_graph: bool, Tensor):
             if not retain_graph and node.saved:
                 node._freed = True
                 node.saved = ()
+            cand = None
             i = 0
             for nxt in node.next:
                 if nxt is not None:
@@ -224,7 +228,13 @@ def _run_simple(root, g, retain_graph: bool, Tensor):
                         if isinstance(nxt, Tensor):
                             e = leaves.get(nxt)
                             leaves[nxt] = ig if e is None else e + ig
+                        elif cand is None and not pending:
+                            cand, cand_g = nxt, ig
                         else:
+                            if cand is not None:  # a second node: both wait in the heap
+                                pending[cand] = cand_g
+                                heappush(heap, (-cand._seq, cand))
+                                cand = None
                             old = pending.get(nxt)
                             if old is None:
                                 pending[nxt] = ig
@@ -232,6 +242,13 @@ def _run_simple(root, g, retain_graph: bool, Tensor):
                             else:
                                 pending[nxt] = old + ig
                 i += 1
+            if cand is not None:
+                node, g = cand, cand_g
+            elif heap:
+                node = heappop(heap)[1]
+                g = pending.pop(node)
+            else:
+                break
     finally:
         grad_mode._state[0] = prev_mode
     for leaf, g in leaves.items():

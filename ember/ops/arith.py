@@ -448,7 +448,7 @@ def _bind():
     T.__xor__ = T.__rxor__ = lambda s, o: bitwise_xor(s, o)
     T.__lshift__ = lambda s, o: bitwise_left_shift(s, o)
     T.__rshift__ = lambda s, o: bitwise_right_shift(s, o)
-    T.__matmul__ = lambda s, o: _matmul(s, o)
+    T.__matmul__ = _matmul
     T.__rmatmul__ = lambda s, o: _matmul(o, s)
     T.__eq__ = _eq
     T.__ne__ = _ne

@@ -197,7 +197,9 @@ class Pow(Function):
         tb = type(b)
         if tb is int or tb is float:  # tensor ** Python number: only `a` has a gradient
             if b == 2:
-                return g * a * 2.0, None  # exact: doubling rounds nothing
+                ga = g * a
+                ga += ga  # 2ga exactly (doubling rounds nothing), without a Python-float operand
+                return ga, None
             return (g * b * a ** (b - 1) if b != 0 else g * 0), None
         n = ctx.needs_input_grad
         xp = of(g)
