@@ -378,9 +378,14 @@ def _direct(self, other, ufunc):
     return self
 
 
-def _iop(self, other, ufunc, fn):
-    r = _direct(self, other, ufunc)
-    return r if r is not None else self._inplace(fn.apply(self, other))
+def _iop(ufunc, fn):
+    """`t op= other`: _direct when no graph is recorded, else the op's Function, in place."""
+
+    def iop(self, other):
+        r = _direct(self, other, ufunc)
+        return r if r is not None else self._inplace(fn.apply(self, other))
+
+    return iop
 
 
 def _direct_method(general, ufunc):
@@ -456,10 +461,10 @@ def _bind():
     T.__le__ = lambda s, o: le(s, o)
     T.__gt__ = lambda s, o: gt(s, o)
     T.__ge__ = lambda s, o: ge(s, o)
-    T.__iadd__ = lambda s, o: _iop(s, o, np.add, P.Add)
-    T.__isub__ = lambda s, o: _iop(s, o, np.subtract, P.Sub)
-    T.__imul__ = lambda s, o: _iop(s, o, np.multiply, P.Mul)
-    T.__itruediv__ = lambda s, o: _iop(s, o, np.true_divide, P.Div)
+    T.__iadd__ = _iop(np.add, P.Add)
+    T.__isub__ = _iop(np.subtract, P.Sub)
+    T.__imul__ = _iop(np.multiply, P.Mul)
+    T.__itruediv__ = _iop(np.true_divide, P.Div)
     T.__ifloordiv__ = lambda s, o: s._inplace(floor_divide(s, o))
     T.__imod__ = lambda s, o: s._inplace(remainder(s, o))
     T.__ipow__ = lambda s, o: s._inplace(P.Pow.apply(s, o))
