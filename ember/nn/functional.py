@@ -401,6 +401,17 @@ def cross_entropy(
         out_shape = input.shape[:1] + input.shape[2:] if input.ndim >= 2 else ()
     else:
         _class_layout(input, target)
+        t = target._data
+        if (
+            input.ndim == 2
+            and weight is None
+            and label_smoothing == 0.0
+            and reduction != "none"
+            and t.dtype == np.int64
+            and not 0 <= ignore_index < C
+            and not (t.view(np.uint64) >= C).any()  # every target a class, none ignored
+        ):
+            return _ops.ClassCrossEntropy.apply(input, target, reduction)
         coef, denom = _class_coef(input, target, weight, ignore_index, label_smoothing, C)
         out = _ops.SoftmaxCrossEntropy.apply(_rows(input), coef, reduction, denom)
         out_shape = target.shape

@@ -252,7 +252,9 @@ class SoftmaxCrossEntropy(Function):
     @staticmethod
     def forward(ctx, x2, coef, reduction, denom):
         logp = log_softmax_array(x2, 1)
-        loss = -(coef * logp).sum(axis=1)
+        prod = coef * logp
+        prod[coef == 0] = 0  # 0 * -inf is NaN; torch never reads a class whose coefficient is 0
+        loss = -prod.sum(axis=1)
         ctx.save_for_backward(logp, coef)
         ctx.reduction, ctx.denom = reduction, denom
         return _reduce(of(x2), loss, reduction, denom)
@@ -266,6 +268,33 @@ class SoftmaxCrossEntropy(Function):
             gs = gs.reshape(-1, 1)
         rows = xp.sum(coef, axis=1, keepdims=True)
         return gs * (xp.exp(logp) * rows - coef), None, None, None
+
+
+class ClassCrossEntropy(Function):
+    # loss = -(1/M) sum_i log softmax(x)_{i,t_i}  ('sum': no 1/M);  dx = g/M (softmax(x) - onehot(t))
+    # The common case of SoftmaxCrossEntropy (class indices, no weights, no smoothing, every
+    # target a valid class) without building the (M, C) coefficient matrix.
+    _name = "NllLossBackward0"
+
+    @staticmethod
+    def forward(ctx, x2, t, reduction):
+        xp = of(x2)
+        logp = log_softmax_array(x2, 1)
+        total = -logp[xp.arange(t.shape[0]), t].sum()
+        ctx.save_for_backward(logp, t)
+        ctx.reduction = reduction
+        if reduction == "sum":
+            return xp.asarray(total, dtype=logp.dtype)
+        return xp.asarray(total / t.shape[0], dtype=logp.dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        logp, t = ctx.saved
+        xp = of(logp)
+        dx = xp.exp(logp)
+        dx[xp.arange(t.shape[0]), t] -= 1
+        dx *= g / t.shape[0] if ctx.reduction == "mean" else g
+        return dx, None, None
 
 
 class WeightedNll(Function):

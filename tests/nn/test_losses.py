@@ -327,3 +327,40 @@ def test_bad_reduction():
         lambda: F.mse_loss(ember.ones(2), ember.ones(2), reduction="avg"),
         lambda: TF.mse_loss(torch.ones(2), torch.ones(2), reduction="avg"),
     )
+
+
+def test_cross_entropy_class_index_fast_path_edges():
+    """Class-index cross entropy without weights/smoothing skips the coefficient matrix
+    (ops/nn_ops.ClassCrossEntropy); what it must still do like torch: ignore_index rows
+    present, out-of-range targets raising, -inf logits, a target changed in place after
+    forward, and the grad_fn name."""
+    x = _f(5, 4)
+    _run(lambda a, b: F.cross_entropy(a, b), lambda a, b: TF.cross_entropy(a, b), x, np.array([0, -100, 3, 1, -100]))
+    _run(
+        lambda a, b: F.cross_entropy(a, b, reduction="sum"),
+        lambda a, b: TF.cross_entropy(a, b, reduction="sum"),
+        x,
+        np.array([0, 2, 3, 1, 1]),
+    )
+    xi = x.copy()
+    xi[0, 1] = -np.inf  # a -inf logit of a class that is not the target: finite loss and gradient
+    _run(lambda a, b: F.cross_entropy(a, b), lambda a, b: TF.cross_entropy(a, b), xi, np.array([0, 2, 3, 1, 1]))
+    w = np.linspace(0.5, 2, 4).astype(np.float32)  # the general path too (weights, ignore_index)
+    _run(
+        lambda a, b: F.cross_entropy(a, b, weight=ember.tensor(w)),
+        lambda a, b: TF.cross_entropy(a, b, weight=torch.tensor(w)),
+        xi,
+        np.array([0, 2, -100, 1, 1]),
+    )
+    for bad in ([0, 4, 1, 1, 1], [0, -1, 1, 1, 1]):
+        assert_raises_same(
+            lambda a=bad: F.cross_entropy(ember.tensor(x), ember.tensor(a)),
+            lambda a=bad: TF.cross_entropy(torch.tensor(x), torch.tensor(a)),
+        )
+    e = ember.tensor(x, requires_grad=True)
+    t = ember.tensor([0, 2, 3, 1, 1])
+    loss = F.cross_entropy(e, t)
+    assert loss.grad_fn.name() == "NllLossBackward0"
+    t[0] = 1
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        loss.backward()
