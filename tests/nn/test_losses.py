@@ -335,7 +335,12 @@ def test_cross_entropy_class_index_fast_path_edges():
     present, out-of-range targets raising, -inf logits, a target changed in place after
     forward, and the grad_fn name."""
     x = _f(5, 4)
-    _run(lambda a, b: F.cross_entropy(a, b), lambda a, b: TF.cross_entropy(a, b), x, np.array([0, -100, 3, 1, -100]))
+    _run(
+        lambda a, b: F.cross_entropy(a, b),
+        lambda a, b: TF.cross_entropy(a, b),
+        x,
+        np.array([0, -100, 3, 1, -100]),
+    )
     _run(
         lambda a, b: F.cross_entropy(a, b, reduction="sum"),
         lambda a, b: TF.cross_entropy(a, b, reduction="sum"),
@@ -344,7 +349,9 @@ def test_cross_entropy_class_index_fast_path_edges():
     )
     xi = x.copy()
     xi[0, 1] = -np.inf  # a -inf logit of a class that is not the target: finite loss and gradient
-    _run(lambda a, b: F.cross_entropy(a, b), lambda a, b: TF.cross_entropy(a, b), xi, np.array([0, 2, 3, 1, 1]))
+    _run(
+        lambda a, b: F.cross_entropy(a, b), lambda a, b: TF.cross_entropy(a, b), xi, np.array([0, 2, 3, 1, 1])
+    )
     w = np.linspace(0.5, 2, 4).astype(np.float32)  # the general path too (weights, ignore_index)
     _run(
         lambda a, b: F.cross_entropy(a, b, weight=ember.tensor(w)),
