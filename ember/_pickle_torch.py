@@ -152,7 +152,7 @@ class TorchPickler(pickle._Pickler):
         if type(obj) is TorchGlobal:
             return obj.name  # -> save_global
         if isinstance(obj, Tensor):
-            if obj._bl:
+            if obj._batch_last:
                 normalize(obj)
             if _is_parameter(obj):
                 data = Tensor._wrap(obj._data)

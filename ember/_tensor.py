@@ -20,7 +20,7 @@ class Tensor:
         "_requires_grad",
         "grad",
         "grad_fn",
-        "_vc",
+        "_version_counter",
         "_hooks",
         "_base",
         "_view_key",
@@ -29,7 +29,7 @@ class Tensor:
         "__dict__",
     )
     __array_ufunc__ = None  # make ndarray <op> Tensor defer to Tensor's reflected operators
-    _bl = False  # memory is batch-last (C, H, W, N); made NCHW before it can show (ops/batch_last.py)
+    _batch_last = False  # memory is batch-last (C, H, W, N); made NCHW before it can show (ops/batch_last.py)
     __hash__ = object.__hash__
 
     def __new__(cls, *args, **kwargs):
@@ -65,7 +65,7 @@ class Tensor:
         t._requires_grad = requires_grad
         t.grad = None
         t.grad_fn = grad_fn
-        t._vc = [0]
+        t._version_counter = [0]
         t._hooks = None
         t._base = None
         return t
@@ -73,7 +73,7 @@ class Tensor:
     # -- basic properties ---------------------------------------------------------------------
     @property
     def data(self) -> Tensor:
-        if self._bl:
+        if self._batch_last:
             _normalize(self)
         t = Tensor._wrap(self._data)
         return t
@@ -82,9 +82,9 @@ class Tensor:
     def data(self, value: Tensor) -> None:
         if not isinstance(value, Tensor):
             raise TypeError(f"data must be a Tensor, got {type(value).__name__}")
-        if value._bl:
+        if value._batch_last:
             _normalize(value)
-        self._bl = False
+        self._batch_last = False
         self._data = value._data
 
     @property
@@ -113,7 +113,7 @@ class Tensor:
 
     @property
     def _version(self) -> int:
-        return self._vc[0]
+        return self._version_counter[0]
 
     @property
     def dtype(self) -> _dt:
@@ -148,13 +148,13 @@ class Tensor:
         return self._data.itemsize
 
     def stride(self, dim: int | None = None):
-        if self._bl:
+        if self._batch_last:
             _normalize(self)
         st = tuple(s // self._data.itemsize for s in self._data.strides)
         return st if dim is None else st[_wrap_dim(dim, self._data.ndim)]
 
     def storage_offset(self) -> int:
-        if self._bl:
+        if self._batch_last:
             _normalize(self)
         base = self._data
         while isinstance(base.base, type(self._data)):
@@ -167,19 +167,19 @@ class Tensor:
         )
 
     def data_ptr(self) -> int:
-        if self._bl:
+        if self._batch_last:
             _normalize(self)
         if type(self._data) is np.ndarray:
             return self._data.__array_interface__["data"][0]
         return int(self._data.data.ptr)
 
     def untyped_storage(self):
-        if self._bl:
+        if self._batch_last:
             _normalize(self)
         return _Storage(self)
 
     def is_contiguous(self, memory_format=None) -> bool:
-        if self._bl:
+        if self._batch_last:
             _normalize(self)
         if memory_format is None:
             return bool(self._data.flags.c_contiguous)
@@ -249,7 +249,7 @@ class Tensor:
         return format(repr(self), spec)
 
     def __array__(self, dtype=None, copy=None):
-        if self._bl:
+        if self._batch_last:
             _normalize(self)
         a = _backend.to_numpy(self._data)
         return a if dtype is None else a.astype(dtype)
@@ -275,7 +275,7 @@ class Tensor:
 
     # -- conversion ---------------------------------------------------------------------------
     def numpy(self, *, force: bool = False) -> np.ndarray:
-        if self._bl:
+        if self._batch_last:
             _normalize(self)
         if self._requires_grad and not force:
             raise RuntimeError(
@@ -299,10 +299,10 @@ class Tensor:
         return _backend.to_numpy(self._data).reshape(()).item()
 
     def detach(self) -> Tensor:
-        if self._bl:
+        if self._batch_last:
             _normalize(self)
         t = Tensor._wrap(self._data)
-        t._vc = self._vc  # detach shares the version counter (torch), .data does not
+        t._version_counter = self._version_counter  # detach shares the version counter (torch), .data does not
         return t
 
     def detach_(self) -> Tensor:
@@ -316,7 +316,7 @@ class Tensor:
         return Clone.apply(self, memory_format=memory_format)
 
     def contiguous(self, memory_format=None) -> Tensor:
-        if self._bl:
+        if self._batch_last:
             _normalize(self)
         if self._data.flags.c_contiguous and memory_format in (None, contiguous_format, preserve_format):
             return self
@@ -446,7 +446,8 @@ class Tensor:
 
     # -- in-place machinery -------------------------------------------------------------------
     def _bump(self) -> None:
-        self._vc[0] += 1
+        """Record an in-place write: the one place a version counter changes."""
+        self._version_counter[0] += 1
 
     def _check_inplace(self) -> None:
         if self._requires_grad and self.grad_fn is None and _G[0]:
@@ -495,7 +496,7 @@ class Tensor:
                         "operation."
                     ) from None
                 raise
-            self._vc[0] += 1
+            self._bump()
             if node is not None:
                 self.grad_fn = node
                 self._requires_grad = True
@@ -505,7 +506,7 @@ class Tensor:
     def _fill(self, values) -> Tensor:
         self._check_inplace()
         self._data[...] = values
-        self._vc[0] += 1
+        self._bump()
         if self.grad_fn is not None:
             self.grad_fn = None
             self._requires_grad = False
@@ -554,7 +555,7 @@ class Tensor:
         if _backend.device_of(data) != self.device:
             data = _backend.to_numpy(data) if self.device.type == "cpu" else _backend.cupy().asarray(data)
         self._data[...] = data
-        self._vc[0] += 1
+        self._bump()
         return self
 
     def uniform_(self, a: float = 0.0, b: float = 1.0, *, generator=None) -> Tensor:
@@ -684,7 +685,7 @@ def _init(t: Tensor, data, requires_grad: bool) -> None:
     t._requires_grad = requires_grad
     t.grad = None
     t.grad_fn = None
-    t._vc = [0]
+    t._version_counter = [0]
     t._hooks = None
     t._base = None
 

@@ -438,7 +438,7 @@ def _layout_like(out: Tensor, input: Tensor, memory_format) -> Tensor:
     (NumPy's empty_like does the same); an explicit format lays the result out in it."""
     src = input._data
     if memory_format is None or memory_format is preserve_format:
-        if src.flags.c_contiguous or input._bl or type(src) is not type(out._data):
+        if src.flags.c_contiguous or input._batch_last or type(src) is not type(out._data):
             return out
         arr = _backend.of(src).empty_like(src, dtype=out._data.dtype)
         arr[...] = out._data

@@ -29,7 +29,7 @@ def _conv_out(n=4):
 
 def test_conv_output_is_batch_last_inside():
     ye, _ = _conv_out()
-    assert is_bl(ye._data) and ye._bl  # the fast layout is really used
+    assert is_bl(ye._data) and ye._batch_last  # the fast layout is really used
 
 
 @pytest.mark.parametrize("act", ["relu", "sigmoid", "tanh"])
@@ -229,7 +229,7 @@ def test_batch_norm_keeps_batch_last_and_matches_torch(training):
         xt = lib.tensor(x, requires_grad=True)
         y = bn(conv(xt))
         if lib is ember:
-            assert y._bl  # stayed batch-last through the norm
+            assert y._batch_last  # stayed batch-last through the norm
         out = lib.nn.functional.max_pool2d(lib.relu(y), 2)
         (out * out).sum().backward()
         res.append(

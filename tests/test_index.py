@@ -82,7 +82,7 @@ def test_getitem_matches_torch(i):
 def test_basic_index_is_view_advanced_is_copy():
     x = ember.arange(12.0).reshape(3, 4)
     for v in (x[1], x[:, 1:3], x[0, 0], x[None, ..., 1]):
-        assert np.shares_memory(v._data, x._data) and v._vc is x._vc
+        assert np.shares_memory(v._data, x._data) and v._version_counter is x._version_counter
     for c in (x[[0, 1]], x[x > 3], x[ember.tensor([1])]):
         assert not np.shares_memory(c._data, x._data)
     y = x[0, 1]

@@ -12,7 +12,7 @@ class FunctionCtx:
 
     def save_for_backward(self, *tensors) -> None:
         self._saved = tensors
-        self._saved_versions = [t._vc[0] if t is not None else None for t in tensors]
+        self._saved_versions = [t._version_counter[0] if t is not None else None for t in tensors]
 
     @property
     def saved_tensors(self) -> tuple:
@@ -23,10 +23,10 @@ class FunctionCtx:
             raise RuntimeError(_ERR_FREED)
         saved = getattr(self, "_saved", ())
         for t, v in zip(saved, self._saved_versions):
-            if t is not None and t._vc[0] != v:
+            if t is not None and t._version_counter[0] != v:
                 raise RuntimeError(
                     "one of the variables needed for gradient computation has been modified by an "
-                    f"inplace operation: is at version {t._vc[0]}; expected version {v} instead."
+                    f"inplace operation: is at version {t._version_counter[0]}; expected version {v} instead."
                 )
         return saved
 
@@ -152,13 +152,12 @@ class Function:
                 res.append(o)
                 continue
             if id(o) in dirty:
-                o._vc[0] += 0
                 t = o
             elif any(o is a for a in args) or o._base is not None:
-                if o._bl:
+                if o._batch_last:
                     normalize(o)
                 t = Tensor._wrap(o._data)
-                t._vc = o._vc
+                t._version_counter = o._version_counter
             else:
                 t = o
             if single:

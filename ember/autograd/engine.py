@@ -5,7 +5,7 @@ from __future__ import annotations
 from heapq import heappop, heappush
 
 from ember.autograd import grad_mode
-from ember.autograd.function import _ERR_FREED, Function, _flag_bl
+from ember.autograd.function import _ERR_FREED, Function, flag_batch_last
 
 
 def _check_versions(node) -> None:
@@ -261,7 +261,7 @@ def _run_simple(root, g, retain_graph: bool, Tensor):
                 and leaf.grad.grad_fn is None
             ):
                 old += g  # accumulate in place, as torch's AccumulateGrad does
-                leaf.grad._vc[0] += 1
+                leaf.grad._bump()
                 continue
         _accumulate(leaf, g, False)
 
@@ -290,7 +290,7 @@ def _wrap_grad(g):
     if g is None:
         return None
     t = Tensor._wrap(g, False, None)
-    _flag_bl(t)  # a batch-last gradient (hooks, retain_grad) shows as contiguous, as in torch
+    flag_batch_last(t)  # a batch-last gradient (hooks, retain_grad) shows as contiguous, as in torch
     return t
 
 
@@ -332,7 +332,7 @@ def _accumulate(t, g, create_graph: bool) -> None:
         old = t.grad._data
         if old.flags.writeable and t.grad.grad_fn is None:
             old += g
-            t.grad._vc[0] += 1
+            t.grad._bump()
         else:
             t.grad = Tensor._wrap(old + g, False, None)
 

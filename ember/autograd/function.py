@@ -36,7 +36,7 @@ class Function:
     _hooks = None  # tensor hooks of this node's output (register_hook)
     _retain = None  # retain_grad's hook, run after the others
     _name = None
-    _bl_ok = False  # consumes and produces batch-last tensors as they are (ops/batch_last.py)
+    takes_batch_last = False  # consumes and produces batch-last tensors as they are (ops/batch_last.py)
 
     def save_for_backward(self, *arrays) -> None:
         self.saved = arrays
@@ -45,9 +45,9 @@ class Function:
     def apply(cls, *args, **kw):
         ctx = _new(cls)
         needs = False
-        if _bl_live[0] and not cls._bl_ok:
+        if batch_last_seen[0] and not cls.takes_batch_last:
             for a in args:
-                if isinstance(a, Tensor) and a._bl:
+                if isinstance(a, Tensor) and a._batch_last:
                     normalize(a)
         arrays = [a._data if isinstance(a, Tensor) else a for a in args]
         if _state[0]:
@@ -67,15 +67,15 @@ class Function:
             ctx.next = edges
             if ctx.saved:
                 ctx._versions = _track(ctx.saved, args, res, out)
-        if cls._bl_ok:
-            _flag_bl(res)
+        if cls.takes_batch_last:
+            flag_batch_last(res)
         if tracer[0] is not None:
             tracer[0].record(cls, args, res)
         return res
 
     def __init_subclass__(cls, **kw) -> None:
         super().__init_subclass__(**kw)
-        cls.apply2 = staticmethod(_make_apply2(cls))
+        cls.apply_binary = staticmethod(_make_apply_binary(cls))
 
     # -- introspection with torch's names ------------------------------------------------------
     def name(self) -> str:
@@ -108,18 +108,18 @@ class Function:
         return tuple(Tensor._wrap(s, False, None) if _is_array(s) else s for s in self.saved)
 
 
-_bl_live = [False]  # set when the first batch-last tensor is made; until then no op checks
+batch_last_seen = [False]  # set when the first batch-last tensor is made; until then no op checks
 
 
-def _flag_bl(res) -> None:
+def flag_batch_last(res) -> None:
     """Mark an op's output whose memory is (C, H, W, N): torch would give a contiguous tensor."""
     d = res._data
-    if type(d) is _np.ndarray and d.ndim == 4 and not d.flags.c_contiguous and _bl_dense(d):
-        res._bl = True
-        _bl_live[0] = True
+    if type(d) is _np.ndarray and d.ndim == 4 and not d.flags.c_contiguous and is_batch_last_dense(d):
+        res._batch_last = True
+        batch_last_seen[0] = True
 
 
-def _bl_dense(d) -> bool:
+def is_batch_last_dense(d) -> bool:
     return d.transpose(1, 2, 3, 0).flags.c_contiguous
 
 
@@ -129,7 +129,7 @@ def normalize(t) -> None:
     from ember.ops.batch_last import from_bl
 
     t._data = from_bl(t._data.transpose(1, 2, 3, 0))
-    t._bl = False
+    t._batch_last = False
 
 
 def _is_array(x) -> bool:
@@ -147,29 +147,29 @@ def _track(saved, args, res, out=None):
             continue
         for a in args:
             if isinstance(a, Tensor) and a._data is s:
-                src = (a, a._vc, a._vc[0])
+                src = (a, a._version_counter, a._version_counter[0])
                 break
         else:
             if s is res._data or (s is out and out is not None):
-                src = (None, res._vc, res._vc[0])
+                src = (None, res._version_counter, res._version_counter[0])
         tracked.append(src)
     return tracked
 
 
-def _track2(saved, a, b, res, out):
-    """_track for apply2's two inputs, without the generic loops."""
+def _track_binary(saved, a, b, res, out):
+    """_track for apply_binary's two inputs, without the generic loops."""
     ad = a._data
     bd = b._data if isinstance(b, Tensor) else _NOT_ARRAY
     tracked = []
     for s in saved:
         if s is ad:
-            tracked.append((a, a._vc, a._vc[0]))
+            tracked.append((a, a._version_counter, a._version_counter[0]))
         elif s is bd:
-            tracked.append((b, b._vc, b._vc[0]))
+            tracked.append((b, b._version_counter, b._version_counter[0]))
         elif s is None or type(s) is float or type(s) is int:
             tracked.append(None)
         elif s is out or s is res._data:
-            tracked.append((None, res._vc, res._vc[0]))
+            tracked.append((None, res._version_counter, res._version_counter[0]))
         else:
             tracked.append(None)
     return tracked
@@ -178,14 +178,14 @@ def _track2(saved, a, b, res, out):
 _NOT_ARRAY = object()
 
 
-def _make_apply2(cls):
+def _make_apply_binary(cls):
     """`cls.apply(a, b)` for a Tensor `a`, as a plain function bound to one class: the operator
-    bindings' hot path (`Tensor.__mul__ = Mul.apply2`). Same steps as `apply`, without *args
+    bindings' hot path (`Tensor.__mul__ = Mul.apply_binary`). Same steps as `apply`, without *args
     packing, generic loops or a call to Tensor._wrap (its body is inlined)."""
 
-    def apply2(a, b):
-        bl_ok = cls._bl_ok
-        if (_bl_live[0] and not bl_ok) or tracer[0] is not None:
+    def apply_binary(a, b):
+        bl_ok = cls.takes_batch_last
+        if (batch_last_seen[0] and not bl_ok) or tracer[0] is not None:
             return cls.apply(a, b)
         ctx = _new(cls)
         if isinstance(b, Tensor):
@@ -194,7 +194,7 @@ def _make_apply2(cls):
             bd, brg = b, False
         res = _new(Tensor)  # Tensor._wrap, inlined
         res.grad = None
-        res._vc = [0]
+        res._version_counter = [0]
         res._hooks = None
         res._base = None
         if _state[0] and (a._requires_grad or brg):
@@ -208,7 +208,7 @@ def _make_apply2(cls):
             res.grad_fn = ctx
             ctx.next = [ea, eb]
             if ctx.saved:
-                ctx._versions = _track2(ctx.saved, a, b, res, out)
+                ctx._versions = _track_binary(ctx.saved, a, b, res, out)
         else:
             ctx.needs_input_grad = _FALSE2
             out = cls.forward(ctx, a._data, bd)
@@ -216,11 +216,11 @@ def _make_apply2(cls):
             res._requires_grad = False
             res.grad_fn = None
         if bl_ok:
-            _flag_bl(res)
+            flag_batch_last(res)
         return res
 
-    apply2.__name__ = apply2.__qualname__ = cls.__name__ + ".apply2"
-    return apply2
+    apply_binary.__name__ = apply_binary.__qualname__ = cls.__name__ + ".apply_binary"
+    return apply_binary
 
 
 class AccumulateGrad:

@@ -299,7 +299,7 @@ def _embedding_renorm(weight: Tensor, idx, max_norm: float, norm_type: float) ->
     norms = (xp.abs(w[rows]) ** norm_type).sum(axis=1) ** (1.0 / norm_type)
     scale = xp.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0).astype(w.dtype)
     w[rows] = w[rows] * scale[:, None]
-    weight._vc[0] += 1
+    weight._bump()
 
 
 # -- losses ------------------------------------------------------------------------------------

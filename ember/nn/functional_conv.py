@@ -345,10 +345,10 @@ def batch_norm(
         m = float(momentum) if momentum is not None else 0.0
         if rm is not None:
             rm[...] = (1 - m) * rm + m * mean.reshape(-1).astype(rm.dtype)
-            running_mean._vc[0] += 1
+            running_mean._bump()
         if rv is not None:
             rv[...] = (1 - m) * rv + m * (var.reshape(-1) * (n / (n - 1))).astype(rv.dtype)
-            running_var._vc[0] += 1
+            running_var._bump()
     return out
 
 

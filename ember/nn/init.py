@@ -81,7 +81,7 @@ def _fill(tensor: Tensor, values) -> Tensor:
     """Write host `values` into the tensor's storage (same memory, version bumped)."""
     xp = of(tensor._data)
     tensor._data[...] = xp.asarray(values).astype(tensor._data.dtype, copy=False)
-    tensor._vc[0] += 1
+    tensor._bump()
     return tensor
 
 
@@ -127,7 +127,7 @@ def trunc_normal_(
 def constant_(tensor: Tensor, val: float) -> Tensor:
     with no_grad():
         tensor._data[...] = val
-        tensor._vc[0] += 1
+        tensor._bump()
     return tensor
 
 

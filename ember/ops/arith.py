@@ -374,7 +374,7 @@ def _direct(self, other, ufunc):
         ufunc(d, o, out=d)
     except (ValueError, TypeError):
         return None
-    self._vc[0] += 1
+    self._bump()
     return self
 
 
@@ -430,19 +430,19 @@ def _ne(self, other):
 
 def _bind():
     T = Tensor
-    T.__add__ = P.Add.apply2
-    T.__radd__ = P.Add.apply2
-    T.__sub__ = P.Sub.apply2
+    T.__add__ = P.Add.apply_binary
+    T.__radd__ = P.Add.apply_binary
+    T.__sub__ = P.Sub.apply_binary
     T.__rsub__ = lambda s, o: P.Sub.apply(_wrap_arr(o), s)
-    T.__mul__ = P.Mul.apply2
-    T.__rmul__ = P.Mul.apply2
-    T.__truediv__ = P.Div.apply2
+    T.__mul__ = P.Mul.apply_binary
+    T.__rmul__ = P.Mul.apply_binary
+    T.__truediv__ = P.Div.apply_binary
     T.__rtruediv__ = lambda s, o: P.Div.apply(_wrap_arr(o), s)
     T.__floordiv__ = lambda s, o: floor_divide(s, o)
     T.__rfloordiv__ = lambda s, o: floor_divide(_wrap_arr(o), s)
     T.__mod__ = lambda s, o: remainder(s, o)
     T.__rmod__ = lambda s, o: remainder(_wrap_arr(o), s)
-    T.__pow__ = P.Pow.apply2
+    T.__pow__ = P.Pow.apply_binary
     T.__rpow__ = _rpow
     T.__neg__ = lambda s: P.Neg.apply(s)
     T.__pos__ = lambda s: s
@@ -606,7 +606,7 @@ def _matmul(a, b):
         a = Tensor._wrap(np.asarray(a))
     if not isinstance(b, Tensor):
         b = Tensor._wrap(np.asarray(b))
-    return MatMul.apply2(a, b)
+    return MatMul.apply_binary(a, b)
 
 
 subtract, multiply, divide, negative, absolute, clip, fix = sub, mul, div, neg, abs, clamp, trunc

@@ -6,7 +6,7 @@ contiguous floats and im2col/col2im/pooling become a few long copies (measured o
 2x2 max pool forward+backward 3.6 -> 1.4 ms).
 
 How a tensor carries it: the op returns the NCHW-shaped view `bl.transpose(3, 0, 1, 2)` of a
-(C, H, W, N) buffer and `Function.apply` flags the result `_bl`. Ops that know the layout
+(C, H, W, N) buffer and `Function.apply` flags the result `_batch_last`. Ops that know the layout
 (convolution, max pool, relu/sigmoid/tanh) consume it as is; before any other op, and before
 anything that shows strides or aliases memory (view, detach, numpy, stride, data_ptr, ...),
 the tensor is made NCHW-contiguous in place (`ember.autograd.function.normalize`), so users see

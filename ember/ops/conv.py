@@ -84,7 +84,7 @@ def _from_batch_last(xp, a):
 
 class Convolution(Function):
     # y[n,o] = b[o] + sum_{c,i,j} w[o,c,i,j] x_pad[n, c, s*h + d*i, s*w + d*j]  (cross-correlation)
-    _bl_ok = True
+    takes_batch_last = True
     _name = "ConvolutionBackward0"
 
     @staticmethod
@@ -264,7 +264,7 @@ class IndexPad(Function):
 
 class MaxPool(Function):
     # y = max over each window; dy flows to the (first) argmax of its window
-    _bl_ok = True
+    takes_batch_last = True
     _name = "MaxPool2DWithIndicesBackward0"
 
     @staticmethod

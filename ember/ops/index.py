@@ -208,8 +208,8 @@ def getitem(a, key):
     if (tk is int and a._data.ndim) or (tk is slice and (key.step is None or key.step > 0)):
         # hot path (x[i], x[i:j]): a basic index is always a view
         k = (key, Ellipsis)
-        out = GetItem.apply2(a, k)
-        out._vc = a._vc
+        out = GetItem.apply_binary(a, k)
+        out._version_counter = a._version_counter
         if a._base is None:
             out._base = a
             out._view_key = k  # view_fn_of() builds `lambda r: r[k]` only if it is ever needed
@@ -264,11 +264,11 @@ def rebase_view(view, result) -> None:
                 "use the out-of-place operation instead"
             )
         view._data[...] = result._data
-        view._vc[0] += 1
+        view._bump()
         return
     new = ViewScatter.apply(root, result, fn)
     root._data[...] = new._data
-    root._vc[0] += 1
+    root._bump()
     root.grad_fn, root._requires_grad = new.grad_fn, new._requires_grad
     again = fn(root)
     view.grad_fn, view._requires_grad = again.grad_fn, again._requires_grad
@@ -298,7 +298,7 @@ def setitem(a, key, value) -> None:
             f"shape mismatch: value tensor of shape {list(np.shape(v))} cannot be broadcast to "
             f"indexing result of shape {list(np.shape(a._data[key]))}"
         ) from None
-    a._vc[0] += 1
+    a._bump()
 
 
 # -- public functions -------------------------------------------------------------------------

@@ -16,7 +16,7 @@ def _norm_grad(gxh, xhat, invstd, axes):
 class BatchNorm(Function):
     # y = (x - mean_c) / sqrt(var_c + eps) * w_c + b_c   (batch stats in training, running in eval)
     _name = "NativeBatchNormBackward0"
-    _bl_ok = True  # reductions over (N, H, W) and per-channel broadcasts work in any layout
+    takes_batch_last = True  # reductions over (N, H, W) and per-channel broadcasts work in any layout
 
     @staticmethod
     def forward(ctx, x, w, b, mean, var, eps, training, stats=None):

@@ -39,8 +39,8 @@ def write_out(out, res, name: str = "add"):
                 stacklevel=3,
             )
         out._data = r.astype(out._data.dtype, copy=True)
-        out._vc[0] += 1
+        out._bump()
         return out
     out._data[...] = r
-    out._vc[0] += 1
+    out._bump()
     return out

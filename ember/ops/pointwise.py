@@ -475,7 +475,7 @@ class Sqrt(Function):
 
 class Tanh(Function):
     # d tanh(a) = (1 - tanh(a)^2) da
-    _bl_ok = True
+    takes_batch_last = True
 
     @staticmethod
     def forward(ctx, a):
@@ -496,7 +496,7 @@ class Tanh(Function):
 
 class Sigmoid(Function):
     # d sigma(a) = sigma(a) (1 - sigma(a)) da
-    _bl_ok = True
+    takes_batch_last = True
 
     @staticmethod
     def forward(ctx, a):
@@ -536,7 +536,7 @@ class Sigmoid(Function):
 
 class Relu(Function):
     # d relu(a) = [a > 0] da
-    _bl_ok = True
+    takes_batch_last = True
 
     @staticmethod
     def forward(ctx, a):

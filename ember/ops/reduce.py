@@ -396,7 +396,7 @@ def sum(input, dim=None, keepdim: bool = False, *, dtype=None, axis=None, keepdi
     """torch.sum"""
     if dim is None and axis is None and dtype is None:  # hot path: full sum
         if not (keepdims or keepdim):
-            return Sum.apply2(input, None)
+            return Sum.apply_binary(input, None)
         return Sum.apply(input, None, True, None)
     if axis is not None:
         dim = axis

@@ -16,7 +16,7 @@ def as_view(out, base, fn=None):
     """Mark `out` as a view of `base`: same version counter, `_base` set to the root tensor, and
     `_view_fn` re-deriving it from the root (used by in-place ops on views, torch's CopySlices)."""
     if of(out._data).may_share_memory(out._data, base._data):
-        out._vc = base._vc
+        out._version_counter = base._version_counter
         root = base._base if base._base is not None else base
         out._base = root
         prev = view_fn_of(base) if base._base is not None else None
@@ -206,7 +206,7 @@ def view(input, *shape):
 def view_dtype(input, dt):
     from ember._tensor import Tensor
 
-    if input._bl:
+    if input._batch_last:
         normalize(input)
     return as_view(Tensor._wrap(input._data.view(dt.np)), input)
 

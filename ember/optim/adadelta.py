@@ -78,5 +78,5 @@ class Adadelta(Optimizer):
                 acc *= rho
                 acc += (1 - rho) * delta * delta
                 x += -lr * delta
-                p._vc[0] += 1
+                p._bump()
         return loss

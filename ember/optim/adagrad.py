@@ -78,5 +78,5 @@ class Adagrad(Optimizer):
                 std = np.sqrt(s)
                 std += eps
                 x += -clr * g / std
-                p._vc[0] += 1
+                p._bump()
         return loss

@@ -120,5 +120,5 @@ class Adam(Optimizer):
                 np.multiply(m, -(lr / (1 - beta1**step)), out=t)
                 t /= d
                 x += t
-                p._vc[0] += 1
+                p._bump()
         return loss

@@ -51,7 +51,7 @@ def _group_values(optimizer: Optimizer, key: str) -> list[Any]:
 def _set_group_value(group: dict[str, Any], key: str, val: Any) -> None:
     if isinstance(group[key], Tensor):
         group[key]._data[...] = val.item() if isinstance(val, Tensor) else val
-        group[key]._vc[0] += 1
+        group[key]._bump()
     else:
         group[key] = val
 

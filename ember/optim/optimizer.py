@@ -1,6 +1,6 @@
 """Optimizer base: param groups, per-parameter state, zero_grad, state_dict in torch's format.
 
-Subclasses implement `step` on raw arrays (`p._data`, `p.grad._data`) and bump `p._vc[0]`.
+Subclasses implement `step` on raw arrays (`p._data`, `p.grad._data`) and bump `p._version_counter[0]`.
 """
 
 from __future__ import annotations
@@ -220,7 +220,7 @@ class Optimizer:
                     else:
                         g._requires_grad = False
                     g._data[...] = 0
-                    g._vc[0] += 1
+                    g._bump()
 
     def step(self, closure: Callable[[], float] | None = None) -> float | None:
         raise NotImplementedError

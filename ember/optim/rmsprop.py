@@ -93,7 +93,7 @@ class RMSprop(Optimizer):
                     x += -lr * buf
                 else:
                     x += -lr * g / avg
-                p._vc[0] += 1
+                p._bump()
         return loss
 
 

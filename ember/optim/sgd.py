@@ -77,5 +77,5 @@ class SGD(Optimizer):
                         buf += (1 - dampening) * g
                     g = g + momentum * buf if nesterov else buf
                 x += -lr * g
-                p._vc[0] += 1
+                p._bump()
         return loss

@@ -491,7 +491,7 @@ class Module:
                 else:
                     p.grad.requires_grad_(False)
                 p.grad._data[...] = 0
-                p.grad._vc[0] += 1
+                p.grad._bump()
 
     # -- device / dtype -----------------------------------------------------------------------
     def _apply(self, fn: Callable[[Tensor], Tensor]) -> Module:
@@ -608,7 +608,7 @@ class Module:
             with no_grad():
                 arr = src.detach().to(dtype=param.dtype, device=param.device)._data
                 param._data[...] = arr
-                param._vc[0] += 1
+                param._bump()
         if strict:
             for key in state_dict:
                 if key.startswith(prefix):

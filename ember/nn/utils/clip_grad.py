@@ -51,7 +51,7 @@ def clip_grad_norm_(
     coef = min(max_norm / (float(total) + 1e-6), 1.0)
     for g in grads:
         g._data *= g._data.dtype.type(coef)
-        g._vc[0] += 1
+        g._bump()
     return Tensor._wrap(xp.asarray(total))
 
 
@@ -67,4 +67,4 @@ def clip_grad_value_(parameters: Iterable[Tensor] | Tensor, clip_value: float, f
     for g in _grads(parameters):
         xp = of(g._data)
         xp.clip(g._data, -clip_value, clip_value, out=g._data)
-        g._vc[0] += 1
+        g._bump()
