@@ -4,6 +4,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+import importlib as _importlib
 import warnings as _warnings
 
 # torch never warns on inf/nan results; NumPy does. Silence those warnings only when they are
@@ -49,7 +50,7 @@ from ember._memory_format import (  # noqa: F401
     preserve_format,
 )
 from ember._tensor import Tensor  # noqa: F401
-from ember.autograd.grad_mode import (  # noqa: F401
+from ember.graph.grad_mode import (  # noqa: F401
     enable_grad,
     inference_mode,
     is_grad_enabled,
@@ -57,8 +58,10 @@ from ember.autograd.grad_mode import (  # noqa: F401
     set_grad_enabled,
 )
 from ember.random import Generator, manual_seed, seed, initial_seed, get_rng_state, set_rng_state  # noqa: F401
-from ember.functional import *  # noqa: F401,F403
+from ember.creation import *  # noqa: F401,F403
 from ember.ops.arith import *  # noqa: F401,F403
+from ember.ops.compare import *  # noqa: F401,F403
+from ember.ops.copy import clone  # noqa: F401
 from ember.ops.reduce import *  # noqa: F401,F403
 from ember.ops.shape import *  # noqa: F401,F403
 from ember.ops.index import *  # noqa: F401,F403
@@ -74,36 +77,23 @@ import builtins as _b  # noqa: E402
 bool = bool  # noqa: PLW0127  (ember.bool is the dtype, as torch.bool)
 del _b
 
-from ember._repr import get_printoptions, printoptions  # noqa: E402,F401
-from ember.ops._parallel import get_num_threads, set_num_threads  # noqa: E402,F401
+from ember._repr import get_printoptions, printoptions, set_printoptions  # noqa: E402,F401
+from ember._threads import get_num_threads, set_num_threads  # noqa: E402,F401
 
-
-# nn, optim, utils, vision and serialization load on first use (`ember.nn`, `import ember.nn`):
-# `import ember` stays fast, as the benchmark's import-time goal asks.
+# nn, optim, utils, vision and serialization (with save/load) load on first use (`ember.nn`,
+# `import ember.nn`, `ember.save`): `import ember` stays fast, as the import-time goal asks,
+# and the package's own namespace imports nothing above the core layers.
 _LAZY = ("nn", "optim", "utils", "vision", "serialization")
+_LAZY_NAMES = {"save": "serialization", "load": "serialization"}
 
 
 def __getattr__(name: str):
     if name in _LAZY:
-        import importlib
-
-        module = importlib.import_module(f"ember.{name}")
+        module = _importlib.import_module(f"ember.{name}")
         globals()[name] = module
         return module
+    if name in _LAZY_NAMES:
+        value = getattr(_importlib.import_module(f"ember.{_LAZY_NAMES[name]}"), name)
+        globals()[name] = value
+        return value
     raise AttributeError(f"module 'ember' has no attribute {name!r}")
-
-
-def save(obj, f, *args, **kwargs) -> None:
-    """torch.save: write `obj` in PyTorch's zip checkpoint format (atomically for paths).
-    Same arguments as `ember.serialization.save`, which is imported on first use."""
-    from ember.serialization import save as _save
-
-    _save(obj, f, *args, **kwargs)
-
-
-def load(f, *args, **kwargs):
-    """torch.load: read a PyTorch/ember checkpoint; weights_only=True by default refuses
-    pickles that would run code. Same arguments as `ember.serialization.load`."""
-    from ember.serialization import load as _load
-
-    return _load(f, *args, **kwargs)

@@ -96,12 +96,9 @@ def of(x):
 def _slow_of(x):
     if isinstance(x, (np.ndarray, np.generic)):
         return np
-    from ember._tensor import Tensor
-
-    if isinstance(x, Tensor):
-        from ember.ops import graph_math
-
-        return graph_math
+    ns = getattr(type(x), "_array_namespace", None)  # a Tensor: ops.graph_math (create_graph)
+    if ns is not None:
+        return ns
     cp = cupy()
     if cp is not None and isinstance(x, cp.ndarray):
         return cp

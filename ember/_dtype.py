@@ -8,10 +8,20 @@ import numpy as np
 class dtype:
     """A tensor element type; `repr` is torch's (`torch.float32`) so printed output matches."""
 
-    __slots__ = ("name", "np", "is_floating_point", "is_complex", "is_signed", "itemsize", "_cat")
+    __slots__ = (
+        "name",
+        "np",
+        "is_floating_point",
+        "is_complex",
+        "is_signed",
+        "itemsize",
+        "_cat",
+        "scalar_name",
+    )
 
-    def __init__(self, name: str, np_dtype, cat: int) -> None:
+    def __init__(self, name: str, np_dtype, cat: int, scalar_name: str) -> None:
         self.name = name
+        self.scalar_name = scalar_name  # torch's ScalarType name, as its messages print it
         self.np = np.dtype(np_dtype)
         self._cat = cat  # 0 bool, 1 integer, 2 floating, 3 complex
         self.is_floating_point = cat == 2
@@ -25,25 +35,38 @@ class dtype:
     def __reduce__(self):
         return (_by_name, (self.name,))
 
+    @property
+    def tensor_type(self) -> str:
+        """The legacy type name `Tensor.type()` prints: torch.FloatTensor, torch.LongTensor..."""
+        return f"torch.{self.scalar_name}Tensor"
+
     def to_real(self) -> dtype:
         return {"complex64": float32, "complex128": float64}.get(self.name, self)
 
 
-bool_ = dtype("bool", np.bool_, 0)
-uint8 = dtype("uint8", np.uint8, 1)
-int8 = dtype("int8", np.int8, 1)
-int16 = dtype("int16", np.int16, 1)
-int32 = dtype("int32", np.int32, 1)
-int64 = dtype("int64", np.int64, 1)
-float16 = dtype("float16", np.float16, 2)
-float32 = dtype("float32", np.float32, 2)
-float64 = dtype("float64", np.float64, 2)
-complex64 = dtype("complex64", np.complex64, 3)
-complex128 = dtype("complex128", np.complex128, 3)
+bool_ = dtype("bool", np.bool_, 0, "Bool")
+uint8 = dtype("uint8", np.uint8, 1, "Byte")
+int8 = dtype("int8", np.int8, 1, "Char")
+int16 = dtype("int16", np.int16, 1, "Short")
+int32 = dtype("int32", np.int32, 1, "Int")
+int64 = dtype("int64", np.int64, 1, "Long")
+float16 = dtype("float16", np.float16, 2, "Half")
+float32 = dtype("float32", np.float32, 2, "Float")
+float64 = dtype("float64", np.float64, 2, "Double")
+complex64 = dtype("complex64", np.complex64, 3, "ComplexFloat")
+complex128 = dtype("complex128", np.complex128, 3, "ComplexDouble")
 
 ALL = (bool_, uint8, int8, int16, int32, int64, float16, float32, float64, complex64, complex128)
 _FROM_NP = {d.np: d for d in ALL}
 _NAMES = {d.name: d for d in ALL}
+
+
+_TENSOR_TYPES = {d.tensor_type.removeprefix("torch."): d for d in ALL}
+
+
+def from_tensor_type(name: str) -> dtype:
+    """dtype of a legacy type name: "torch.FloatTensor", "torch.cuda.LongTensor", "BoolTensor"."""
+    return _TENSOR_TYPES[name.split(".")[-1]]
 
 
 def _by_name(name: str) -> dtype:

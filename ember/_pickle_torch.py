@@ -14,10 +14,10 @@ import pickle
 import numpy as np
 
 from ember import _backend, _dtype
+from ember._layout import make_nchw
 from ember._pickle_safe import STORAGE_DTYPES
 from ember._size import Size
 from ember._tensor import Tensor
-from ember.autograd.function import normalize
 
 _STORAGE_NAME = {dt: name for name, dt in STORAGE_DTYPES.items() if dt and name != "UntypedStorage"}
 
@@ -153,7 +153,7 @@ class TorchPickler(pickle._Pickler):
             return obj.name  # -> save_global
         if isinstance(obj, Tensor):
             if obj._batch_last:
-                normalize(obj)
+                make_nchw(obj)
             if _is_parameter(obj):
                 data = Tensor._wrap(obj._data)
                 return torch_global("torch._utils", "_rebuild_parameter"), (

@@ -8,6 +8,8 @@ import math
 
 import numpy as np
 
+from ember import _backend, _dtype
+
 
 @dataclasses.dataclass
 class _PrinterOptions:
@@ -191,7 +193,6 @@ def _add_suffixes(tensor_str, suffixes, indent) -> str:
 
 def tensor_repr(t, prefix: str = "tensor(") -> str:
     """repr(tensor) exactly as torch prints it."""
-    from ember import _backend, _dtype
 
     a = _backend.to_numpy(t._data)
     indent = len(prefix)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+import ember
 from ember._backend import of
-from ember.autograd.function import Function
+from ember.graph.node import Function
 from ember.ops import linalg as _L
 from ember.ops._util import norm_dim
 from ember.ops.linalg import LinAlgError, matmul, solve  # noqa: F401
@@ -62,8 +63,6 @@ def vector_norm(x, ord=2, dim=None, keepdim: bool = False, *, dtype=None, out=No
             f"linalg.vector_norm: Expected a floating point or complex tensor as input. Got {_L._short(x.dtype)}"
         )
     dims = tuple(range(x.ndim)) if dim is None else norm_dim(dim, x.ndim)
-    import ember
-
     if x.ndim == 0:
         dims = ()
     if ord == 2:
@@ -82,8 +81,6 @@ def vector_norm(x, ord=2, dim=None, keepdim: bool = False, *, dtype=None, out=No
 
 
 def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim: bool = False, *, dtype=None, out=None):
-    import ember
-
     if A.ndim < 2:
         raise RuntimeError("linalg.matrix_norm: The input tensor A must have at least 2 dimensions.")
     d = norm_dim(dim, A.ndim)
@@ -136,8 +133,6 @@ def multi_dot(tensors, *, out=None):
 
 
 def matrix_power(A, n: int):
-    import ember
-
     if n < 0:
         return matrix_power(inv(A), -n)
     res = ember.eye(A.shape[-1], dtype=A.dtype).expand(*A.shape) * 1 if n == 0 else A
@@ -152,8 +147,6 @@ def pinv(A, *, rtol=None, hermitian: bool = False):
     cutoff = (rtol if rtol is not None else max(A.shape[-2:]) * np.finfo(s._data.dtype).eps) * s._data.max(
         -1, keepdims=True
     )
-    import ember
-
     sinv = ember.where(ember.from_numpy(xp.asarray(s._data > cutoff)), 1 / s, ember.zeros_like(s))
     return matmul(vh.mT * sinv.unsqueeze(-2), u.mT)
 

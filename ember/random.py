@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ember import _backend
+from ember._tensor import Tensor
+
 
 class Generator:
     """torch.Generator: an independent random stream (NumPy PCG64 underneath)."""
@@ -35,9 +38,7 @@ class Generator:
     def get_state(self):
         import pickle
 
-        from ember.functional import tensor
-
-        return tensor(list(pickle.dumps(self.rng.bit_generator.state)), dtype=None).byte()
+        return Tensor._wrap(np.frombuffer(pickle.dumps(self.rng.bit_generator.state), dtype=np.uint8).copy())
 
     def set_state(self, state) -> Generator:
         import pickle
@@ -52,8 +53,6 @@ default_generator = Generator()
 def manual_seed(seed: int) -> Generator:
     """Seed ember's global generator (and CuPy's, when a GPU is in use)."""
     default_generator.manual_seed(seed)
-    from ember import _backend
-
     if _backend._cupy is not None:
         _backend._cupy.random.seed(int(seed) % (2**32))
     return default_generator

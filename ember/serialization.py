@@ -21,7 +21,7 @@ from typing import IO, Any
 import numpy as np
 
 from ember import _backend
-from ember._pickle_safe import Storage, TorchUnpickler, as_str, storage_dtype
+from ember._pickle_safe import TORCH_GLOBALS, Storage, TorchUnpickler, as_str, storage_dtype
 from ember._pickle_torch import StorageTable, TorchPickler
 
 __all__ = ["save", "load"]
@@ -432,8 +432,6 @@ _PUSH_ARG = {
 def _legacy_storage_dtypes(fp) -> dict[str, tuple[np.dtype, str]]:
     """Storage key -> (dtype, location) from the persistent ids of a pickle, without running it
     (leaves `fp` after the pickle's STOP)."""
-    from ember._pickle_safe import TORCH_GLOBALS
-
     out: dict[str, tuple[np.dtype, str]] = {}
     stack: list = []
     memo: dict = {}

@@ -5,7 +5,7 @@ import pytest
 
 import ember
 import ember.nn.functional as F
-from ember.ops import _parallel
+from ember import _threads as _parallel
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from torch.utils.tensorboard import SummaryWriter as TorchWriter  # noqa: E402
 
 import ember  # noqa: E402
-from ember.autograd import function  # noqa: E402
+from ember.graph import node as function  # noqa: E402
 from ember.utils.tensorboard import SummaryWriter  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.trace:DeprecationWarning")  # torch's add_graph

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from ember.autograd import engine
+import numpy as np
+
+from ember._tensor import Tensor
 from ember.autograd.grad_mode import (
     enable_grad,
     inference_mode,
@@ -10,11 +12,11 @@ from ember.autograd.grad_mode import (
     no_grad,
     set_grad_enabled,
 )
+from ember.graph import engine
+from ember.graph.engine import run_backward_single_root, seed_grad
 
 
 def _root_grads(tensors, grad_tensors, create_graph):
-    from ember._tensor import Tensor
-
     out = []
     for t, g in zip(tensors, grad_tensors):
         if not t._requires_grad:
@@ -26,14 +28,11 @@ def _root_grads(tensors, grad_tensors, create_graph):
                 raise RuntimeError(
                     f"grad can be implicitly created only for real scalar outputs but got {t.dtype}"
                 )
-            g = t._data * 0 + 1
-            g = g.astype(t._data.dtype) if hasattr(g, "astype") else g
-            out.append(Tensor._wrap(g) if create_graph else _arr(g))
+            g = seed_grad(t._data)
+            out.append(Tensor._wrap(g.copy()) if create_graph else g)
         else:
             if not isinstance(g, Tensor):
-                from ember.functional import tensor
-
-                g = tensor(g, dtype=t.dtype)
+                g = Tensor._wrap(np.asarray(g, dtype=t._data.dtype))
             if g.shape != t.shape:
                 raise RuntimeError(
                     f"Mismatch in shape: grad_output[0] has a shape of {g.shape} and output[0] "
@@ -43,20 +42,24 @@ def _root_grads(tensors, grad_tensors, create_graph):
     return out
 
 
-def _arr(g):
-    import numpy as np
-
-    return np.asarray(g) if type(g) is not np.ndarray and isinstance(g, np.generic) else g
-
-
 def _as_seq(x):
-    from ember._tensor import Tensor
-
     if x is None:
         return None
     if isinstance(x, Tensor):
         return [x]
     return list(x)
+
+
+def tensor_backward(self, gradient=None, retain_graph=None, create_graph: bool = False, inputs=None) -> None:
+    """Tensor.backward. Fast path: the common `loss.backward()` (a one-element float tensor
+    with a graph, nothing else asked) goes straight to the engine's single-root loop; the
+    general path is `backward` below (tests/test_fast_paths.py compares them)."""
+    if gradient is None and inputs is None and not create_graph and self._requires_grad:
+        d = self._data
+        if d.size == 1 and d.dtype.kind == "f" and self.grad_fn is not None:
+            run_backward_single_root(self.grad_fn, seed_grad(d), bool(retain_graph))
+            return
+    backward(self, gradient, retain_graph, create_graph, inputs=inputs)
 
 
 def backward(
@@ -112,14 +115,12 @@ def grad(
         outputs, gs, retain_graph, create_graph, inputs=inputs_l, allow_unused=allow_unused
     )
     if materialize_grads:
-        from ember.functional import zeros_like
-
-        res = tuple(zeros_like(t) if g is None else g for t, g in zip(inputs_l, res))
+        res = tuple(Tensor._wrap(np.zeros_like(t._data)) if g is None else g for t, g in zip(inputs_l, res))
     return res
 
 
 from ember.autograd import functional  # noqa: E402,F401
-from ember.autograd.custom import Function, FunctionCtx  # noqa: E402
+from ember.autograd.function import Function, FunctionCtx  # noqa: E402
 from ember.autograd.gradcheck import gradcheck, gradgradcheck  # noqa: E402
 
 __all__ = [

@@ -1,257 +1,173 @@
-"""Graph nodes. A primitive is a Function subclass whose forward/backward run on raw arrays;
-the instance created by `apply` is both the ctx and the graph node (as in torch)."""
+"""User-defined autograd Functions (torch.autograd.Function): forward/backward on Tensors."""
 
 from __future__ import annotations
 
-import itertools
+import numpy as np
 
-import numpy as _np
-
-from ember.autograd.grad_mode import _state
-
-_ERR_FREED = (
-    "Trying to backward through the graph a second time (or directly access saved tensors after "
-    "they have already been freed). Saved intermediate values of the graph are freed when you call "
-    ".backward() or autograd.grad(). Specify retain_graph=True if you need to backward through the "
-    "graph a second time or if you need to access saved intermediate values after calling backward."
-)
-
-tracer = [None]  # set by utils.tensorboard's graph recorder: tracer[0].record(node_cls, args, out)
+from ember._dtype import get_default_dtype
+from ember._layout import make_nchw
+from ember._tensor import Tensor
+from ember.graph import grad_mode
+from ember.graph.node import _ERR_FREED, _next_seq
+from ember.graph.node import Function as _Node
 
 
-class Function:
-    """Base of every differentiable primitive.
+class FunctionCtx:
+    """The `ctx` a custom Function's forward and backward receive."""
 
-    Subclasses define `forward(ctx, *args, **kw) -> array` and `backward(ctx, grad) -> grads`
-    (one per positional argument, None where no gradient flows), both static, on raw arrays.
-    `ctx.save_for_backward(*arrays)` keeps what backward needs in `ctx.saved`.
-    """
-
-    next: tuple = ()
-    saved: tuple = ()
-    needs_input_grad: tuple = ()
-    _versions = None
-    _freed = False
-    _seq = 0
-    _hooks = None  # tensor hooks of this node's output (register_hook)
-    _retain = None  # retain_grad's hook, run after the others
-    _name = None
-    takes_batch_last = False  # consumes and produces batch-last tensors as they are (ops/batch_last.py)
-
-    def save_for_backward(self, *arrays) -> None:
-        self.saved = arrays
-
-    @classmethod
-    def apply(cls, *args, **kw):
-        ctx = _new(cls)
-        needs = False
-        if batch_last_seen[0] and not cls.takes_batch_last:
-            for a in args:
-                if isinstance(a, Tensor) and a._batch_last:
-                    normalize(a)
-        arrays = [a._data if isinstance(a, Tensor) else a for a in args]
-        if _state[0]:
-            for a in args:
-                if isinstance(a, Tensor) and a._requires_grad:
-                    needs = True
-                    break
-        if not needs:
-            ctx.needs_input_grad = _FALSES[len(args)] if len(args) < 16 else (False,) * len(args)
-            res = _wrap(cls.forward(ctx, *arrays, **kw), False, None)
-        else:
-            edges = [(a.grad_fn or a) if isinstance(a, Tensor) and a._requires_grad else None for a in args]
-            ctx.needs_input_grad = tuple([e is not None for e in edges])
-            ctx._seq = _next_seq()
-            out = cls.forward(ctx, *arrays, **kw)
-            res = _wrap(out, True, ctx)
-            ctx.next = edges
-            if ctx.saved:
-                ctx._versions = _track(ctx.saved, args, res, out)
-        if cls.takes_batch_last:
-            flag_batch_last(res)
-        if tracer[0] is not None:
-            tracer[0].record(cls, args, res)
-        return res
-
-    def __init_subclass__(cls, **kw) -> None:
-        super().__init_subclass__(**kw)
-        cls.apply_binary = staticmethod(_make_apply_binary(cls))
-
-    # -- introspection with torch's names ------------------------------------------------------
-    def name(self) -> str:
-        return self._name or type(self).__name__ + "Backward0"
-
-    def __repr__(self) -> str:
-        return f"<{self.name()} object at {hex(id(self))}>"
-
-    @property
-    def next_functions(self) -> tuple:
-        out = []
-        for e in self.next:
-            if e is None:
-                out.append((None, 0))
-            elif isinstance(e, Tensor):
-                out.append((AccumulateGrad(e), 0))
-            else:
-                out.append((e, 0))
-        return tuple(out)
-
-    def register_hook(self, fn) -> None:
-        if self._hooks is None:
-            self._hooks = []
-        self._hooks.append(fn)
+    def save_for_backward(self, *tensors) -> None:
+        self._saved = tensors
+        self._saved_versions = [t._version_counter[0] if t is not None else None for t in tensors]
 
     @property
     def saved_tensors(self) -> tuple:
-        if self._freed:
+        node = self._node
+        if node is not None and node._freed:
             raise RuntimeError(_ERR_FREED)
-        return tuple(Tensor._wrap(s, False, None) if _is_array(s) else s for s in self.saved)
+        saved = getattr(self, "_saved", ())
+        for t, v in zip(saved, self._saved_versions):
+            if t is not None and t._version_counter[0] != v:
+                raise RuntimeError(
+                    "one of the variables needed for gradient computation has been modified by an "
+                    f"inplace operation: is at version {t._version_counter[0]}; expected version {v} instead."
+                )
+        return saved
+
+    def mark_dirty(self, *tensors) -> None:
+        self._dirty = tensors
+
+    def mark_non_differentiable(self, *tensors) -> None:
+        self._non_diff = {id(t) for t in tensors}
+
+    def set_materialize_grads(self, value: bool) -> None:
+        self._materialize = value
 
 
-batch_last_seen = [False]  # set when the first batch-last tensor is made; until then no op checks
+class _Grads(list):
+    """Per-output gradients of a multi-output node; `+` merges (None means no gradient)."""
+
+    def __add__(self, other):
+        return _Grads(a if b is None else b if a is None else a + b for a, b in zip(self, other))
 
 
-def flag_batch_last(res) -> None:
-    """Mark an op's output whose memory is (C, H, W, N): torch would give a contiguous tensor."""
-    d = res._data
-    if type(d) is _np.ndarray and d.ndim == 4 and not d.flags.c_contiguous and is_batch_last_dense(d):
-        res._batch_last = True
-        batch_last_seen[0] = True
+class _CustomNode(_Node):
+    def __init__(self, fn_cls, ctx) -> None:
+        self.fn_cls = fn_cls
+        self.ctx = ctx
+        self._name = fn_cls.__name__ + "Backward"
+
+    @staticmethod
+    def backward(node, g):
+        ctx = node.ctx
+        outs = node.out_meta
+        gs = list(g) if isinstance(g, _Grads) else [g]
+        targs = []
+        for gi, (shape, dt) in zip(gs, outs):
+            if gi is None:
+                if getattr(ctx, "_materialize", True):
+                    targs.append(Tensor._wrap(np.zeros(tuple(shape), dtype=(dt or get_default_dtype()).np)))
+                else:
+                    targs.append(None)
+            else:
+                targs.append(gi if isinstance(gi, Tensor) else Tensor._wrap(gi))
+        create = grad_mode.is_grad_enabled()
+        res = node.fn_cls.backward(ctx, *targs)
+        if not isinstance(res, tuple):
+            res = (res,)
+        n_in = len(node.next)
+        if len(res) < n_in:
+            raise RuntimeError(
+                f"function {node._name} returned an incorrect number of gradients (expected {n_in}, got {len(res)})"
+            )
+        out = []
+        for r in res[:n_in]:
+            if r is None:
+                out.append(None)
+            elif isinstance(r, Tensor):
+                out.append(r if create else r._data)
+            else:
+                out.append(r)
+        return tuple(out)
 
 
-def is_batch_last_dense(d) -> bool:
-    return d.transpose(1, 2, 3, 0).flags.c_contiguous
+class _Select(_Node):
+    """Edge from one output of a multi-output custom node to the node itself."""
+
+    def __init__(self, index: int, n: int) -> None:
+        self.index, self.n = index, n
+
+    @staticmethod
+    def backward(node, g):
+        grads = _Grads([None] * node.n)
+        grads[node.index] = g
+        return (grads,)
 
 
-def normalize(t) -> None:
-    """Make a batch-last tensor NCHW-contiguous in place (same values and version; arrays
-    saved for backward keep the old buffer, which nothing else can see)."""
-    from ember.ops.batch_last import from_bl
+class Function:
+    """Subclass with static `forward(ctx, *args)` and `backward(ctx, *grads)`; call `.apply`."""
 
-    t._data = from_bl(t._data.transpose(1, 2, 3, 0))
-    t._batch_last = False
+    @staticmethod
+    def forward(ctx, *args, **kwargs):
+        raise NotImplementedError("You must implement the forward function for custom autograd.Function.")
 
+    @staticmethod
+    def backward(ctx, *grad_outputs):
+        raise NotImplementedError(
+            "You must implement either the backward or vjp method for your custom autograd.Function to use it with backward mode AD."
+        )
 
-def _is_array(x) -> bool:
-    return hasattr(x, "shape") and hasattr(x, "dtype") and not isinstance(x, Tensor)
+    vjp = backward
 
-
-def _track(saved, args, res, out=None):
-    """For each saved array that is an input's or the output's storage, remember whose it is
-    and its version, so backward can detect in-place modification (torch's SavedVariable)."""
-    tracked = []
-    for s in saved:
-        src = None
-        if s is None or type(s) is float or type(s) is int:
-            tracked.append(None)
-            continue
-        for a in args:
-            if isinstance(a, Tensor) and a._data is s:
-                src = (a, a._version_counter, a._version_counter[0])
-                break
-        else:
-            if s is res._data or (s is out and out is not None):
-                src = (None, res._version_counter, res._version_counter[0])
-        tracked.append(src)
-    return tracked
-
-
-def _track_binary(saved, a, b, res, out):
-    """_track for apply_binary's two inputs, without the generic loops."""
-    ad = a._data
-    bd = b._data if isinstance(b, Tensor) else _NOT_ARRAY
-    tracked = []
-    for s in saved:
-        if s is ad:
-            tracked.append((a, a._version_counter, a._version_counter[0]))
-        elif s is bd:
-            tracked.append((b, b._version_counter, b._version_counter[0]))
-        elif s is None or type(s) is float or type(s) is int:
-            tracked.append(None)
-        elif s is out or s is res._data:
-            tracked.append((None, res._version_counter, res._version_counter[0]))
-        else:
-            tracked.append(None)
-    return tracked
-
-
-_NOT_ARRAY = object()
-
-
-def _make_apply_binary(cls):
-    """`cls.apply(a, b)` for a Tensor `a`, as a plain function bound to one class: the operator
-    bindings' hot path (`Tensor.__mul__ = Mul.apply_binary`). Same steps as `apply`, without *args
-    packing, generic loops or a call to Tensor._wrap (its body is inlined)."""
-
-    def apply_binary(a, b):
-        bl_ok = cls.takes_batch_last
-        if (batch_last_seen[0] and not bl_ok) or tracer[0] is not None:
-            return cls.apply(a, b)
-        ctx = _new(cls)
-        if isinstance(b, Tensor):
-            bd, brg = b._data, b._requires_grad
-        else:
-            bd, brg = b, False
-        res = _new(Tensor)  # Tensor._wrap, inlined
-        res.grad = None
-        res._version_counter = [0]
-        res._hooks = None
-        res._base = None
-        if _state[0] and (a._requires_grad or brg):
-            ea = (a.grad_fn or a) if a._requires_grad else None
-            eb = (b.grad_fn or b) if brg else None
-            ctx.needs_input_grad = (ea is not None, eb is not None)
-            ctx._seq = _next_seq()
-            out = cls.forward(ctx, a._data, bd)
-            res._data = out if type(out) is _np.ndarray else _as_array(out)
-            res._requires_grad = True
-            res.grad_fn = ctx
-            ctx.next = [ea, eb]
-            if ctx.saved:
-                ctx._versions = _track_binary(ctx.saved, a, b, res, out)
-        else:
-            ctx.needs_input_grad = _FALSE2
-            out = cls.forward(ctx, a._data, bd)
-            res._data = out if type(out) is _np.ndarray else _as_array(out)
-            res._requires_grad = False
-            res.grad_fn = None
-        if bl_ok:
-            flag_batch_last(res)
-        return res
-
-    apply_binary.__name__ = apply_binary.__qualname__ = cls.__name__ + ".apply_binary"
-    return apply_binary
+    @classmethod
+    def apply(cls, *args, **kwargs):
+        ctx = FunctionCtx()
+        ctx._node = None
+        ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a._requires_grad for a in args)
+        needs = grad_mode.is_grad_enabled() and any(ctx.needs_input_grad)
+        with grad_mode.no_grad():
+            out = cls.forward(ctx, *args, **kwargs)
+        single = not isinstance(out, tuple)
+        outs = (out,) if single else out
+        if not needs:
+            return out
+        node = _CustomNode(cls, ctx)
+        node._seq = _next_seq()
+        ctx._node = node
+        node.next = tuple(
+            (a.grad_fn or a) if isinstance(a, Tensor) and a._requires_grad else None for a in args
+        )
+        node.needs_input_grad = ctx.needs_input_grad
+        node.out_meta = [(o.shape, o.dtype) if isinstance(o, Tensor) else ((), None) for o in outs]
+        non_diff = getattr(ctx, "_non_diff", set())
+        dirty = {id(t) for t in getattr(ctx, "_dirty", ())}
+        res = []
+        for i, o in enumerate(outs):
+            if not isinstance(o, Tensor):
+                res.append(o)
+                continue
+            if id(o) in non_diff:
+                res.append(o)
+                continue
+            if id(o) in dirty:
+                t = o
+            elif any(o is a for a in args) or o._base is not None:
+                if o._batch_last:
+                    make_nchw(o)
+                t = Tensor._wrap(o._data)
+                t._version_counter = o._version_counter
+            else:
+                t = o
+            if single:
+                t.grad_fn = node
+            else:
+                sel = _Select(i, len(outs))
+                sel._seq = _next_seq()
+                sel.next = (node,)
+                sel._name = node._name
+                t.grad_fn = sel
+            t._requires_grad = True
+            res.append(t)
+        return res[0] if single else tuple(res)
 
 
-class AccumulateGrad:
-    """What `next_functions` shows for a leaf: `.variable` is the leaf tensor."""
-
-    __slots__ = ("variable",)
-
-    def __init__(self, variable) -> None:
-        self.variable = variable
-
-    def __repr__(self) -> str:
-        return f"<AccumulateGrad object at {hex(id(self))}>"
-
-    def name(self) -> str:
-        return "AccumulateGrad"
-
-    @property
-    def next_functions(self) -> tuple:
-        return ()
-
-    def __eq__(self, other) -> bool:
-        return isinstance(other, AccumulateGrad) and other.variable is self.variable
-
-    def __hash__(self) -> int:
-        return id(self.variable)
-
-
-Tensor = None  # bound by ember._tensor at import (avoids an import cycle)
-_wrap = None  # Tensor._wrap, bound likewise
-_new = object.__new__
-_next_seq = itertools.count(1).__next__  # creation order: consumers always have a larger number
-_FALSES = [(False,) * n for n in range(16)]
-_FALSE2 = (False, False)
-_as_array = None  # ember._tensor._as_array, bound likewise
+__all__ = ["Function", "FunctionCtx"]

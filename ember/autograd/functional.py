@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import ember
+from ember.autograd import grad
+
 
 def jacobian(func, inputs, create_graph: bool = False, strict: bool = False, vectorize: bool = False):
-    import ember
-    from ember.autograd import grad
-
     single = isinstance(inputs, ember.Tensor)
     xs = (inputs,) if single else tuple(inputs)
     xs = tuple(x.detach().requires_grad_(True) for x in xs)
@@ -22,9 +22,6 @@ def jacobian(func, inputs, create_graph: bool = False, strict: bool = False, vec
 
 
 def hessian(func, inputs, create_graph: bool = False, strict: bool = False, vectorize: bool = False):
-    import ember
-    from ember.autograd import grad
-
     single = isinstance(inputs, ember.Tensor)
 
     def g(*xs):

@@ -4,27 +4,26 @@ from __future__ import annotations
 
 import numpy as np
 
+from ember import creation as F
+from ember._tensor import Tensor
+from ember.autograd import grad
+from ember.autograd.grad_mode import no_grad
+
 
 class GradcheckError(RuntimeError):
     pass
 
 
 def _inputs(inputs):
-    from ember._tensor import Tensor
-
     return (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
 
 
 def _flat_outputs(out):
-    from ember._tensor import Tensor
-
     return (out,) if isinstance(out, Tensor) else tuple(o for o in out if isinstance(o, Tensor))
 
 
 def _numerical(fn, inputs, i, eps):
     """Central differences: d out / d inputs[i] as a (numel_in, numel_out) matrix per output."""
-    from ember.autograd.grad_mode import no_grad
-
     x = inputs[i]
     data = x._data  # perturbed in place through indices, so non-contiguous inputs work too
     cols = []
@@ -51,8 +50,6 @@ def gradcheck(
     **kwargs,
 ) -> bool:
     """Compare the analytic Jacobian (via autograd.grad) with central finite differences."""
-    from ember.autograd import grad
-
     inputs = _inputs(inputs)
     diff = [i for i, t in enumerate(inputs) if hasattr(t, "_requires_grad") and t._requires_grad]
     for i in diff:
@@ -74,8 +71,6 @@ def gradcheck(
         for k in range(n_out):
             go = np.zeros(n_out, dtype=o._data.dtype)
             go[k] = 1
-            from ember._tensor import Tensor
-
             o2 = _flat_outputs(func(*inputs))[oi]
             gs = grad(
                 o2, [inputs[i] for i in diff], Tensor._wrap(go.reshape(o._data.shape)), allow_unused=True
@@ -108,9 +103,6 @@ def gradgradcheck(
     **kwargs,
 ) -> bool:
     """gradcheck of the first derivative (built with create_graph=True)."""
-    from ember import functional as F
-    from ember.autograd import grad
-
     inputs = _inputs(inputs)
     outs = _flat_outputs(func(*inputs))
     rng = np.random.default_rng(0)

@@ -57,9 +57,7 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
 
 
 def _tname(t: Tensor) -> str:
-    return {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long"}.get(
-        str(t.dtype).removeprefix("torch."), str(t.dtype)
-    )
+    return t.dtype.scalar_name
 
 
 # -- activations -------------------------------------------------------------------------------

@@ -33,9 +33,6 @@ def _shape(t) -> str:
     return "[" + ", ".join(map(str, t.shape)) + "]"
 
 
-_DT = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long", "int32": "Int"}
-
-
 def _unbatch(input: Tensor, nd: int):
     """Add the batch dim to an unbatched input; returns (input, squeeze_after)."""
     if input.dim() == nd + 1:
@@ -54,7 +51,7 @@ def _conv(input, weight, bias, stride, padding, dilation, groups, nd: int, name:
     xd, wdt = input._data.dtype, weight._data.dtype
     if xd != wdt:
         raise RuntimeError(
-            f"expected scalar type {_DT.get(xd.name, xd.name)} but found {_DT.get(wdt.name, wdt.name)}"
+            f"expected scalar type {input.dtype.scalar_name} but found {weight.dtype.scalar_name}"
         )
     stride, dilation = _tuple(stride, nd), _tuple(dilation, nd)
     if any(s <= 0 for s in stride):

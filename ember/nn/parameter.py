@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ember import _backend
-from ember._tensor import Tensor, _init
+from ember._tensor import Tensor, _set_fields
 
 
 class Parameter(Tensor):
@@ -12,10 +12,10 @@ class Parameter(Tensor):
     def __new__(cls, data: Tensor | None = None, requires_grad: bool = True):
         self = object.__new__(cls)
         if data is None:
-            from ember.functional import empty
+            from ember.creation import empty
 
             data = empty(0)
-        _init(self, data._data, bool(requires_grad))
+        _set_fields(self, data._data, bool(requires_grad), None)
         return self
 
     def __init__(self, data: Tensor | None = None, requires_grad: bool = True) -> None:
@@ -41,7 +41,7 @@ class Buffer(Tensor):
 
     def __new__(cls, data: Tensor, *, persistent: bool = True):
         self = object.__new__(cls)
-        _init(self, data._data, data._requires_grad)
+        _set_fields(self, data._data, data._requires_grad, None)
         self.__dict__["persistent"] = persistent
         return self
 

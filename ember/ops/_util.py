@@ -2,15 +2,7 @@
 
 from __future__ import annotations
 
-from contextlib import nullcontext
-
 import numpy as np
-
-
-def quiet_fp():
-    """Floating-point warnings from ember's own modules are filtered once at import (see
-    ember/__init__.py), which costs nothing per op, unlike np.errstate (~3 us)."""
-    return nullcontext()
 
 
 def unbroadcast(g, shape):

@@ -9,7 +9,7 @@ How a tensor carries it: the op returns the NCHW-shaped view `bl.transpose(3, 0,
 (C, H, W, N) buffer and `Function.apply` flags the result `_batch_last`. Ops that know the layout
 (convolution, max pool, relu/sigmoid/tanh) consume it as is; before any other op, and before
 anything that shows strides or aliases memory (view, detach, numpy, stride, data_ptr, ...),
-the tensor is made NCHW-contiguous in place (`ember.autograd.function.normalize`), so users see
+the tensor is made NCHW-contiguous in place (`ember.graph.node.normalize`), so users see
 exactly torch's contiguous tensor.
 """
 
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ember.ops._parallel import get_num_threads, split
+from ember._threads import get_num_threads, split
 
 _BLOCK = 64  # rows per block in the blocked transpose (measured best of 16/64/256)
 _GEMM_COLS = 4096  # columns per weight-gradient GEMM: OpenBLAS's threaded path is 2-3x slower here

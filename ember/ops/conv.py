@@ -13,9 +13,9 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ember._backend import of
-from ember.autograd.function import Function
+from ember._threads import get_num_threads, split
+from ember.graph.node import Function
 from ember.ops import batch_last as BL
-from ember.ops._parallel import get_num_threads, split
 from ember.ops.batch_last import col2im_add
 
 

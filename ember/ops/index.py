@@ -6,7 +6,12 @@ from __future__ import annotations
 import numpy as np
 
 from ember._backend import of
-from ember.autograd.function import Function
+from ember._tensor import Tensor
+from ember.graph.grad_mode import _state
+from ember.graph.node import Function
+from ember.ops._util import norm_dim, unbroadcast
+from ember.ops.out import write_out
+from ember.ops.views import as_view, view_fn_of
 
 _SCALARS = (int, slice, np.integer)
 
@@ -22,8 +27,6 @@ def _is_basic(key) -> bool:
 
 def convert_key(key):
     """Turn Tensors/lists inside an index into arrays; keep ints, slices, None, Ellipsis."""
-    from ember._tensor import Tensor
-
     if isinstance(key, Tensor):
         if key.ndim == 0 and key.dtype._cat <= 1 and key.dtype.name != "bool":
             return int(key.item())
@@ -66,10 +69,8 @@ def _index_msg(e, shape) -> str:
 
 def _add_at(shape, dtype, key, g):
     """zeros(shape) with g added at key (repeated indices accumulate); raw or Tensor g."""
-    if hasattr(g, "_data"):
-        from ember.ops.graph_math import index_put_zeros
-
-        return index_put_zeros(g, shape, key)
+    if hasattr(g, "_data"):  # create_graph: of(g) is autograd.graph_math
+        return of(g).index_put_zeros(g, shape, key)
     xp = of(g)
     out = xp.zeros(shape, dtype=g.dtype)
     if _is_basic(key):
@@ -115,15 +116,11 @@ class SetItem(Function):
 
     @staticmethod
     def backward(ctx, g):
-        from ember.ops._util import unbroadcast
-
         ga = gv = None
         n = ctx.needs_input_grad
         if n[0]:
-            if hasattr(g, "_data"):
-                from ember.ops.graph_math import index_zero
-
-                ga = index_zero(g, ctx.key)
+            if hasattr(g, "_data"):  # create_graph: of(g) is autograd.graph_math
+                ga = of(g).index_zero(g, ctx.key)
             else:
                 ga = g.copy()
                 ga[ctx.key] = 0
@@ -150,8 +147,6 @@ class IndexPutAdd(Function):
 
     @staticmethod
     def backward(ctx, g):
-        from ember.ops._util import unbroadcast
-
         gv = unbroadcast(g[ctx.key], ctx.vshape) if ctx.needs_input_grad[2] else None
         return g, None, gv
 
@@ -168,14 +163,10 @@ class ViewScatter(Function):
 
     @staticmethod
     def backward(ctx, g):
-        from ember.ops._util import unbroadcast
-
         ga = gv = None
-        if hasattr(g, "_data"):
-            from ember.functional import zeros
-
+        if hasattr(g, "_data"):  # create_graph: of(g) is autograd.graph_math
             if ctx.needs_input_grad[0]:
-                ga = ViewScatter.apply(g, zeros(ctx.vshape, dtype=g.dtype), ctx.fn)
+                ga = ViewScatter.apply(g, of(g).zeros(ctx.vshape, dtype=g._data.dtype), ctx.fn)
             if ctx.needs_input_grad[1]:
                 gv = unbroadcast(ctx.fn(g), ctx.vshape)
             return ga, gv, None
@@ -214,7 +205,7 @@ def getitem(a, key):
             out._base = a
             out._view_key = k  # view_fn_of() builds `lambda r: r[k]` only if it is ever needed
         else:
-            _as_view(out, a, lambda r, k=k: r[k])
+            as_view(out, a, lambda r, k=k: r[k])
         return out
     key = convert_key(key)
     if _is_basic(key):
@@ -222,7 +213,7 @@ def getitem(a, key):
         if Ellipsis not in key:
             key = key + (Ellipsis,)  # numpy then returns a 0-d view, never a scalar copy
         out = GetItem.apply(a, key)
-        return _as_view(out, a, lambda r, k=key: r[k])
+        return as_view(out, a, lambda r, k=key: r[k])
     if isinstance(key, tuple) and any(
         isinstance(k, np.ndarray) and k.dtype == np.bool_ and k.ndim == 0 for k in key
     ):
@@ -231,21 +222,6 @@ def getitem(a, key):
             for k in key
         )
     return GetItem.apply(a, key)
-
-
-def view_fn_of(t):
-    """The function re-deriving view `t` from its root base (torch's view_fn), or None."""
-    d = t.__dict__
-    if "_view_fn" in d:
-        return d["_view_fn"]
-    k = getattr(t, "_view_key", None)
-    return None if k is None else (lambda r, k=k: r[k])
-
-
-def _as_view(out, base, fn):
-    from ember.ops.shape import as_view
-
-    return as_view(out, base, fn)
 
 
 def rebase_view(view, result) -> None:
@@ -276,9 +252,6 @@ def rebase_view(view, result) -> None:
 
 def setitem(a, key, value) -> None:
     """a[key] = value, in place: storage written, version bumped, graph rebased if needed."""
-    from ember._tensor import Tensor
-    from ember.autograd.grad_mode import _state
-
     key = convert_key(key)
     vt = isinstance(value, Tensor)
     if _state[0] and (a._requires_grad or (vt and value._requires_grad)):
@@ -303,8 +276,6 @@ def setitem(a, key, value) -> None:
 
 # -- public functions -------------------------------------------------------------------------
 def _dimn(dim, nd):
-    from ember.ops._util import norm_dim
-
     return norm_dim(int(dim), nd)[0]
 
 
@@ -348,8 +319,6 @@ def gather(input, dim: int, index, *, sparse_grad: bool = False, out=None):
 
 
 def _src(src, shape, like):
-    from ember._tensor import Tensor
-
     if not isinstance(src, Tensor):
         return float(src) if like.dtype.is_floating_point else src
     return getitem(src, tuple(slice(0, n) for n in shape)) if src.ndim else src
@@ -367,8 +336,6 @@ def scatter(input, dim: int, index, src=None, *, value=None, reduce=None, out=No
     elif reduce == "add":
         res = IndexPutAdd.apply(input, key, v)
     elif reduce == "multiply":
-        from ember._tensor import Tensor
-
         ones = SetItem.apply(Tensor._wrap(of(input._data).ones_like(input._data)), key, v)
         res = input * ones
     else:
@@ -408,8 +375,6 @@ def index_add(input, dim: int, index, source, *, alpha=1, out=None):
 
 
 def index_fill(input, dim: int, index, value):
-    from ember._tensor import Tensor
-
     key, _ = _dim_key(input, dim, index, "index_fill")
     if isinstance(value, Tensor) and value.ndim != 0:
         raise RuntimeError(
@@ -445,9 +410,6 @@ def _mask(mask, name):
 
 
 def masked_fill(input, mask, value):
-    from ember._tensor import Tensor
-    from ember.ops.shape import expand
-
     _mask(mask, "masked_fill_")
     if isinstance(value, Tensor) and value.ndim != 0:
         raise RuntimeError(
@@ -455,7 +417,7 @@ def masked_fill(input, mask, value):
         )
     shape = np.broadcast_shapes(input.shape, mask.shape)
     if shape != input.shape:
-        input = expand(input, shape)
+        input = input.expand(shape)
     key = of(mask._data).broadcast_to(mask._data, shape)
     if isinstance(value, Tensor):
         value = value.to(input.dtype)
@@ -463,12 +425,10 @@ def masked_fill(input, mask, value):
 
 
 def masked_select(input, mask, *, out=None):
-    from ember.ops.shape import expand
-
     _mask(mask, "masked_select:")
     shape = np.broadcast_shapes(input.shape, mask.shape)
     if shape != input.shape:
-        input = expand(input, shape)
+        input = input.expand(shape)
     return _out(GetItem.apply(input, of(mask._data).broadcast_to(mask._data, shape)), out)
 
 
@@ -479,8 +439,6 @@ def masked_scatter(input, mask, source):
 
 
 def nonzero(input, *, out=None, as_tuple: bool = False):
-    from ember._tensor import Tensor
-
     a = input._data
     xp = of(a)
     if as_tuple:
@@ -512,8 +470,6 @@ def take(input, index):
 def take_along_dim(input, indices, dim=None):
     if dim is None:
         return take(input, indices.reshape(-1))
-    from ember.ops.shape import broadcast_to
-
     d = _dimn(dim, input.ndim)
     shape = list(
         np.broadcast_shapes(
@@ -523,14 +479,12 @@ def take_along_dim(input, indices, dim=None):
     )[:-1]
     ish = tuple(shape[:d]) + (input.shape[d],) + tuple(shape[d:])
     xsh = tuple(shape[:d]) + (indices.shape[d],) + tuple(shape[d:])
-    return gather(broadcast_to(input, ish), d, broadcast_to(indices, xsh))
+    return gather(input.broadcast_to(ish), d, indices.broadcast_to(xsh))
 
 
 def _out(res, out):
     if out is None:
         return res
-    from ember.ops.out import write_out
-
     return write_out(out, res)
 
 

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from ember import _dtype
 from ember._backend import of
-from ember.autograd.function import Function
-from ember.ops._util import unbroadcast
+from ember._tensor import Tensor
+from ember.graph.node import Function
+from ember.ops._util import norm_dim, unbroadcast
+from ember.ops.arith import log
+from ember.ops.out import write_out
+from ember.ops.shape import broadcast_tensors, movedim, stack, transpose
+from ember.ops.views import as_view
 
 
 class LinAlgError(RuntimeError):
@@ -14,9 +20,7 @@ class LinAlgError(RuntimeError):
 
 
 def _short(dt) -> str:
-    from ember._tensor import _short as s
-
-    return s(getattr(dt, "np", dt))
+    return (dt if isinstance(dt, _dtype.dtype) else _dtype.from_np(dt)).scalar_name
 
 
 def _same_dtype(a, b, what="m1 and m2"):
@@ -115,8 +119,6 @@ class Addmm(Function):
 def _out(res, out, name="matmul"):
     if out is None:
         return res
-    from ember.ops.out import write_out
-
     return write_out(out, res, name)
 
 
@@ -382,8 +384,6 @@ def det(input):
 
 
 def logdet(input):
-    from ember.ops.arith import log
-
     return log(det(input))
 
 
@@ -440,9 +440,7 @@ def _svd_backward(u, s, vh, gu, gs, gvh, m, n, k):
 
 
 def _eye_t(k, like):
-    import ember
-
-    return ember.eye(k, dtype=like.dtype)
+    return Tensor._wrap(np.eye(k, dtype=like._data.dtype))
 
 
 def svd_packed(input, full_matrices: bool):
@@ -462,13 +460,9 @@ def svd_packed(input, full_matrices: bool):
 
 def svd(input, some: bool = True, compute_uv: bool = True):
     """torch.svd: (U, S, V) with V (not V^H); reduced unless some=False."""
-    from ember.ops.shape import transpose
-
     u, s, vh = svd_packed(input, not some)
     if not compute_uv:
-        import ember
-
-        return ember.zeros_like(u), s, ember.zeros_like(transpose(vh, -2, -1))
+        return u.new_zeros(u.shape), s, vh.new_zeros(transpose(vh, -2, -1).shape)
     return u, s, transpose(vh, -2, -1)
 
 
@@ -514,9 +508,6 @@ class DiagScatter(Function):
 
 
 def diagonal(input, offset: int = 0, dim1: int = 0, dim2: int = 1):
-    from ember.ops._util import norm_dim
-    from ember.ops.shape import as_view
-
     nd = input.ndim
     d1, d2 = norm_dim(dim1, nd)[0], norm_dim(dim2, nd)[0]
     if d1 == d2:
@@ -542,8 +533,6 @@ def diag_embed(input, offset: int = 0, dim1: int = -2, dim2: int = -1):
     shape = []
     for i in range(nd):
         shape.append(n if i in (d1, d2) else rest.pop(0))
-    from ember.ops.shape import movedim
-
     # DiagScatter writes along the diagonal's last axis; put the vector axis where numpy puts it
     return (
         DiagScatter.apply(input, tuple(shape), offset, d1, d2)
@@ -599,8 +588,6 @@ def tril(input, diagonal: int = 0, *, out=None):
 
 def cross(input, other, dim=None, *, out=None):
     """torch.cross: dim defaults to the first dim of size 3 (torch's legacy default)."""
-    from ember.ops.shape import broadcast_tensors
-
     if input.ndim != other.ndim:
         raise RuntimeError("linalg.cross: inputs must have the same number of dimensions.")
     if dim is None:
@@ -612,8 +599,6 @@ def cross(input, other, dim=None, *, out=None):
 
 
 def linalg_cross(input, other, *, dim: int = -1):
-    from ember.ops.shape import broadcast_tensors, movedim, stack
-
     nd = max(input.ndim, other.ndim)
     if input.shape[dim] != 3 or other.shape[dim] != 3:
         raise RuntimeError(

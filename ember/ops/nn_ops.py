@@ -9,8 +9,10 @@ from __future__ import annotations
 import numpy as np
 
 from ember._backend import of
-from ember.autograd.function import Function
-from ember.ops._util import quiet_fp, unbroadcast
+from ember._tensor import Tensor
+from ember.graph.node import Function
+from ember.ops._util import unbroadcast
+from ember.ops.pointwise import _erf
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
@@ -90,8 +92,6 @@ class Gelu(Function):
         ctx.approx = approximate
         if approximate == "tanh":
             return 0.5 * x * (1.0 + xp.tanh(_SQRT_2_PI * (x + 0.044715 * x * x * x)))
-        from ember.ops.pointwise import _erf
-
         return 0.5 * x * (1.0 + _erf(xp, x * 0.7071067811865476))
 
     @staticmethod
@@ -104,8 +104,6 @@ class Gelu(Function):
             d = 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * _SQRT_2_PI * (1.0 + 3 * 0.044715 * x * x)
         else:
             if xp is np or hasattr(xp, "ndarray"):
-                from ember.ops.pointwise import _erf
-
                 cdf = 0.5 * (1.0 + _erf(xp, x * 0.7071067811865476))
             else:
                 cdf = 0.5 * (1.0 + xp.erf(x * 0.7071067811865476))
@@ -233,8 +231,7 @@ def _reduce(xp, loss, reduction: str, denom=None):
     if reduction == "sum":
         return xp.asarray(total, dtype=loss.dtype)
     d = loss.size if denom is None else denom
-    with quiet_fp():
-        return xp.asarray(total / d, dtype=loss.dtype)
+    return xp.asarray(total / d, dtype=loss.dtype)
 
 
 def _grad_scale(g, reduction: str, denom):
@@ -384,9 +381,8 @@ class BinaryCrossEntropy(Function):
         xp = of(x)
         if ((x < 0) | (x > 1)).any():
             raise RuntimeError("all elements of input should be between 0 and 1")
-        with quiet_fp():
-            lx = xp.maximum(xp.log(x), -100.0)
-            l1x = xp.maximum(xp.log1p(-x), -100.0)
+        lx = xp.maximum(xp.log(x), -100.0)
+        l1x = xp.maximum(xp.log1p(-x), -100.0)
         loss = -(y * lx + (1.0 - y) * l1x)
         if w is not None:
             loss = loss * w
@@ -488,10 +484,8 @@ class EmbeddingLookup(Function):
     @staticmethod
     def backward(ctx, g):
         (idx,) = ctx.saved
-        if not isinstance(g, (np.ndarray,)) and hasattr(g, "_data"):
-            from ember.ops import graph_math
-
-            gw = graph_math.zeros(ctx.wshape, dtype=g._data.dtype)
+        if not isinstance(g, (np.ndarray,)) and hasattr(g, "_data"):  # create_graph: of(g) is graph_math
+            gw = of(g).zeros(ctx.wshape, dtype=g._data.dtype)
             gw = gw.index_add(0, _tensor_of(idx).reshape(-1), g.reshape(-1, ctx.wshape[1]))
         else:
             xp = of(g)
@@ -510,8 +504,6 @@ class EmbeddingLookup(Function):
 
 
 def _tensor_of(arr):
-    from ember._tensor import Tensor
-
     return arr if isinstance(arr, Tensor) else Tensor._wrap(arr)
 
 
@@ -526,8 +518,6 @@ class HookIdentity(Function):
 
     @staticmethod
     def backward(ctx, g):
-        from ember._tensor import Tensor
-
         r = ctx.hook(g if isinstance(g, Tensor) else Tensor._wrap(g))
         if r is None:
             return g, None

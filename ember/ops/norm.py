@@ -4,7 +4,7 @@ backward  dx = invstd/M * (M*dxhat - sum(dxhat) - xhat*sum(dxhat*xhat)),  dxhat 
 from __future__ import annotations
 
 from ember._backend import of
-from ember.autograd.function import Function
+from ember.graph.node import Function
 
 
 def _norm_grad(gxh, xhat, invstd, axes):

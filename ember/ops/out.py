@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import warnings
 
+from ember._tensor import Tensor
+from ember.graph.grad_mode import _state
+
 
 def write_out(out, res, name: str = "add"):
     """Write `res` into `out` in place (version bumped); a wrongly shaped `out` is resized with
     torch's warning; a result dtype of a higher category than out's raises."""
-    from ember._tensor import Tensor, _short
-    from ember.autograd.grad_mode import _state
-
     if not isinstance(out, Tensor):
         raise TypeError(f"{name}(): argument 'out' must be Tensor, not {type(out).__name__}")
     if _state[0] and (res._requires_grad or out._requires_grad):
@@ -21,7 +21,7 @@ def write_out(out, res, name: str = "add"):
     r = res._data
     if r.dtype != out._data.dtype and res.dtype._cat > out.dtype._cat:
         raise RuntimeError(
-            f"result type {_short(r.dtype)} can't be cast to the desired output type {_short(out._data.dtype)}"
+            f"result type {res.dtype.scalar_name} can't be cast to the desired output type {out.dtype.scalar_name}"
         )
     if out._data.shape != r.shape:
         if out._base is not None:

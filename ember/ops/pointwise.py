@@ -7,10 +7,10 @@ import numpy as np
 from ember import _backend, _dtype
 from ember._backend import of
 from ember._memory_format import copy_as
-from ember.autograd.function import Function
-from ember.ops._parallel import map_flat
+from ember._threads import map_flat
+from ember.graph.node import Function
 from ember.ops._promote import binary, float_binary, result_dtype, scalar_array, to_float
-from ember.ops._util import quiet_fp, unbroadcast
+from ember.ops._util import unbroadcast
 
 
 def bcast_error(a, b) -> RuntimeError:
@@ -132,8 +132,7 @@ class Div(Function):
             ctx.save_for_backward(a, b)
             ctx.sa, ctx.sb = _shape(a), _shape(b)
             try:
-                with quiet_fp():
-                    return a / b
+                return a / b
             except ValueError:
                 raise bcast_error(a, b) from None
         a, b = binary(a, b)
@@ -143,14 +142,13 @@ class Div(Function):
         if ints and (b == 0 if isinstance(b, int) else (b == 0).any()):
             raise RuntimeError("ZeroDivisionError")
         xp = of(a if hasattr(a, "shape") else b)
-        with quiet_fp():
-            if rounding_mode == "floor":
-                return xp.floor_divide(a, b) if ints else xp.floor(a / b)
-            if rounding_mode == "trunc":
-                if ints:
-                    q = xp.floor_divide(a, b)
-                    return q + ((q < 0) & (q * b != a))
-                return xp.trunc(a / b)
+        if rounding_mode == "floor":
+            return xp.floor_divide(a, b) if ints else xp.floor(a / b)
+        if rounding_mode == "trunc":
+            if ints:
+                q = xp.floor_divide(a, b)
+                return q + ((q < 0) & (q * b != a))
+            return xp.trunc(a / b)
         raise RuntimeError(
             f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '{rounding_mode}'"
         )
@@ -185,8 +183,7 @@ class Pow(Function):
         _check_shapes(a, b)
         if _int_kind(a) and _int_kind(b) and (b < 0 if isinstance(b, int) else (b < 0).any()):
             raise RuntimeError("Integers to negative integer powers are not allowed.")
-        with quiet_fp():
-            out = _nd(a**b)
+        out = _nd(a**b)
         ctx.save_for_backward(a, b, out)
         ctx.sa, ctx.sb = _shape(a), _shape(b)
         return out
@@ -204,15 +201,14 @@ class Pow(Function):
         n = ctx.needs_input_grad
         xp = of(g)
         ga = gb = None
-        with quiet_fp():
-            if n[0]:
-                if isinstance(b, (int, float)):
-                    ga = g * b * a ** (b - 1) if b != 0 else g * 0
-                else:
-                    ga = unbroadcast(xp.where(b == 0, 0.0, g * b * a ** (b - 1)), ctx.sa)
-            if n[1]:
-                safe = xp.where(a == 0, 1.0, a) if hasattr(a, "shape") else (a or 1.0)
-                gb = unbroadcast(xp.where(a == 0, 0.0, g * out * xp.log(safe)), ctx.sb)
+        if n[0]:
+            if isinstance(b, (int, float)):
+                ga = g * b * a ** (b - 1) if b != 0 else g * 0
+            else:
+                ga = unbroadcast(xp.where(b == 0, 0.0, g * b * a ** (b - 1)), ctx.sa)
+        if n[1]:
+            safe = xp.where(a == 0, 1.0, a) if hasattr(a, "shape") else (a or 1.0)
+            gb = unbroadcast(xp.where(a == 0, 0.0, g * out * xp.log(safe)), ctx.sb)
         return ga, gb
 
 
@@ -253,8 +249,7 @@ class Remainder(Function):
         _check_shapes(a, b)
         ctx.save_for_backward(a, b)
         ctx.sa, ctx.sb = _shape(a), _shape(b)
-        with quiet_fp():
-            return of(a).remainder(a, b)
+        return of(a).remainder(a, b)
 
     @staticmethod
     def backward(ctx, g):
@@ -272,8 +267,7 @@ class Fmod(Function):
         _check_shapes(a, b)
         ctx.save_for_backward(a, b)
         ctx.sa, ctx.sb = _shape(a), _shape(b)
-        with quiet_fp():
-            return of(a).fmod(a, b)
+        return of(a).fmod(a, b)
 
     @staticmethod
     def backward(ctx, g):
@@ -450,8 +444,7 @@ class Log(Function):
     def forward(ctx, a):
         a = to_float(a)
         ctx.save_for_backward(a)
-        with quiet_fp():
-            return of(a).log(a)
+        return of(a).log(a)
 
     @staticmethod
     def backward(ctx, g):
@@ -462,15 +455,13 @@ class Sqrt(Function):
     # d sqrt(a) = da / (2 sqrt(a))
     @staticmethod
     def forward(ctx, a):
-        with quiet_fp():
-            out = _nd(of(a).sqrt(to_float(a)))
+        out = _nd(of(a).sqrt(to_float(a)))
         ctx.save_for_backward(out)
         return out
 
     @staticmethod
     def backward(ctx, g):
-        with quiet_fp():
-            return g / (2 * ctx.saved[0])
+        return g / (2 * ctx.saved[0])
 
 
 class Tanh(Function):
@@ -581,15 +572,13 @@ def _unary(name, deriv, save_out=False, comment=""):
 
     def forward(ctx, a):
         a = to_float(a)
-        with quiet_fp():
-            out = _nd(name(of(a), a) if callable(name) else getattr(of(a), name)(a))
+        out = _nd(name(of(a), a) if callable(name) else getattr(of(a), name)(a))
         ctx.save_for_backward(out if save_out else a)
         return out
 
     def backward(ctx, g):
         s = ctx.saved[0]
-        with quiet_fp():
-            return g * deriv(of(s), s)
+        return g * deriv(of(s), s)
 
     return forward, backward
 

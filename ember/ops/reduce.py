@@ -6,10 +6,16 @@ import math
 
 import numpy as np
 
+from ember import _dtype
 from ember._backend import of
+from ember._dtype import to_dtype
 from ember._tensor import Tensor
-from ember.autograd.function import Function
-from ember.ops._util import norm_dim, quiet_fp
+from ember.graph.node import Function
+from ember.ops._util import norm_dim
+from ember.ops.arith import abs as _abs
+from ember.ops.arith import maximum, minimum, where
+from ember.ops.compare import isnan
+from ember.ops.out import write_out
 
 
 def _arr(out):
@@ -62,7 +68,7 @@ class Mean(Function):
         if a.dtype.kind in "biu" and dtype is None:
             raise RuntimeError(
                 "mean(): could not infer output dtype. Input dtype must be either a floating point "
-                f"or complex dtype. Got: {_name(a.dtype)}"
+                f"or complex dtype. Got: {_dtype.from_np(a.dtype).scalar_name}"
             )
         ctx.shape, ctx.axes, ctx.keepdims = a.shape, axes, keepdims
         n = a.size if axes is None else int(np.prod([a.shape[i] for i in axes]))
@@ -73,17 +79,6 @@ class Mean(Function):
     @staticmethod
     def backward(ctx, g):
         return _expand_back(g / ctx.n, ctx.shape, ctx.axes, ctx.keepdims), None, None, None
-
-
-def _name(npdt) -> str:
-    return {
-        "int64": "Long",
-        "int32": "Int",
-        "bool": "Bool",
-        "uint8": "Byte",
-        "int16": "Short",
-        "int8": "Char",
-    }.get(np.dtype(npdt).name, str(npdt))
 
 
 class Prod(Function):
@@ -211,8 +206,7 @@ class Var(Function):
         ctx.shape, ctx.axes, ctx.keepdims = a.shape, axes, keepdims
         ctx.n = _count(a.shape, axes) - correction
         ctx.save_for_backward(a)
-        with quiet_fp():
-            return of(a).var(a, axis=axes, ddof=correction, keepdims=keepdims)
+        return of(a).var(a, axis=axes, ddof=correction, keepdims=keepdims)
 
     @staticmethod
     def backward(ctx, g):
@@ -228,8 +222,7 @@ class Std(Function):
     def forward(ctx, a, axes, correction, keepdims):
         ctx.shape, ctx.axes, ctx.keepdims = a.shape, axes, keepdims
         ctx.n = _count(a.shape, axes) - correction
-        with quiet_fp():
-            out = _arr(of(a).std(a, axis=axes, ddof=correction, keepdims=keepdims))
+        out = _arr(of(a).std(a, axis=axes, ddof=correction, keepdims=keepdims))
         ctx.save_for_backward(a, out)
         return out
 
@@ -285,8 +278,7 @@ class LogSumExp(Function):
         ctx.shape, ctx.axes, ctx.keepdims = a.shape, axes, keepdims
         m = xp.max(a, axis=axes, keepdims=True) if a.size else xp.zeros((1,) * a.ndim, a.dtype)
         m = xp.where(xp.isfinite(m), m, 0)
-        with quiet_fp():
-            out = xp.log(xp.sum(xp.exp(a - m), axis=axes, keepdims=True)) + m
+        out = xp.log(xp.sum(xp.exp(a - m), axis=axes, keepdims=True)) + m
         if not keepdims:
             out = out.reshape(tuple(s for i, s in enumerate(a.shape) if i not in axes))
         out = _arr(out)
@@ -419,8 +411,6 @@ def mean(input, dim=None, keepdim: bool = False, *, dtype=None, axis=None, keepd
 
 
 def _np(dtype):
-    from ember._dtype import to_dtype
-
     return to_dtype(dtype).np
 
 
@@ -487,8 +477,6 @@ def _minmax(input, dim, keepdim, other, is_max: bool, out=None):
     if isinstance(dim, Tensor):
         other, dim = dim, None
     if other is not None:
-        from ember.ops.arith import maximum, minimum
-
         return (maximum if is_max else minimum)(input, other, out=out)
     name = "max" if is_max else "min"
     if dim is None:
@@ -577,7 +565,7 @@ def _float_check(input, name):
     if input.dtype._cat < 2:
         raise RuntimeError(
             f"{name}(): could not infer output dtype. Input dtype must be either a floating point "
-            f"or complex dtype. Got: {_name(input._data.dtype)}"
+            f"or complex dtype. Got: {input.dtype.scalar_name}"
         )
 
 
@@ -611,7 +599,7 @@ def norm(input, p="fro", dim=None, keepdim: bool = False, out=None, dtype=None) 
         input = input.to(dtype)
     if input.dtype._cat < 2:
         raise RuntimeError(
-            f"linalg.vector_norm: Expected a floating point or complex tensor as input. Got {_long(input)}"
+            f"linalg.vector_norm: Expected a floating point or complex tensor as input. Got {input.dtype.scalar_name}"
         )
     if p == "fro" or p is None:
         p = 2
@@ -619,18 +607,12 @@ def norm(input, p="fro", dim=None, keepdim: bool = False, out=None, dtype=None) 
         raise NotImplementedError("nuclear norm is not supported")
     axes = _axes(dim, input.ndim)
     if p == math.inf or p == -math.inf:
-        from ember.ops.arith import abs as _abs
-
         if axes is None:
             _empty_check(input, "linalg.vector_norm")
         return (NormMax if p > 0 else NormMin).apply(_abs(input), axes, keepdim)
     if p == 0:
         return sum(input != 0, dim, keepdim).to(input.dtype)
     return Norm.apply(input, float(p), axes, keepdim)
-
-
-def _long(t) -> str:
-    return {"int64": "Long", "int32": "Int", "bool": "Bool", "uint8": "Byte"}.get(t.dtype.name, t.dtype.name)
 
 
 def logsumexp(input, dim, keepdim: bool = False) -> Tensor:
@@ -675,8 +657,6 @@ def _fix0(res, input, out):
     if input.ndim == 0:
         res = res.reshape(())
     if out is not None:
-        from ember.ops.out import write_out
-
         return write_out(out, res)
     return res
 
@@ -699,7 +679,7 @@ def softmax(input, dim=None, dtype=None, **kw) -> Tensor:
     if dtype is not None:
         input = input.to(dtype)
     elif input.dtype._cat < 2:
-        raise RuntimeError(f"\"softmax_lastdim_kernel_impl\" not implemented for '{_long(input)}'")
+        raise RuntimeError(f"\"softmax_lastdim_kernel_impl\" not implemented for '{input.dtype.scalar_name}'")
     return Softmax.apply(input, _dim1(dim, input.ndim) if input.ndim else None)
 
 
@@ -710,7 +690,9 @@ def log_softmax(input, dim=None, dtype=None, **kw) -> Tensor:
     if dtype is not None:
         input = input.to(dtype)
     elif input.dtype._cat < 2:
-        raise RuntimeError(f"\"log_softmax_lastdim_kernel_impl\" not implemented for '{_long(input)}'")
+        raise RuntimeError(
+            f"\"log_softmax_lastdim_kernel_impl\" not implemented for '{input.dtype.scalar_name}'"
+        )
     return LogSoftmax.apply(input, _dim1(dim, input.ndim) if input.ndim else None)
 
 
@@ -745,14 +727,10 @@ def median(input, dim=None, keepdim: bool = False):
 
 
 def nansum(input, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
-    from ember.ops.arith import isnan, where
-
     return sum(where(isnan(input), 0.0, input), dim, keepdim, dtype=dtype)
 
 
 def nanmean(input, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
-    from ember.ops.arith import isnan
-
     return nansum(input, dim, keepdim, dtype=dtype) / sum(~isnan(input), dim, keepdim)
 
 

@@ -7,27 +7,14 @@ import builtins
 import numpy as np
 
 from ember._backend import of
-from ember.autograd.function import Function, normalize
-from ember.ops._util import norm_dim
-from ember.ops.index import view_fn_of
-
-
-def as_view(out, base, fn=None):
-    """Mark `out` as a view of `base`: same version counter, `_base` set to the root tensor, and
-    `_view_fn` re-deriving it from the root (used by in-place ops on views, torch's CopySlices)."""
-    if of(out._data).may_share_memory(out._data, base._data):
-        out._version_counter = base._version_counter
-        root = base._base if base._base is not None else base
-        out._base = root
-        prev = view_fn_of(base) if base._base is not None else None
-        if fn is not None and prev is not None:
-            out.__dict__["_view_fn"] = lambda r, f=fn, p=prev: f(p(r))
-        elif fn is not None:
-            out.__dict__["_view_fn"] = fn
-        elif base._base is not None and prev is None:
-            out.__dict__["_view_fn"] = None
-        out._view_key = None
-    return out
+from ember._dtype import promote_types, to_dtype
+from ember._layout import make_nchw
+from ember._size import Size
+from ember._tensor import Tensor
+from ember.graph.node import Function
+from ember.ops._util import norm_dim, unbroadcast
+from ember.ops.out import write_out
+from ember.ops.views import as_view
 
 
 def _infer_shape(shape, numel, src_shape):
@@ -120,8 +107,6 @@ class Expand(Function):
 
     @staticmethod
     def backward(ctx, g):
-        from ember.ops._util import unbroadcast
-
         return unbroadcast(g, ctx.shape), None
 
 
@@ -196,18 +181,14 @@ def reshape(input, *shape):
 def view(input, *shape):
     """Tensor.view(*shape) or Tensor.view(dtype): always a view, error if the strides forbid it."""
     if len(shape) == 1 and not isinstance(shape[0], (int, tuple, list)) and not hasattr(shape[0], "__len__"):
-        from ember._dtype import to_dtype
-
         return view_dtype(input, to_dtype(shape[0]))
     shape = _infer_shape(_shape_args(shape), input._data.size, input.shape)
     return as_view(View.apply(input, shape), input, lambda r, s=shape: r.reshape(s))
 
 
 def view_dtype(input, dt):
-    from ember._tensor import Tensor
-
     if input._batch_last:
-        normalize(input)
+        make_nchw(input)
     return as_view(Tensor._wrap(input._data.view(dt.np)), input)
 
 
@@ -396,8 +377,6 @@ def broadcast_tensors(*tensors):
 
 
 def broadcast_shapes(*shapes):
-    from ember._size import Size
-
     try:
         return Size(np.broadcast_shapes(*(tuple(s) if not isinstance(s, int) else (s,) for s in shapes)))
     except ValueError:
@@ -407,9 +386,7 @@ def broadcast_shapes(*shapes):
 
 
 def _slice_view(input, dim: int, sl):
-    from ember.ops.index import getitem
-
-    return getitem(input, (slice(None),) * dim + (sl,))
+    return input[(slice(None),) * dim + (sl,)]
 
 
 def narrow(input, dim: int, start, length: int):
@@ -500,15 +477,11 @@ def tile(input, dims):
 
 
 def _promoted(tensors, name):
-    from ember._tensor import Tensor
-
     for i, t in enumerate(tensors):
         if not isinstance(t, Tensor):
             raise TypeError(f"expected Tensor as element {i} in argument 0, but got {type(t).__name__}")
     dt = tensors[0].dtype
     for t in tensors[1:]:
-        from ember._dtype import promote_types
-
         dt = promote_types(dt, t.dtype)
     return [t if t.dtype is dt else t.to(dt) for t in tensors]
 
@@ -540,8 +513,6 @@ def cat(tensors, dim: int = 0, *, out=None):
         tensors = [t for t in tensors if not (t.ndim == 1 and t.shape[0] == 0)] or [ref]
     res = Cat.apply(*tensors, dim=d)
     if out is not None:
-        from ember.ops.out import write_out
-
         return write_out(out, res, "cat")
     return res
 
@@ -652,12 +623,6 @@ def rot90(input, k: int = 1, dims=(0, 1)):
 
 def contiguous(input):
     return input.contiguous()
-
-
-def diag_embed(input, offset: int = 0, dim1: int = -2, dim2: int = -1):
-    from ember.ops.linalg import diag_embed as _de
-
-    return _de(input, offset, dim1, dim2)
 
 
 __all__ = [

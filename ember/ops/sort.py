@@ -7,8 +7,9 @@ import numpy as np
 
 from ember._backend import of
 from ember._tensor import Tensor
-from ember.autograd.function import Function
+from ember.graph.node import Function
 from ember.ops._util import norm_dim
+from ember.ops.index import scatter
 from ember.ops.reduce import return_types
 
 
@@ -22,8 +23,6 @@ class GatherAlong(Function):
     @staticmethod
     def backward(ctx, g):
         if hasattr(g, "_data"):  # create_graph: scatter through the differentiable op
-            from ember.ops.index import scatter
-
             return scatter(g.new_zeros(ctx.shape), ctx.dim, Tensor._wrap(ctx.idx), g), None, None
         out = of(g).zeros(ctx.shape, dtype=g.dtype)
         of(g).put_along_axis(out, ctx.idx, g, ctx.dim)

@@ -363,7 +363,7 @@ def test_forward_hooks():
 
 
 def test_tracer_scopes():
-    from ember.autograd import function as fn
+    from ember.graph import node as fn
 
     class Rec:
         def __init__(self) -> None:

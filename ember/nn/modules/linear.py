@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from ember._tensor import Tensor
-from ember.functional import empty
+from ember.creation import empty
 from ember.nn import functional as F
 from ember.nn import init
 from ember.nn.modules.module import Module

@@ -7,8 +7,8 @@ from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
 from ember._tensor import Tensor
-from ember.autograd import function as _fn
 from ember.autograd.grad_mode import no_grad
+from ember.graph import node as _fn
 from ember.nn.parameter import Buffer, Parameter
 
 __all__ = ["Module"]
@@ -55,9 +55,7 @@ def _addindent(s: str, n: int) -> str:
 
 def _typename(v) -> str:
     if isinstance(v, Tensor):
-        return "torch." + {"float32": "FloatTensor", "float64": "DoubleTensor", "int64": "LongTensor"}.get(
-            v.dtype.name if hasattr(v.dtype, "name") else "", "Tensor"
-        )
+        return v.dtype.tensor_type
     t = type(v)
     return t.__qualname__ if t.__module__ == "builtins" else f"{t.__module__}.{t.__qualname__}"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ember._tensor import Tensor
 from ember.autograd.grad_mode import no_grad
-from ember.functional import empty
+from ember.creation import empty
 from ember.nn import functional as F
 from ember.nn import init
 from ember.nn.modules.module import Module

@@ -19,7 +19,7 @@ default_collate_err_msg_format = (
 
 def default_convert(data: Any) -> Any:
     """NumPy arrays (and numbers inside containers stay) -> tensors, recursively."""
-    from ember.functional import as_tensor
+    from ember.creation import as_tensor
 
     elem_type = type(data)
     if isinstance(data, Tensor):
@@ -57,7 +57,7 @@ def default_convert(data: Any) -> Any:
 def default_collate(batch: list) -> Any:
     """Stack tensors/arrays, make float64/int64 tensors of Python numbers, recurse into
     dicts, namedtuples and sequences (tuples become lists)."""
-    from ember.functional import as_tensor, tensor
+    from ember.creation import as_tensor, tensor
     from ember.ops.shape import stack
 
     elem = batch[0]

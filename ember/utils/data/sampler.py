@@ -111,7 +111,7 @@ class WeightedRandomSampler(Sampler):
         if not isinstance(replacement, bool):
             raise ValueError(f"replacement should be a boolean value, but got replacement={replacement}")
         from ember._dtype import float64
-        from ember.functional import as_tensor
+        from ember.creation import as_tensor
 
         weights_tensor = as_tensor(weights, dtype=float64)
         if weights_tensor.ndim != 1:

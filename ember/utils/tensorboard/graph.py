@@ -1,4 +1,4 @@
-"""add_graph without a JIT: record one forward pass through `autograd.function.tracer` and
+"""add_graph without a JIT: record one forward pass through `graph.node.tracer` and
 emit the GraphDef + RunMetadata that torch's add_graph emits (scopes like `LeNet/Conv2d[conv1]`,
 op types like `aten::_convolution`, `_output_shapes` on every node)."""
 
@@ -153,8 +153,8 @@ def _input_names(model, n: int) -> list[str]:
 
 def graph(model, input_to_model, verbose: bool = False) -> tuple[GraphDef, RunMetadata]:
     """Run `model` once (eval mode, no_grad) with the tracer set; return (GraphDef, RunMetadata)."""
-    from ember.autograd import function
     from ember.autograd.grad_mode import no_grad
+    from ember.graph import node as function
 
     args = input_to_model if isinstance(input_to_model, (tuple, list)) else (input_to_model,)
     rec = GraphRecorder(model)

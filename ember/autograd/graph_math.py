@@ -4,18 +4,28 @@ recorded in the graph, which is how higher-order gradients work without a second
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
+
+from ember import creation
+from ember._dtype import from_np
+from ember._tensor import Tensor
+from ember.ops import arith, compare, copy, index, linalg, reduce, shape
+
+# ember's public functions over Tensors, by name (the first module that has a name wins)
+_PUBLIC = {}
+for _m in (arith, compare, reduce, shape, index, linalg, copy, creation):
+    for _n in getattr(_m, "__all__", ()):
+        _PUBLIC.setdefault(_n, getattr(_m, _n))
+_ember = SimpleNamespace(**_PUBLIC)
 
 
 def _e():
-    import ember
-
-    return ember
+    return _ember
 
 
 def _t(x, like=None):
-    from ember._tensor import Tensor
-
     if isinstance(x, Tensor):
         return x
     if like is not None and isinstance(x, (int, float, bool)):
@@ -89,8 +99,6 @@ def matmul(a, b):
 
 
 def zeros(shape, dtype=None):
-    from ember._dtype import from_np
-
     return _e().zeros(shape, dtype=None if dtype is None else from_np(dtype))
 
 
@@ -134,9 +142,7 @@ def index_zero(g, key):
 
 def __getattr__(name):
     # unary/binary functions with the same name in ember and numpy (exp, log, sin, sign, ...)
-    import ember
-
-    fn = getattr(ember, name, None)
+    fn = _PUBLIC.get(name)
     if fn is None:
         raise AttributeError(name)
 

@@ -4,66 +4,69 @@ from __future__ import annotations
 
 from heapq import heappop, heappush
 
-from ember.autograd import grad_mode
-from ember.autograd.function import _ERR_FREED, Function, flag_batch_last
+import numpy as np
+
+from ember import _backend
+from ember._dtype import from_np
+from ember._layout import flag_batch_last
+from ember._tensor import Tensor
+from ember.graph import grad_mode
+from ember.graph.node import _ERR_FREED, OUTPUT, Function
 
 
 def _check_versions(node) -> None:
     for i, src in enumerate(node._versions):
         if src is None:
             continue
-        t, vc, v = src
+        source, vc, v = src
         if vc[0] != v:
             s = node.saved[i]
             tname = _type_name(s)
             raise RuntimeError(
                 "one of the variables needed for gradient computation has been modified by an "
                 f"inplace operation: [{tname} [{', '.join(map(str, s.shape))}]], which is output 0 "
-                f"of {node.name() if t is None else _producer(t)}, is at version {vc[0]}; expected "
+                f"of {_producer(node, source)}, is at version {vc[0]}; expected "
                 f"version {v} instead. Hint: the backtrace further above can point to the operation "
                 "that failed to compute its gradient. The variable in question was changed in there "
                 "or anywhere later. Good luck!"
             )
 
 
-def _producer(t) -> str:
-    return t.grad_fn.name() if t.grad_fn is not None else "AccumulateGrad"
+def _producer(node, source) -> str:
+    if source is OUTPUT:
+        return node.name()
+    return source.name() if isinstance(source, Function) else "AccumulateGrad"
 
 
 def _type_name(arr) -> str:
-    from ember._dtype import from_np
-
-    names = {
-        "float32": "Float",
-        "float64": "Double",
-        "float16": "Half",
-        "int64": "Long",
-        "int32": "Int",
-        "int16": "Short",
-        "int8": "Char",
-        "uint8": "Byte",
-        "bool": "Bool",
-    }
-    return f"torch.{names.get(from_np(arr.dtype).name, 'Float')}Tensor"
+    return from_np(arr.dtype).tensor_type
 
 
 def _saved_as_tensors(node):
     """create_graph: saved inputs are the input tensors themselves (so the backward formula is
     differentiated through them); a saved output is re-attached to this node."""
-    from ember._tensor import Tensor
-
     out = []
     srcs = node._versions or [None] * len(node.saved)
     for s, src in zip(node.saved, srcs):
         if src is not None and src[0] is not None:
-            out.append(src[0])
-        elif src is not None:
-            out.append(Tensor._wrap(s, True, node))
+            out.append(_saved_tensor(node, s, src))
         elif hasattr(s, "shape") and not isinstance(s, Tensor):
             out.append(Tensor._wrap(s, False, None))
         else:
             out.append(s)
     return tuple(out)
+
+
+def _saved_tensor(node, s, src):
+    """The tensor a saved array belongs to, rebuilt from its version record: a leaf is itself;
+    a non-leaf input or this node's output is a tensor over the same array, attached to the
+    node that made it and sharing its version counter."""
+    source, counter, _ = src
+    if isinstance(source, Tensor):
+        return source
+    t = Tensor._wrap(s, True, node if source is OUTPUT else source)
+    t._version_counter = counter
+    return t
 
 
 def _call_backward(node, g, create_graph):
@@ -89,9 +92,19 @@ def run_backward(
     """Propagate `grads` (raw arrays, or Tensors under create_graph) from `roots` (tensors).
 
     With `inputs` None, gradients accumulate into leaves' `.grad` (Tensor.backward). Otherwise
-    return the gradient for each of `inputs` without touching `.grad` (autograd.grad)."""
+    return the gradient for each of `inputs` without touching `.grad` (autograd.grad).
+    One root accumulating into leaves without create_graph takes the fast path
+    `run_backward_single_root`; everything else the general, dependency-counting path."""
     if inputs is None and not create_graph and len(roots) == 1 and roots[0].grad_fn is not None:
-        return _run_simple(roots[0].grad_fn, grads[0], retain_graph, Tensor)
+        return run_backward_single_root(roots[0].grad_fn, grads[0], retain_graph)
+    return run_backward_general(roots, grads, retain_graph, create_graph, inputs, allow_unused)
+
+
+def run_backward_general(
+    roots, grads, retain_graph: bool, create_graph: bool, inputs=None, allow_unused: bool = False
+):
+    """Any roots, `inputs` capture and create_graph: count the edges into every reachable node,
+    run a node when all its consumers have run."""
     wrap = _wrap_grad if not create_graph else _as_tensor
     # 1. count, for every node reachable from the roots, how many edges point at it
     deps: dict = {}
@@ -133,7 +146,7 @@ def run_backward(
             node = ready.pop()
             g = pending.pop(node, None)
             if node._hooks:
-                for h in node._hooks:
+                for h in list(node._hooks.values()):
                     r = h(wrap(g))
                     if r is not None:
                         g = r._data if (not create_graph and isinstance(r, Tensor)) else r
@@ -147,10 +160,8 @@ def run_backward(
                 in_grads = (None,) * len(node.next)
             else:
                 in_grads = _call_backward(node, g, create_graph)
-            if not retain_graph:
-                if node.saved:
-                    node._freed = True
-                    node.saved = ()
+            if not retain_graph and node.saved:
+                _free(node)
             for nxt, ig in zip(node.next, in_grads):
                 if nxt is None:
                     continue
@@ -188,7 +199,14 @@ def run_backward(
     return None
 
 
-def _run_simple(root, g, retain_graph: bool, Tensor):
+def _free(node) -> None:
+    """Release a node's saved buffers and their version records (backward without retain_graph)."""
+    node._freed = True
+    node.saved = ()
+    node._versions = None
+
+
+def run_backward_single_root(root, g, retain_graph: bool):
     """The common case (one root, accumulate into leaves, no create_graph), kept lean: nodes run
     in decreasing creation order (a consumer is always created after its inputs, so every
     node runs after all the nodes that feed it a gradient), with no dependency-counting pass.
@@ -219,6 +237,7 @@ def _run_simple(root, g, retain_graph: bool, Tensor):
             if not retain_graph and node.saved:
                 node._freed = True
                 node.saved = ()
+                node._versions = None
             cand = None
             i = 0
             for nxt in node.next:
@@ -267,7 +286,7 @@ def _run_simple(root, g, retain_graph: bool, Tensor):
 
 
 def _run_hooks(node, g):
-    for h in node._hooks or ():
+    for h in list(node._hooks.values()) if node._hooks else ():
         r = h(_wrap_grad(g))
         if r is not None:
             g = r._data
@@ -285,8 +304,6 @@ def _add_leaf(leaves, t, g):
 
 
 def _wrap_grad(g):
-    from ember._tensor import Tensor
-
     if g is None:
         return None
     t = Tensor._wrap(g, False, None)
@@ -295,8 +312,6 @@ def _wrap_grad(g):
 
 
 def _as_tensor(g):
-    from ember._tensor import Tensor
-
     if g is None or isinstance(g, Tensor):
         return g
     return Tensor._wrap(g, False, None)
@@ -305,10 +320,8 @@ def _as_tensor(g):
 def _accumulate(t, g, create_graph: bool) -> None:
     """AccumulateGrad: run the leaf's hooks, then add into `.grad` (a fresh copy the first time,
     so no two leaves ever share a gradient buffer)."""
-    from ember._tensor import Tensor
-
     if t._hooks:
-        for h in t._hooks:
+        for h in list(t._hooks.values()):
             r = h(_as_tensor(g) if create_graph else _wrap_grad(g))
             if r is not None:
                 g = r if create_graph else r._data
@@ -340,8 +353,6 @@ def _accumulate(t, g, create_graph: bool) -> None:
 def _reshape_grad(g, t):
     xp = type(g)
     try:
-        import numpy as np
-
         return np.broadcast_to(g, t._data.shape).copy() if xp is np.ndarray else g.reshape(t.shape)
     except ValueError:
         raise RuntimeError(
@@ -350,6 +361,21 @@ def _reshape_grad(g, t):
         ) from None
 
 
-Tensor = None  # bound by ember._tensor at import (avoids an import cycle)
+_ONES: dict = {}
 
-__all__ = ["run_backward", "Function"]
+
+def seed_grad(d):
+    """The implicit gradient 1 of `loss.backward()` for a one-element array `d`: a shared
+    read-only array of d's shape and dtype (backward never writes into its input grad). Built
+    with ones, never as d*0+1: a NaN loss still starts backward from 1, as torch does."""
+    key = (d.dtype, d.shape, type(d))
+    one = _ONES.get(key)
+    if one is None:
+        one = _backend.of(d).ones(d.shape, dtype=d.dtype)
+        if type(one) is np.ndarray:
+            one.flags.writeable = False
+        _ONES[key] = one
+    return one
+
+
+__all__ = ["run_backward", "run_backward_general", "run_backward_single_root", "seed_grad"]

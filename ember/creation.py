@@ -528,8 +528,7 @@ def _dev(t):
     return None if d.type == "cpu" else d
 
 
-def _new(name):
-    fn = globals()[name]
+def _new_factory(fn):
 
     def method(
         self,
@@ -548,11 +547,11 @@ def _new(name):
             requires_grad=requires_grad,
         )
 
-    method.__name__ = "new_" + name
+    method.__name__ = "new_" + fn.__name__
     return method
 
 
-def _new_tensor(self, data, dtype=None, device=None, requires_grad: bool = False):
+def new_tensor(self, data, dtype=None, device=None, requires_grad: bool = False):
     return tensor(
         data,
         dtype=dtype if dtype is not None else self.dtype,
@@ -561,7 +560,7 @@ def _new_tensor(self, data, dtype=None, device=None, requires_grad: bool = False
     )
 
 
-def _new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad: bool = False):
+def new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad: bool = False):
     return full(
         size,
         fill_value,
@@ -571,11 +570,9 @@ def _new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad:
     )
 
 
-Tensor.new_zeros = _new("zeros")
-Tensor.new_ones = _new("ones")
-Tensor.new_empty = _new("empty")
-Tensor.new_tensor = _new_tensor
-Tensor.new_full = _new_full
+new_zeros = _new_factory(zeros)
+new_ones = _new_factory(ones)
+new_empty = _new_factory(empty)
 
 
 def _legacy(name, dt):

@@ -1,0 +1,92 @@
+"""Grad mode is one module-level flag: no_grad, enable_grad, set_grad_enabled, inference_mode."""
+
+from __future__ import annotations
+
+import functools
+
+_state = [True]  # grad enabled
+
+
+def is_grad_enabled() -> bool:
+    return _state[0]
+
+
+class _GradModeContext:
+    """Context manager and decorator that sets grad mode and restores it on exit."""
+
+    _mode = True
+
+    def __enter__(self):
+        self._prev = _state[0]
+        _state[0] = self._mode
+        return self
+
+    def __exit__(self, *exc) -> None:
+        _state[0] = self._prev
+
+    def __call__(self, fn):
+        if isinstance(fn, type):
+            raise TypeError("no_grad/enable_grad decorate functions, not classes")
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with self.__class__():
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+
+class no_grad(_GradModeContext):
+    """Disable graph recording (torch.no_grad)."""
+
+    _mode = False
+
+
+class enable_grad(_GradModeContext):
+    """Enable graph recording (torch.enable_grad)."""
+
+    _mode = True
+
+
+class inference_mode(_GradModeContext):
+    """Like no_grad (ember has no separate inference tensors)."""
+
+    def __init__(self, mode: bool = True) -> None:
+        self._mode = not mode
+
+    def __call__(self, fn):
+        if not callable(fn):
+            raise TypeError("inference_mode expects a callable")
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with inference_mode(not self._mode):
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+
+class set_grad_enabled(_GradModeContext):
+    """Set grad mode at once (function use) or for a `with` block (context use)."""
+
+    def __init__(self, mode: bool) -> None:
+        self._prev = _state[0]
+        self._mode = bool(mode)
+        _state[0] = self._mode
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        _state[0] = self._prev
+
+    def __call__(self, fn):
+        _state[0] = self._prev
+        mode = self._mode
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with set_grad_enabled(mode):
+                return fn(*args, **kwargs)
+
+        return wrapper
