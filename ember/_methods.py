@@ -11,7 +11,8 @@ import numpy as np
 
 from ember import creation
 from ember._tensor import Tensor
-from ember.autograd import graph_math, tensor_backward
+from ember.autograd import graph_math
+from ember.autograd.backward import tensor_backward
 from ember.ops import arith, compare, copy, index, inplace, linalg, operators, reduce, shape, sort
 from ember.ops.pointwise import Abs, Add, Div, Mul, Neg, Pow, Sub
 

@@ -178,10 +178,12 @@ def rebuild_tensor_v2(
     return t
 
 
-def _parameter_class():
-    from ember import nn
+# nn.Parameter registers itself here when ember.nn is imported (nn sits above serialization)
+parameter_class: list = [None]
 
-    return getattr(nn, "Parameter", None)
+
+def _parameter_class():
+    return parameter_class[0]
 
 
 def rebuild_parameter(data, requires_grad=True, backward_hooks=None) -> Tensor:

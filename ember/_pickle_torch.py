@@ -15,7 +15,7 @@ import numpy as np
 
 from ember import _backend, _dtype
 from ember._layout import make_nchw
-from ember._pickle_safe import STORAGE_DTYPES
+from ember._pickle_safe import STORAGE_DTYPES, parameter_class
 from ember._size import Size
 from ember._tensor import Tensor
 
@@ -127,9 +127,7 @@ class StorageTable:
 
 
 def _is_parameter(t: Tensor) -> bool:
-    from ember import nn
-
-    cls = getattr(nn, "Parameter", None)
+    cls = parameter_class[0]
     return isinstance(t, cls) if cls is not None else type(t).__name__ == "Parameter"
 
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
-import ember
 from ember._backend import of
+from ember.creation import eye, from_numpy, zeros_like
 from ember.graph.node import Function
 from ember.ops import linalg as _L
 from ember.ops._util import norm_dim
+from ember.ops.arith import abs as abs_
+from ember.ops.arith import where
 from ember.ops.linalg import LinAlgError, matmul, solve  # noqa: F401
+from ember.ops.shape import movedim
 
 
 def inv(A, *, out=None):
@@ -68,15 +71,15 @@ def vector_norm(x, ord=2, dim=None, keepdim: bool = False, *, dtype=None, out=No
     if ord == 2:
         res = Norm2.apply(x, dims, keepdim)
     elif ord == float("inf"):
-        res = ember.abs(x).amax(dim=dims, keepdim=keepdim) if dims else ember.abs(x)
+        res = abs_(x).amax(dim=dims, keepdim=keepdim) if dims else abs_(x)
     elif ord == -float("inf"):
-        res = ember.abs(x).amin(dim=dims, keepdim=keepdim) if dims else ember.abs(x)
+        res = abs_(x).amin(dim=dims, keepdim=keepdim) if dims else abs_(x)
     elif ord == 0:
         res = (x != 0).to(x.dtype).sum(dim=dims, keepdim=keepdim)
     elif ord == 1:
-        res = ember.abs(x).sum(dim=dims, keepdim=keepdim)
+        res = abs_(x).sum(dim=dims, keepdim=keepdim)
     else:
-        res = (ember.abs(x) ** ord).sum(dim=dims, keepdim=keepdim) ** (1.0 / ord)
+        res = (abs_(x) ** ord).sum(dim=dims, keepdim=keepdim) ** (1.0 / ord)
     return _L._out(res, out, "linalg_vector_norm")
 
 
@@ -87,16 +90,16 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim: bool = False, *, dtype=None
     if ord == "fro":
         return vector_norm(A, 2, d, keepdim, dtype=dtype, out=out)
     if ord == "nuc":
-        s = svdvals(ember.movedim(A, tuple(d), (-2, -1)))
+        s = svdvals(movedim(A, tuple(d), (-2, -1)))
         res = s.sum(-1)
     elif ord in (1, -1, float("inf"), -float("inf")):
         red, keep = (d[0], d[1]) if ord in (1, -1) else (d[1], d[0])
-        sums = ember.abs(A).sum(dim=red, keepdim=True)
+        sums = abs_(A).sum(dim=red, keepdim=True)
         res = sums.amax(dim=keep, keepdim=True) if ord > 0 else sums.amin(dim=keep, keepdim=True)
         res = res.squeeze(d) if not keepdim else res
         return _L._out(res, out, "linalg_matrix_norm")
     elif ord in (2, -2):
-        s = svdvals(ember.movedim(A, tuple(d), (-2, -1)))
+        s = svdvals(movedim(A, tuple(d), (-2, -1)))
         res = s.amax(-1) if ord == 2 else s.amin(-1)
     else:
         raise RuntimeError(f"linalg.matrix_norm: Order {ord} not supported.")
@@ -135,7 +138,7 @@ def multi_dot(tensors, *, out=None):
 def matrix_power(A, n: int):
     if n < 0:
         return matrix_power(inv(A), -n)
-    res = ember.eye(A.shape[-1], dtype=A.dtype).expand(*A.shape) * 1 if n == 0 else A
+    res = eye(A.shape[-1], dtype=A.dtype).expand(*A.shape) * 1 if n == 0 else A
     for _ in range(max(n - 1, 0)):
         res = matmul(res, A)
     return res
@@ -147,7 +150,7 @@ def pinv(A, *, rtol=None, hermitian: bool = False):
     cutoff = (rtol if rtol is not None else max(A.shape[-2:]) * np.finfo(s._data.dtype).eps) * s._data.max(
         -1, keepdims=True
     )
-    sinv = ember.where(ember.from_numpy(xp.asarray(s._data > cutoff)), 1 / s, ember.zeros_like(s))
+    sinv = where(from_numpy(xp.asarray(s._data > cutoff)), 1 / s, zeros_like(s))
     return matmul(vh.mT * sinv.unsqueeze(-2), u.mT)
 
 

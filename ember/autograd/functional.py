@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import ember
-from ember.autograd import grad
+from ember._tensor import Tensor
+from ember.autograd.backward import grad
+from ember.creation import zeros_like
+from ember.ops.shape import cat, stack
 
 
 def jacobian(func, inputs, create_graph: bool = False, strict: bool = False, vectorize: bool = False):
-    single = isinstance(inputs, ember.Tensor)
+    single = isinstance(inputs, Tensor)
     xs = (inputs,) if single else tuple(inputs)
     xs = tuple(x.detach().requires_grad_(True) for x in xs)
     out = func(*xs)
@@ -16,17 +18,17 @@ def jacobian(func, inputs, create_graph: bool = False, strict: bool = False, vec
     for k in range(flat.numel()):
         gs = grad(flat[k], xs, retain_graph=True, create_graph=create_graph, allow_unused=True)
         for j, (x, g) in enumerate(zip(xs, gs)):
-            rows[j].append(ember.zeros_like(x) if g is None else g)
-    jac = tuple(ember.stack(r).reshape(tuple(out.shape) + tuple(x.shape)) for r, x in zip(rows, xs))
+            rows[j].append(zeros_like(x) if g is None else g)
+    jac = tuple(stack(r).reshape(tuple(out.shape) + tuple(x.shape)) for r, x in zip(rows, xs))
     return jac[0] if single else jac
 
 
 def hessian(func, inputs, create_graph: bool = False, strict: bool = False, vectorize: bool = False):
-    single = isinstance(inputs, ember.Tensor)
+    single = isinstance(inputs, Tensor)
 
     def g(*xs):
         ys = func(*xs)
         gs = grad(ys, xs, create_graph=True)
-        return gs[0] if single else ember.cat([t.reshape(-1) for t in gs])
+        return gs[0] if single else cat([t.reshape(-1) for t in gs])
 
     return jacobian(g, inputs, create_graph=create_graph)

@@ -6,7 +6,7 @@ import numpy as np
 
 from ember import creation as F
 from ember._tensor import Tensor
-from ember.autograd import grad
+from ember.autograd.backward import grad
 from ember.autograd.grad_mode import no_grad
 
 

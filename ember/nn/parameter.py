@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ember import _backend
+from ember import _backend, _pickle_safe
 from ember._tensor import Tensor, _set_fields
 
 
@@ -51,3 +51,6 @@ class Buffer(Tensor):
 
 class UninitializedParameter(Parameter):
     pass
+
+
+_pickle_safe.parameter_class[0] = Parameter  # so ember.load rebuilds torch._utils._rebuild_parameter as one
