@@ -7,17 +7,14 @@ import os
 import sys
 from collections.abc import Sequence
 
-
-class CLIError(Exception):
-    """A user-facing failure: printed as one line on stderr, exit status 1."""
-
+import ember
+from ember.cli import gradients, info, optim_demo, train
+from ember.cli.errors import CLIError
 
 SUBCOMMANDS = ("train", "optim", "gradients", "info")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from ember.cli import gradients, info, optim_demo, train
-
     parser = argparse.ArgumentParser(
         prog="ember",
         description="ember: PyTorch's API on NumPy. Classic deep-learning experiments from the command line.",
@@ -32,8 +29,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _version() -> str:
-    import ember
-
     return ember.__version__
 
 

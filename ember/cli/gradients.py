@@ -16,7 +16,9 @@ import numpy as np
 
 import ember
 from ember import nn
-from ember.cli import CLIError
+from ember.cli.errors import CLIError
+from ember.cli.plotting import plot_grad_norms
+from ember.utils.tensorboard import SummaryWriter
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu")
 INITS = ("normal", "xavier", "kaiming")
@@ -85,8 +87,6 @@ def verdict(norms: list[float]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ember.cli.plotting import plot_grad_norms
-
     if args.depth < 1 or args.width < 1 or args.batch_size < 1:
         raise CLIError("--depth, --width and --batch-size must be >= 1")
     acts = list(dict.fromkeys(args.activation or ACTIVATIONS))
@@ -95,8 +95,6 @@ def run(args: argparse.Namespace) -> int:
     writer = None
     if not args.no_tensorboard:
         try:
-            from ember.utils.tensorboard import SummaryWriter
-
             writer = SummaryWriter(log_dir=args.logdir or os.path.join(args.out, "tensorboard"))
         except (ImportError, NotImplementedError) as e:
             print(f"ember gradients: TensorBoard logging disabled ({e})", file=sys.stderr)

@@ -11,7 +11,9 @@ from dataclasses import dataclass
 import numpy as np
 
 import ember
-from ember.cli import CLIError
+from ember import optim
+from ember.cli.errors import CLIError
+from ember.cli.plotting import plot_trajectories
 
 OPTIMIZERS = ("sgd", "momentum", "adagrad", "rmsprop", "adadelta", "adam")
 
@@ -84,8 +86,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def make_optimizer(name: str, params, lr: float):
-    from ember import optim
-
     if name == "sgd":
         return optim.SGD(params, lr=lr)
     if name == "momentum":
@@ -129,8 +129,6 @@ def steps_to_tol(values: np.ndarray, f_min: float, tol: float) -> int | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ember.cli.plotting import plot_trajectories
-
     names = (
         list(FUNCTIONS) if not args.function or "all" in args.function else list(dict.fromkeys(args.function))
     )

@@ -12,8 +12,13 @@ from typing import Any
 import numpy as np
 
 import ember
-from ember.cli import CLIError
+from ember import optim
+from ember.cli.errors import CLIError
 from ember.cli.models import MODELS, build, defaults
+from ember.cli.plotting import plot_curves
+from ember.utils.data import DataLoader, TensorDataset
+from ember.utils.tensorboard import SummaryWriter
+from ember.vision.datasets import FashionMNIST, bundled_root
 
 OPTIMIZERS = ("sgd", "momentum", "adagrad", "rmsprop", "adadelta", "adam")
 
@@ -62,8 +67,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _make_optimizer(name: str, params, lr: float):
-    from ember import optim
-
     if name == "sgd":
         return optim.SGD(params, lr=lr)
     if name == "momentum":
@@ -89,8 +92,6 @@ def _linreg_data(seed: int) -> tuple[Any, Any]:
 
 
 def _fashion_data(data: str | None, train: bool, limit: int | None) -> tuple[Any, Any]:
-    from ember.vision.datasets import FashionMNIST, bundled_root
-
     if data is not None and not os.path.isdir(data):
         raise CLIError(f"data directory not found: {data}")
     root = data if data is not None else bundled_root()
@@ -109,8 +110,6 @@ def _fashion_data(data: str | None, train: bool, limit: int | None) -> tuple[Any
 
 def _open_writer(logdir: str):
     try:
-        from ember.utils.tensorboard import SummaryWriter
-
         return SummaryWriter(log_dir=logdir)
     except (ImportError, NotImplementedError, AttributeError) as e:
         print(f"ember train: TensorBoard logging disabled ({e})", file=sys.stderr)
@@ -143,9 +142,6 @@ def _save_checkpoint(obj: dict, path: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
-
-    from ember.cli.plotting import plot_curves
-    from ember.utils.data import DataLoader, TensorDataset
 
     d_epochs, d_lr, d_batch, d_opt = defaults(args.model, args.activation)
     epochs = d_epochs if args.epochs is None else args.epochs

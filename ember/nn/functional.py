@@ -11,6 +11,7 @@ from ember._backend import of
 from ember._tensor import Tensor
 from ember.nn.functional_conv import *  # noqa: F401,F403,E402
 from ember.ops import nn_ops as _ops
+from ember.random import rng
 
 
 def _legacy_reduction(size_average, reduce, reduction: str) -> str:
@@ -210,8 +211,6 @@ def _check_p(p: float) -> None:
 def _bernoulli_keep(shape, p: float, like):
     xp = of(like)
     if xp is np:
-        from ember.random import rng
-
         u = rng().random(shape, dtype=np.float32 if like.dtype == np.float32 else np.float64)
     else:
         u = xp.random.random(shape, dtype=like.dtype)

@@ -13,6 +13,7 @@ from ember._tensor import Tensor
 from ember.ops import conv as C
 from ember.ops import norm as N
 from ember.ops import shape as S
+from ember.random import rng
 
 __all__ = [
     "conv1d", "conv2d", "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d",
@@ -442,8 +443,6 @@ def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: boo
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     if not training or p == 0:
         return input
-    from ember.random import rng
-
     shape = (
         input.shape[:2] + (1,) * (input.dim() - 2)
         if input.dim() == 4

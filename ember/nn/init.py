@@ -10,6 +10,7 @@ import numpy as np
 from ember._backend import of
 from ember._tensor import Tensor
 from ember.autograd.grad_mode import no_grad
+from ember.random import rng
 
 __all__ = [
     "calculate_gain",
@@ -86,8 +87,6 @@ def _fill(tensor: Tensor, values) -> Tensor:
 
 
 def _rng(generator):
-    from ember.random import rng
-
     return rng(generator)
 
 

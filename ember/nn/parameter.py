@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ember import _backend, _pickle_safe
 from ember._tensor import Tensor, _set_fields
+from ember.creation import empty
 
 
 class Parameter(Tensor):
@@ -12,8 +13,6 @@ class Parameter(Tensor):
     def __new__(cls, data: Tensor | None = None, requires_grad: bool = True):
         self = object.__new__(cls)
         if data is None:
-            from ember.creation import empty
-
             data = empty(0)
         _set_fields(self, data._data, bool(requires_grad), None)
         return self

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from ember._tensor import Tensor
+from ember.autograd.grad_mode import enable_grad
 
 
 class _RequiredParameter:
@@ -228,8 +229,6 @@ class Optimizer:
     def _closure(self, closure: Callable[[], Any] | None) -> Any:
         if closure is None:
             return None
-        from ember.autograd.grad_mode import enable_grad
-
         with enable_grad():
             return closure()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ember
 from ember._tensor import Tensor
 from ember.creation import empty
 from ember.nn import functional as F
@@ -217,8 +218,6 @@ class Threshold(Module):
         self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:
-        import ember
-
         out = ember.where(input > self.threshold, input, ember.full_like(input, self.value))
         return input._inplace(out) if self.inplace else out
 

@@ -6,10 +6,12 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
+from ember import _dtype
 from ember._tensor import Tensor
 from ember.autograd.grad_mode import no_grad
 from ember.graph import node as _fn
 from ember.nn.parameter import Buffer, Parameter
+from ember.ops.nn_ops import HookIdentity
 
 __all__ = ["Module"]
 
@@ -154,8 +156,6 @@ class Module:
 
     def _wrap_backward_hooks(self, args):
         """Route gradients through identity nodes so backward hooks see (grad_input, grad_output)."""
-        from ember.ops.nn_ops import HookIdentity
-
         state: dict = {"go": None}
         n_in = sum(1 for a in args if isinstance(a, Tensor) and a.requires_grad)
 
@@ -514,8 +514,6 @@ class Module:
             elif a is not None:
                 dtype = a
         if dtype is not None:
-            from ember import _dtype
-
             dtype = _dtype.to_dtype(dtype)
             if not (dtype.is_floating_point or dtype.is_complex):
                 raise TypeError(
@@ -533,18 +531,12 @@ class Module:
         return self._apply(lambda t: t.to(dtype) if t.is_floating_point() else t)
 
     def float(self) -> Module:
-        from ember import _dtype
-
         return self._cast_float(_dtype.float32)
 
     def double(self) -> Module:
-        from ember import _dtype
-
         return self._cast_float(_dtype.float64)
 
     def half(self) -> Module:
-        from ember import _dtype
-
         return self._cast_float(_dtype.float16)
 
     def type(self, dst_type) -> Module:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import ember
 from ember._tensor import Tensor
 
 
 def parameters_to_vector(parameters: Iterable[Tensor]) -> Tensor:
     """Concatenate the flattened parameters (differentiable, as torch)."""
-    import ember
-
     return ember.cat([p.reshape(-1) for p in parameters])
 
 

@@ -8,7 +8,10 @@ from typing import Any
 
 import numpy as np
 
+from ember._dtype import float64
 from ember._tensor import Tensor
+from ember.creation import as_tensor, tensor
+from ember.ops.shape import stack
 
 _np_str_obj_array_pattern = re.compile(r"[SaUO]")
 
@@ -19,8 +22,6 @@ default_collate_err_msg_format = (
 
 def default_convert(data: Any) -> Any:
     """NumPy arrays (and numbers inside containers stay) -> tensors, recursively."""
-    from ember.creation import as_tensor
-
     elem_type = type(data)
     if isinstance(data, Tensor):
         return data
@@ -57,9 +58,6 @@ def default_convert(data: Any) -> Any:
 def default_collate(batch: list) -> Any:
     """Stack tensors/arrays, make float64/int64 tensors of Python numbers, recurse into
     dicts, namedtuples and sequences (tuples become lists)."""
-    from ember.creation import as_tensor, tensor
-    from ember.ops.shape import stack
-
     elem = batch[0]
     elem_type = type(elem)
     if isinstance(elem, Tensor):
@@ -109,6 +107,4 @@ def default_collate(batch: list) -> Any:
 
 
 def _float64():
-    from ember._dtype import float64
-
     return float64

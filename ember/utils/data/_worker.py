@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+import ember
+
 MP_STATUS_CHECK_INTERVAL = 5.0
 _POLL_INTERVAL = 0.1  # how often an idle worker checks the done event and its parent
 
@@ -83,8 +85,6 @@ def worker_loop(
     """Fetch the batches whose indices arrive on index_queue and put them on data_queue."""
     global _worker_info
     try:
-        import ember
-
         random.seed(seed)
         ember.manual_seed(seed)
         np.random.seed(seed % (2**32))

@@ -17,7 +17,9 @@ from typing import Any
 
 import numpy as np
 
+from ember import cuda
 from ember._tensor import Tensor
+from ember.random import rng
 from ember.utils.data import _worker
 from ember.utils.data._collate import default_collate, default_convert
 from ember.utils.data.dataset import Dataset, IterableDataset, Subset, TensorDataset
@@ -250,8 +252,6 @@ class DataLoader:
 
     def __iter__(self):
         if self.pin_memory:
-            from ember import cuda
-
             if not cuda.is_available():
                 warnings.warn(
                     "'pin_memory' argument is set as true but no accelerator is found, then "
@@ -281,8 +281,6 @@ class DataLoader:
 
 class _BaseIter:
     def __init__(self, loader: DataLoader) -> None:
-        from ember.random import rng
-
         self._loader = weakref.ref(loader)  # no cycle: the loader may own a persistent iterator
         try:
             self._len: int | None = len(loader)

@@ -11,6 +11,7 @@ from itertools import accumulate
 from typing import Any
 
 from ember._tensor import Tensor
+from ember.random import default_generator, rng
 
 
 class Dataset:
@@ -152,8 +153,6 @@ class Subset(Dataset):
 
 def random_split(dataset: Dataset, lengths: Sequence[int | float], generator: Any = None) -> list[Subset]:
     """Split into non-overlapping random subsets of the given lengths (or fractions)."""
-    from ember.random import default_generator, rng
-
     if math.isclose(sum(lengths), 1) and sum(lengths) <= 1:
         subset_lengths: list[int] = []
         for i, frac in enumerate(lengths):

@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from ember._dtype import float64
+from ember.creation import as_tensor
 from ember.random import rng
 
 
@@ -110,9 +112,6 @@ class WeightedRandomSampler(Sampler):
             )
         if not isinstance(replacement, bool):
             raise ValueError(f"replacement should be a boolean value, but got replacement={replacement}")
-        from ember._dtype import float64
-        from ember.creation import as_tensor
-
         weights_tensor = as_tensor(weights, dtype=float64)
         if weights_tensor.ndim != 1:
             raise ValueError(

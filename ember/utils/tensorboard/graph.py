@@ -15,6 +15,10 @@ from tensorboard.compat.proto.step_stats_pb2 import DeviceStepStats, StepStats
 from tensorboard.compat.proto.tensor_shape_pb2 import TensorShapeProto
 from tensorboard.compat.proto.versions_pb2 import VersionDef
 
+from ember._tensor import Tensor
+from ember.autograd.grad_mode import no_grad
+from ember.graph import node as function
+
 # primitive class name -> the aten op torch's tracer shows for the same call
 _ATEN = {
     "add": "add", "sub": "sub", "mul": "mul", "div": "div", "pow": "pow", "neg": "neg",
@@ -48,8 +52,6 @@ def _shape_attr(shape) -> AttrValue:
 
 def _tensors(x):
     """Tensors in x (a Tensor, or nested list/tuple/dict of them), in order."""
-    from ember._tensor import Tensor
-
     if isinstance(x, Tensor):
         yield x
     elif isinstance(x, (list, tuple)):
@@ -153,9 +155,6 @@ def _input_names(model, n: int) -> list[str]:
 
 def graph(model, input_to_model, verbose: bool = False) -> tuple[GraphDef, RunMetadata]:
     """Run `model` once (eval mode, no_grad) with the tracer set; return (GraphDef, RunMetadata)."""
-    from ember.autograd.grad_mode import no_grad
-    from ember.graph import node as function
-
     args = input_to_model if isinstance(input_to_model, (tuple, list)) else (input_to_model,)
     rec = GraphRecorder(model)
     inputs = list(_tensors(args))
