@@ -51,7 +51,7 @@ def tensor_backward(self, gradient=None, retain_graph=None, create_graph: bool =
     if gradient is None and inputs is None and not create_graph and self._requires_grad:
         d = self._data
         if d.size == 1 and d.dtype.kind == "f" and self.grad_fn is not None:
-            run_backward_single_root(self.grad_fn, seed_grad(d), bool(retain_graph))
+            run_backward_single_root(self.grad_fn, seed_grad(d), retain_graph)
             return
     backward(self, gradient, retain_graph, create_graph, inputs=inputs)
 

@@ -271,17 +271,18 @@ def run_backward_single_root(root, g, retain_graph: bool):
     finally:
         grad_mode._state[0] = prev_mode
     for leaf, g in leaves.items():
-        if leaf._hooks is None and leaf.grad is not None and g.shape == leaf._data.shape:
-            old = leaf.grad._data
-            if (
-                type(old) is type(g)
-                and old.dtype == g.dtype
-                and old.flags.writeable
-                and leaf.grad.grad_fn is None
-            ):
-                old += g  # accumulate in place, as torch's AccumulateGrad does
-                leaf.grad._bump()
-                continue
+        # fast path of _accumulate: add into an existing plain .grad in place, as torch's
+        # AccumulateGrad does (a read-only .grad raises ValueError and takes the general path)
+        grad = leaf.grad
+        if leaf._hooks is None and grad is not None and grad.grad_fn is None:
+            old = grad._data
+            if type(old) is type(g) and old.dtype == g.dtype and g.shape == old.shape:
+                try:
+                    old += g
+                    grad._bump()
+                    continue
+                except ValueError:
+                    pass
         _accumulate(leaf, g, False)
 
 

@@ -175,13 +175,14 @@ def _make_apply_binary(cls):
             ctx.needs_input_grad = (ea is not None, eb is not None)
             ctx._seq = _next_seq()
             out = cls.forward(ctx, a._data, bd)
-            res = _result(out, True, ctx)
+            res = _set_fields(_new(Tensor), out if type(out) is _np.ndarray else _as_array(out), True, ctx)
             ctx.next = [ea, eb]
             if ctx.saved:
                 ctx._versions = _track_binary(ctx.saved, a, b, res, out)
         else:
             ctx.needs_input_grad = _FALSE2
-            res = _result(cls.forward(ctx, a._data, bd), False, None)
+            out = cls.forward(ctx, a._data, bd)
+            res = _set_fields(_new(Tensor), out if type(out) is _np.ndarray else _as_array(out), False, None)
         if bl_ok:
             flag_batch_last(res)
         return res
@@ -197,9 +198,11 @@ def _track_binary(saved, a, b, res, out):
     tracked = []
     for s in saved:
         if s is ad:
-            tracked.append((_source(a), a._version_counter, a._version_counter[0]))
+            src = a.grad_fn or (a if a._requires_grad else None)  # _source(a), inlined
+            tracked.append((src, a._version_counter, a._version_counter[0]))
         elif s is bd:
-            tracked.append((_source(b), b._version_counter, b._version_counter[0]))
+            src = b.grad_fn or (b if b._requires_grad else None)
+            tracked.append((src, b._version_counter, b._version_counter[0]))
         elif s is out or s is res._data:
             tracked.append((OUTPUT, res._version_counter, res._version_counter[0]))
         else:

@@ -25,7 +25,7 @@ def direct_inplace(self, other, ufunc):
     if _grad_enabled[0] and (self._requires_grad or (isinstance(other, Tensor) and other._requires_grad)):
         return None
     d = self._data
-    if type(d) is not np.ndarray or not d.flags.writeable or d.dtype.kind != "f":
+    if type(d) is not np.ndarray or d.dtype.kind != "f":  # a read-only d raises ValueError below
         return None
     if isinstance(other, Tensor):
         o = other._data
