@@ -421,6 +421,19 @@ class Tensor:
             lst = self._hooks
         return _RemovableHandle(lst, hook)
 
+    def register_post_accumulate_grad_hook(self, hook):
+        """`hook(tensor)` runs after this leaf's gradient is accumulated into `.grad`."""
+        if not self._requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self.grad_fn is not None:
+            raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf tensors")
+        from ember.autograd import engine  # engine imports this module
+
+        engine.post_acc_live[0] = True
+        hooks = self.__dict__.setdefault("_post_acc_hooks", [])
+        hooks.append(hook)
+        return _RemovableHandle(hooks, hook)
+
     def retain_grad(self) -> None:
         if not self._requires_grad:
             raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")

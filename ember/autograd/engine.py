@@ -185,6 +185,8 @@ def run_backward(
 
     for leaf, g in leaves.values():
         _accumulate(leaf, g, create_graph)
+        if post_acc_live[0]:
+            _run_post_acc_hooks(leaf)
     return None
 
 
@@ -199,6 +201,7 @@ def _run_simple(root, g, retain_graph: bool, Tensor):
     pending: dict = {}
     heap: list = []
     leaves: dict = {}
+    waits = _post_acc_waits(root, Tensor) if post_acc_live[0] else None
     prev_mode = grad_mode._state[0]
     grad_mode._state[0] = False
     node = root
@@ -242,6 +245,8 @@ def _run_simple(root, g, retain_graph: bool, Tensor):
                             else:
                                 pending[nxt] = old + ig
                 i += 1
+            if waits is not None:
+                _release_leaves(node, waits, leaves, Tensor)
             if cand is not None:
                 node, g = cand, cand_g
             elif heap:
@@ -251,6 +256,11 @@ def _run_simple(root, g, retain_graph: bool, Tensor):
                 break
     finally:
         grad_mode._state[0] = prev_mode
+    if waits is not None:
+        for leaf, g in leaves.items():
+            _accumulate(leaf, g, False)
+            _run_post_acc_hooks(leaf)
+        return
     for leaf, g in leaves.items():
         if leaf._hooks is None and leaf.grad is not None and g.shape == leaf._data.shape:
             old = leaf.grad._data
@@ -264,6 +274,47 @@ def _run_simple(root, g, retain_graph: bool, Tensor):
                 leaf.grad._vc[0] += 1
                 continue
         _accumulate(leaf, g, False)
+
+
+post_acc_live = [False]  # set by the first Tensor.register_post_accumulate_grad_hook
+
+
+def _post_acc_waits(root, Tensor) -> dict | None:
+    """For each leaf with post-accumulate-grad hooks, how many graph edges point at it: its
+    gradient is final (and is accumulated at once, while backward goes on) when all have run."""
+    waits: dict = {}
+    seen = {root}
+    stack = [root]
+    while stack:
+        for nxt in stack.pop().next:
+            if nxt is None:
+                continue
+            if isinstance(nxt, Tensor):
+                if nxt.__dict__.get("_post_acc_hooks"):
+                    waits[nxt] = waits.get(nxt, 0) + 1
+            elif nxt not in seen:
+                seen.add(nxt)
+                stack.append(nxt)
+    return waits or None
+
+
+def _release_leaves(node, waits: dict, leaves: dict, Tensor) -> None:
+    """After `node` ran: accumulate the leaves whose last edge it was, then run their hooks."""
+    for nxt in node.next:
+        if isinstance(nxt, Tensor) and nxt in waits:
+            if waits[nxt] > 1:
+                waits[nxt] -= 1
+                continue
+            del waits[nxt]
+            g = leaves.pop(nxt, None)
+            if g is not None:
+                _accumulate(nxt, g, False)
+                _run_post_acc_hooks(nxt)
+
+
+def _run_post_acc_hooks(leaf) -> None:
+    for h in leaf.__dict__.get("_post_acc_hooks", ()):
+        h(leaf)
 
 
 def _run_hooks(node, g):
