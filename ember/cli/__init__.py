@@ -12,11 +12,12 @@ class CLIError(Exception):
     """A user-facing failure: printed as one line on stderr, exit status 1."""
 
 
-SUBCOMMANDS = ("train", "optim", "gradients", "info")
+SUBCOMMANDS = ("train", "run", "optim", "gradients", "info")
 
 
 def build_parser() -> argparse.ArgumentParser:
     from ember.cli import gradients, info, optim_demo, train
+    from ember.cli import run as run_cmd
 
     parser = argparse.ArgumentParser(
         prog="ember",
@@ -25,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"ember {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="{" + ",".join(SUBCOMMANDS) + "}")
     train.add_parser(sub)
+    run_cmd.add_parser(sub)
     optim_demo.add_parser(sub)
     gradients.add_parser(sub)
     info.add_parser(sub)
