@@ -29,7 +29,9 @@ def set_torchrun_env(environ=os.environ) -> None:
     environ.setdefault("MASTER_ADDR", "127.0.0.1")
     environ.setdefault("MASTER_PORT", "29500")
     if "LOCAL_WORLD_SIZE" in environ and "RANK" in environ:
-        environ.setdefault("GROUP_RANK", str(int(environ["RANK"]) // max(int(environ["LOCAL_WORLD_SIZE"]), 1)))
+        environ.setdefault(
+            "GROUP_RANK", str(int(environ["RANK"]) // max(int(environ["LOCAL_WORLD_SIZE"]), 1))
+        )
 
 
 def _abort_job(message: str, code: int) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ember.autograd.function import Function
-from ember.distributed.collectives import ReduceOp, RedOpType, check_same
+from ember.distributed.collectives import RedOpType, ReduceOp, check_same
 from ember.distributed.process_group import _state, resolve, run_blocking
 
 
