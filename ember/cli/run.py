@@ -22,19 +22,46 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "Several nodes: --nnodes M with --hosts or --hostfile, launched once from node 0 (mpirun starts the "
         "other nodes' workers over ssh). The exit status is non-zero when any worker fails.",
     )
-    p.add_argument("--nproc-per-node", "--nproc_per_node", type=int, default=1, metavar="N",
-                   help="worker processes per node (default 1)")
+    p.add_argument(
+        "--nproc-per-node",
+        "--nproc_per_node",
+        type=int,
+        default=1,
+        metavar="N",
+        help="worker processes per node (default 1)",
+    )
     p.add_argument("--nnodes", type=int, default=1, metavar="M", help="number of nodes (default 1)")
-    p.add_argument("--node-rank", "--node_rank", type=int, default=0, metavar="K",
-                   help="this node's rank; with MPI only node 0 launches (default 0)")
-    p.add_argument("--master-addr", "--master_addr", default=None, metavar="ADDR",
-                   help="MASTER_ADDR given to the workers (default: the first host, or 127.0.0.1)")
-    p.add_argument("--master-port", "--master_port", type=int, default=29500, metavar="PORT",
-                   help="MASTER_PORT given to the workers (default 29500)")
+    p.add_argument(
+        "--node-rank",
+        "--node_rank",
+        type=int,
+        default=0,
+        metavar="K",
+        help="this node's rank; with MPI only node 0 launches (default 0)",
+    )
+    p.add_argument(
+        "--master-addr",
+        "--master_addr",
+        default=None,
+        metavar="ADDR",
+        help="MASTER_ADDR given to the workers (default: the first host, or 127.0.0.1)",
+    )
+    p.add_argument(
+        "--master-port",
+        "--master_port",
+        type=int,
+        default=29500,
+        metavar="PORT",
+        help="MASTER_PORT given to the workers (default 29500)",
+    )
     p.add_argument("--hosts", metavar="H1,H2,...", help="the nodes' host names or addresses (--nnodes > 1)")
     p.add_argument("--hostfile", metavar="FILE", help="an Open MPI hostfile instead of --hosts")
-    p.add_argument("--mpirun-args", default="", metavar="ARGS",
-                   help="extra arguments for mpirun, e.g. \"--mca btl tcp,self\"")
+    p.add_argument(
+        "--mpirun-args",
+        default="",
+        metavar="ARGS",
+        help='extra arguments for mpirun, e.g. "--mca btl tcp,self"',
+    )
     p.add_argument("-m", "--module", action="store_true", help="run the target as a module (python -m)")
     p.add_argument("--dry-run", action="store_true", help="print the mpirun command instead of running it")
     p.add_argument("script", help="the training script (or module with -m)")
@@ -90,7 +117,14 @@ def mpirun_command(args: argparse.Namespace, target: list[str]) -> tuple[list[st
 
 
 def worker_command(script: str, script_args: list[str], module: bool = False) -> list[str]:
-    return [sys.executable, "-m", "ember.distributed.worker", *(["-m"] if module else []), script, *script_args]
+    return [
+        sys.executable,
+        "-m",
+        "ember.distributed.worker",
+        *(["-m"] if module else []),
+        script,
+        *script_args,
+    ]
 
 
 def run(args: argparse.Namespace) -> int:

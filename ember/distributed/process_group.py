@@ -4,6 +4,7 @@ that ends the job when a collective outlives its group's timeout."""
 from __future__ import annotations
 
 import datetime
+import faulthandler
 import os
 import sys
 import threading
@@ -122,15 +123,25 @@ def is_initialized() -> bool:
     return _state.world is not None
 
 
-def _mpi():
+def _mpi(timeout: datetime.timedelta | None = None):
     """mpi4py.MPI, imported on first use: importing it initialises MPI (MPI_Init_thread)."""
     if _state.mpi is None:
         if not is_available():
             raise RuntimeError(_INSTALL)
-        from mpi4py import MPI  # lazy on purpose: the import starts MPI
-
-        _state.mpi = MPI
+        _state.mpi = _wait_for_all_ranks_to_start_mpi(timeout or default_pg_timeout)
     return _state.mpi
+
+
+def _wait_for_all_ranks_to_start_mpi(timeout: datetime.timedelta):
+    """Import mpi4py.MPI. MPI_Init returns once every rank of the job has called it, holding the
+    GIL meanwhile, so the timeout is faulthandler's (a C thread): past it, this process prints
+    'Timeout (...)!' with this function's name in the traceback and exits, and mpirun ends the job."""
+    faulthandler.dump_traceback_later(timeout.total_seconds(), exit=True)
+    try:
+        from mpi4py import MPI  # lazy on purpose: the import starts MPI
+    finally:
+        faulthandler.cancel_dump_traceback_later()
+    return MPI
 
 
 def _check_timeout(timeout) -> datetime.timedelta:
@@ -185,7 +196,7 @@ def init_process_group(
     if init_method is not None and not init_method.startswith(("env://", "tcp://", "file://", "mpi://")):
         raise ValueError(f"unsupported init_method {init_method!r} (use env://, tcp:// or file://)")
     timeout = _check_timeout(timeout)
-    MPI = _mpi()
+    MPI = _mpi(timeout)
     world = MPI.COMM_WORLD
     n, r = world.Get_size(), world.Get_rank()
     for what, given in (

@@ -68,7 +68,9 @@ class SyncBatchNorm(_BatchNorm):
         dist.all_reduce(count, group=group)
         n = float(count.item())
         if n <= 1:
-            raise ValueError(f"Expected more than 1 value per channel when training, got input size {input.shape}")
+            raise ValueError(
+                f"Expected more than 1 value per channel when training, got input size {input.shape}"
+            )
         mean = _all_reduce(input.sum(dims), group=group) / n  # two passes: var from centred values
         centred = input - mean.view(shape)
         var = _all_reduce((centred * centred).sum(dims), group=group) / n
@@ -91,7 +93,11 @@ class SyncBatchNorm(_BatchNorm):
         out = module
         if isinstance(module, _BatchNorm) and not isinstance(module, SyncBatchNorm):
             out = SyncBatchNorm(
-                module.num_features, module.eps, module.momentum, module.affine, module.track_running_stats,
+                module.num_features,
+                module.eps,
+                module.momentum,
+                module.affine,
+                module.track_running_stats,
                 process_group,
             )
             if module.affine:
@@ -108,5 +114,3 @@ class SyncBatchNorm(_BatchNorm):
             out.add_module(name, cls.convert_sync_batchnorm(child, process_group))
         del module
         return out
-
-

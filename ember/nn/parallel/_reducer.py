@@ -38,7 +38,9 @@ class _Bucket:
 
 
 class Reducer:
-    def __init__(self, params: list, pg: ProcessGroup, bucket_bytes: int, find_unused: bool, as_view: bool) -> None:
+    def __init__(
+        self, params: list, pg: ProcessGroup, bucket_bytes: int, find_unused: bool, as_view: bool
+    ) -> None:
         self.params = params
         self.pg = pg
         self.find_unused = find_unused
@@ -58,7 +60,8 @@ class Reducer:
         self.next_bucket = 0
         self.launched: list[int] = []  # bucket indices, in launch order (for tests of the overlap)
         self.handles = [
-            p.register_post_accumulate_grad_hook(lambda p, i=i: self.mark_ready(i)) for i, p in enumerate(params)
+            p.register_post_accumulate_grad_hook(lambda p, i=i: self.mark_ready(i))
+            for i, p in enumerate(params)
         ]
 
     def prepare(self, outputs) -> None:
@@ -116,8 +119,14 @@ class Reducer:
         reqs = [b.work for b in self.buckets]
         run_blocking(self.pg, "DistributedDataParallel gradient all_reduce", MPI.Request.Waitall, reqs)
         if self.find_unused:
-            run_blocking(self.pg, "DistributedDataParallel unused parameters", self.pg.comm.Allreduce,
-                         MPI.IN_PLACE, self.used, MPI.MAX)
+            run_blocking(
+                self.pg,
+                "DistributedDataParallel unused parameters",
+                self.pg.comm.Allreduce,
+                MPI.IN_PLACE,
+                self.used,
+                MPI.MAX,
+            )
         for b in self.buckets:
             b.work = None
             for i, off in zip(b.params, b.offsets):
@@ -141,7 +150,7 @@ class Reducer:
 
 def _assign_buckets(params: list, cap: int) -> list[_Bucket]:
     """torch's assignment: parameters in reverse order (gradients become ready roughly so), one
-    dtype per bucket, the first bucket up to 1 MB and the others up to `cap` bytes."""
+    dtype per bucket, the first bucket up to 1 MB (or `cap` if smaller) and the others up to `cap`."""
     buckets: list[_Bucket] = []
     open_: dict = {}  # dtype -> [indices, bytes]
     for i in reversed(range(len(params))):
@@ -150,7 +159,7 @@ def _assign_buckets(params: list, cap: int) -> list[_Bucket]:
         cur = open_.setdefault(dt, [[], 0])
         cur[0].append(i)
         cur[1] += p._data.nbytes
-        limit = FIRST_BUCKET_BYTES if not buckets else cap
+        limit = min(FIRST_BUCKET_BYTES, cap) if not buckets else cap
         if cur[1] >= limit:
             buckets.append(_Bucket(cur[0], dt))
             del open_[dt]

@@ -88,8 +88,11 @@ class DistributedDataParallel(Module):
         if init_sync:
             _broadcast_coalesced(pg, [t for t in module.parameters()] + list(_buffers(module)))
         # the reducer's hooks live on the parameters; it is not a submodule
-        object.__setattr__(self, "reducer", Reducer(params, pg, self.bucket_bytes_cap, find_unused_parameters,
-                                                    gradient_as_bucket_view))
+        object.__setattr__(
+            self,
+            "reducer",
+            Reducer(params, pg, self.bucket_bytes_cap, find_unused_parameters, gradient_as_bucket_view),
+        )
 
     def forward(self, *inputs: Any, **kwargs: Any) -> Any:
         if self.reducer.expect and ember.is_grad_enabled() and self.require_backward_grad_sync:
