@@ -46,6 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as e:  # --help, --version and usage errors (argparse already printed them)
         return e.code if isinstance(e.code, int) else 1
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # `ember train --nproc` starts itself again
     if getattr(args, "func", None) is None:
         parser.print_usage(sys.stderr)
         print("ember: error: a subcommand is required (" + ", ".join(SUBCOMMANDS) + ")", file=sys.stderr)
