@@ -3,7 +3,7 @@
 import sys
 
 import pytest
-from mpi_helpers import ROOT, SCRIPTS, needs_mpi, run
+from mpi_helpers import needs_mpi, run
 
 import ember
 from ember.cli import main
@@ -42,7 +42,10 @@ def test_run_arguments(capsys, tmp_path):
     assert main(["run", "--nproc-per-node", "2", "--dry-run", str(script), "x"]) == 0
     out = capsys.readouterr().out
     assert "mpirun -n 2" in out and "ember.distributed.worker" in out and out.strip().endswith("x")
-    assert main(["run", "--nnodes", "2", "--hosts", "h1,h2", "--nproc-per-node", "2", "--dry-run", str(script)]) == 0
+    assert (
+        main(["run", "--nnodes", "2", "--hosts", "h1,h2", "--nproc-per-node", "2", "--dry-run", str(script)])
+        == 0
+    )
     assert "--host h1:2,h2:2" in capsys.readouterr().out
     assert main(["run", "--nnodes", "2", "--node-rank", "1", str(script)]) == 1
     assert "from node 0" in capsys.readouterr().err
@@ -54,8 +57,22 @@ def test_run_arguments(capsys, tmp_path):
 
 def test_train_nproc_trains_data_parallel(tmp_path):
     out = tmp_path / "run"
-    args = ["train", "mlp", "--nproc", "2", "--epochs", "1", "--limit", "64", "--batch-size", "16",
-            "--no-tensorboard", "--no-progress", "--out", str(out)]
+    args = [
+        "train",
+        "mlp",
+        "--nproc",
+        "2",
+        "--epochs",
+        "1",
+        "--limit",
+        "64",
+        "--batch-size",
+        "16",
+        "--no-tensorboard",
+        "--no-progress",
+        "--out",
+        str(out),
+    ]
     p, _ = run(ember_cmd(*args), timeout=120)
     assert p.returncode == 0, p.stderr[-3000:]
     assert p.stdout.count("epoch 1/1") == 1 and "2 processes" in p.stdout, p.stdout  # rank 0 reports
@@ -67,5 +84,3 @@ def test_train_nproc_trains_data_parallel(tmp_path):
 @pytest.mark.parametrize("bad", [["--nproc", "0"], ["--nproc", "4", "--batch-size", "2"]])
 def test_train_nproc_errors(bad, capsys):
     assert main(["train", "linreg", *bad]) == 1
-
-

@@ -2,6 +2,7 @@
 concatenated batches (MLP and LeNet); no_sync accumulation equals a larger batch; unused
 parameters; buffers; bucket all-reduces start during backward. Prints 'ok <rank>'."""
 
+import os
 import sys
 
 import numpy as np
@@ -18,6 +19,7 @@ import time  # noqa: E402
 T0 = time.perf_counter()
 r, n = dist.get_rank(), dist.get_world_size()
 STEPS = int(sys.argv[1]) if len(sys.argv) > 1 else 200
+print(f"rank {r} network namespace {os.readlink('/proc/self/ns/net')}", flush=True)
 B = 4  # per-rank batch
 
 
