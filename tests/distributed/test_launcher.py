@@ -24,7 +24,7 @@ def test_run_sets_torchrun_env_passes_args_and_fails_when_a_worker_fails(tmp_pat
         "v = [os.environ[k] for k in ('RANK', 'LOCAL_RANK', 'WORLD_SIZE', 'LOCAL_WORLD_SIZE', 'MASTER_PORT')]\n"
         "assert v[0] == str(dist.get_rank()) and v[2] == str(dist.get_world_size())\n"
         "print('env', *v, *sys.argv[1:], flush=True)\n"
-        "if 'fail' in sys.argv and dist.get_rank() == 2:\n"
+        "if 'fail' in sys.argv and dist.get_rank() == 1:\n"
         "    sys.exit(3)\n"
         "dist.barrier()\n"
     )
@@ -32,8 +32,8 @@ def test_run_sets_torchrun_env_passes_args_and_fails_when_a_worker_fails(tmp_pat
     assert p.returncode == 0, p.stderr[-3000:]
     for r in range(3):
         assert f"env {r} {r} 3 3 29999 a --b" in p.stdout, p.stdout
-    p, took = run(ember_cmd("run", "--nproc-per-node", "3", str(script), "fail"), timeout=60)
-    assert p.returncode != 0 and "rank 2: exited with status 3" in p.stderr, p.stderr[-3000:]
+    p, took = run(ember_cmd("run", "--nproc-per-node", "2", str(script), "fail"), timeout=60)
+    assert p.returncode != 0 and "rank 1: exited with status 3" in p.stderr, p.stderr[-3000:]
 
 
 def test_run_arguments(capsys, tmp_path):
