@@ -25,6 +25,7 @@ ROOT = os.path.dirname(HERE)
 
 
 def _worker_lenet(epochs: int) -> None:
+    # the workers import ember and MPI; the driver process never does (it only starts mpirun)
     import numpy as np
 
     import ember

@@ -11,6 +11,7 @@ import sys
 
 import ember
 from ember.cli import CLIError
+from ember.cli.run import mpirun_command
 
 
 def in_worker() -> bool:
@@ -20,8 +21,6 @@ def in_worker() -> bool:
 
 def relaunch(args: argparse.Namespace) -> int:
     """Run this same command on `args.nproc` processes through mpirun; its exit status."""
-    from ember.cli.run import mpirun_command
-
     argv = getattr(args, "argv", None)
     if argv is None:
         raise CLIError("--nproc needs the command line (run it as `ember train ...`)")

@@ -26,6 +26,8 @@ def two_hosts(tmp_path):
         pytest.skip("needs the `ip` command (iproute2) to make network namespaces")
     tag = os.getpid() % 200 + 20
     a, b = f"ember_a{tag}", f"ember_b{tag}"
+    for ns in (a, b):  # left over by an interrupted run
+        _ip("netns", "del", ns)
     probe = _ip("netns", "add", a)
     if probe.returncode != 0:
         pytest.skip(
