@@ -4,157 +4,18 @@ every rank so that a mismatch is a clear error instead of a hang or garbage."""
 
 from __future__ import annotations
 
-import enum
 from typing import Any
 
 import numpy as np
 
 import ember
-from ember.distributed.process_group import ProcessGroup, _state, resolve, run_blocking
+from ember.distributed.buffers import TensorBuffer
+from ember.distributed.checks import check_same, describe, group_root
+from ember.distributed.process_group import resolve
+from ember.distributed.reduce_op import RedOpType, ReduceOp, mpi_op
+from ember.distributed.state import _state
+from ember.distributed.watchdog import run_blocking
 from ember.distributed.work import Work
-
-
-class RedOpType(enum.IntEnum):
-    SUM = 0
-    AVG = 1
-    PRODUCT = 2
-    MIN = 3
-    MAX = 4
-    BAND = 5
-    BOR = 6
-    BXOR = 7
-    PREMUL_SUM = 8
-
-    def __repr__(self) -> str:
-        return f"<RedOpType.{self.name}: {self.value}>"
-
-
-class ReduceOp:
-    """torch.distributed.ReduceOp: `ReduceOp.SUM`, `AVG`, `PRODUCT`, `MIN`, `MAX`, `BAND`, `BOR`, `BXOR`."""
-
-    RedOpType = RedOpType
-    SUM = RedOpType.SUM
-    AVG = RedOpType.AVG
-    PRODUCT = RedOpType.PRODUCT
-    MIN = RedOpType.MIN
-    MAX = RedOpType.MAX
-    BAND = RedOpType.BAND
-    BOR = RedOpType.BOR
-    BXOR = RedOpType.BXOR
-    PREMUL_SUM = RedOpType.PREMUL_SUM
-
-
-def _mpi_op(op, dtype: np.dtype):
-    MPI = _state.mpi
-    op = RedOpType(op)
-    if op == RedOpType.PREMUL_SUM:
-        raise ValueError("ReduceOp.PREMUL_SUM is only supported by torch's NCCL backend, not by ember's mpi")
-    if op in (RedOpType.BAND, RedOpType.BOR, RedOpType.BXOR) and dtype.kind not in "iub":
-        raise ValueError(f"Cannot use ReduceOp.{op.name} with non-integral dtype {dtype}")
-    if dtype.kind == "b":  # MPI reduces C booleans with logical ops only
-        return {
-            RedOpType.SUM: MPI.LOR,
-            RedOpType.MAX: MPI.LOR,
-            RedOpType.BOR: MPI.LOR,
-            RedOpType.AVG: MPI.LOR,
-            RedOpType.MIN: MPI.LAND,
-            RedOpType.PRODUCT: MPI.LAND,
-            RedOpType.BAND: MPI.LAND,
-            RedOpType.BXOR: MPI.LXOR,
-        }[op]
-    return {
-        RedOpType.SUM: MPI.SUM,
-        RedOpType.AVG: MPI.SUM,  # divided by the group size afterwards
-        RedOpType.PRODUCT: MPI.PROD,
-        RedOpType.MIN: MPI.MIN,
-        RedOpType.MAX: MPI.MAX,
-        RedOpType.BAND: MPI.BAND,
-        RedOpType.BOR: MPI.BOR,
-        RedOpType.BXOR: MPI.BXOR,
-    }[op]
-
-
-class _Buf:
-    """A tensor's memory as a contiguous NumPy buffer for MPI; `done()` writes it back (when it
-    had to be a copy) and bumps the tensor's version, as torch's in-place collectives do."""
-
-    __slots__ = ("t", "arr", "copy")
-
-    def __init__(self, t, what: str, read_only: bool = False) -> None:
-        if not isinstance(t, ember.Tensor):
-            raise TypeError(f"ember.distributed.{what}: expected a Tensor, got {type(t).__name__}")
-        if t.is_cuda:
-            raise RuntimeError(
-                f"ember.distributed.{what}: CUDA tensors need the nccl backend (not yet in ember)"
-            )
-        if t._bl:
-            t.detach()  # shows the memory, so a batch-last tensor becomes NCHW-contiguous first
-        d = t._data
-        self.t = t
-        self.copy = (
-            not d.flags.c_contiguous or (not read_only and not d.flags.writeable) or d.dtype == np.float16
-        )
-        self.arr = np.ascontiguousarray(d, dtype=np.float32 if d.dtype == np.float16 else d.dtype)
-        if self.copy and self.arr is d:
-            self.arr = d.copy()
-
-    def done(self, avg_over: int = 0) -> None:
-        if avg_over:
-            _divide(self.arr, avg_over)
-        if self.copy:
-            self.t._data[...] = self.arr
-        self.t._vc[0] += 1
-
-
-def _divide(arr: np.ndarray, n: int) -> None:
-    if arr.dtype.kind in "fc":
-        arr /= arr.dtype.type(n)
-    elif arr.dtype.kind in "iu":
-        arr[...] = (arr / n).astype(arr.dtype)  # truncated toward zero, as NCCL's integer average
-    # booleans: AVG is LOR (an average of 0/1 values that is > 0 rounds up in torch's bool cast)
-
-
-_DESC = 160  # bytes of the per-call description every rank shares before a collective
-
-
-def _describe(t, **kw) -> str:
-    parts = []
-    if t is not None:
-        parts.append(f"shape={list(t.shape)}")
-        parts.append(f"dtype={t.dtype}")
-    parts += [f"{k}={v.name if isinstance(v, enum.Enum) else v}" for k, v in kw.items() if v is not None]
-    return ", ".join(parts)
-
-
-def check_same(pg: ProcessGroup, what: str, desc: str) -> None:
-    """Every rank states the call it is making; if they differ, all raise the same clear error."""
-    if pg.size() == 1:
-        return
-    mine = f"{what}({desc})".encode()[:_DESC].ljust(_DESC)
-    allv = np.empty((pg.size(), _DESC), dtype=np.uint8)
-    run_blocking(pg, what, pg.comm.Allgather, np.frombuffer(mine, dtype=np.uint8), allv)
-    if (allv == allv[0]).all():
-        return
-    calls = [bytes(row).decode(errors="replace").rstrip() for row in allv]
-    listing = "; ".join(f"rank {pg.ranks[i]} called {c}" for i, c in enumerate(calls))
-    raise RuntimeError(
-        f"ember.distributed.{what}: the ranks' calls do not match (every rank of the group must make "
-        f"the same collective with tensors of the same shape and dtype): {listing}"
-    )
-
-
-def _root(pg: ProcessGroup, what: str, rank: int | None, group_rank: int | None, name: str) -> int:
-    """torch's src/dst are global ranks; group_src/group_dst are ranks within the group."""
-    if rank is not None and group_rank is not None:
-        raise ValueError(f"{what}: give {name} or group_{name}, not both")
-    if group_rank is not None:
-        if not 0 <= group_rank < pg.size():
-            raise ValueError(f"{what}: group_{name}={group_rank} is not a rank of the group of {pg.size()}")
-        return group_rank
-    rank = 0 if rank is None else int(rank)
-    if rank not in pg.ranks:
-        raise ValueError(f"Global rank {rank} is not part of group {pg}")
-    return pg.ranks.index(rank)
 
 
 def _finish(pg, what, async_op, start, done, outputs) -> Work | None:
@@ -172,9 +33,9 @@ def all_reduce(tensor, op=ReduceOp.SUM, group=None, async_op: bool = False) -> W
     if pg is None:
         return None
     op = RedOpType(op)
-    b = _Buf(tensor, "all_reduce")
-    mop = _mpi_op(op, b.arr.dtype)
-    check_same(pg, "all_reduce", _describe(tensor, op=op))
+    b = TensorBuffer(tensor, "all_reduce")
+    mop = mpi_op(op, b.arr.dtype)
+    check_same(pg, "all_reduce", describe(tensor, op=op))
     MPI = _state.mpi
     n = pg.size() if op == RedOpType.AVG else 0
 
@@ -191,9 +52,9 @@ def broadcast(
     pg = resolve(group)
     if pg is None:
         return None
-    root = _root(pg, "broadcast", src, group_src, "src")
-    b = _Buf(tensor, "broadcast")
-    check_same(pg, "broadcast", _describe(tensor, src=pg.ranks[root]))
+    root = group_root(pg, "broadcast", src, group_src, "src")
+    b = TensorBuffer(tensor, "broadcast")
+    check_same(pg, "broadcast", describe(tensor, src=pg.ranks[root]))
 
     def start(nb):
         return (pg.comm.Ibcast if nb else pg.comm.Bcast)(b.arr, root)
@@ -209,11 +70,11 @@ def reduce(
     if pg is None:
         return None
     op = RedOpType(op)
-    root = _root(pg, "reduce", dst, group_dst, "dst")
+    root = group_root(pg, "reduce", dst, group_dst, "dst")
     me = pg.rank() == root
-    b = _Buf(tensor, "reduce", read_only=not me)
-    mop = _mpi_op(op, b.arr.dtype)
-    check_same(pg, "reduce", _describe(tensor, op=op, dst=pg.ranks[root]))
+    b = TensorBuffer(tensor, "reduce", read_only=not me)
+    mop = mpi_op(op, b.arr.dtype)
+    check_same(pg, "reduce", describe(tensor, op=op, dst=pg.ranks[root]))
     MPI = _state.mpi
     send = MPI.IN_PLACE if me else b.arr
     recv = b.arr if me else None
@@ -261,8 +122,8 @@ def all_gather(tensor_list, tensor, group=None, async_op: bool = False) -> Work 
     if pg is None:
         return None
     _check_list("all_gather", tensor_list, pg.size(), tensor, "tensor_list")
-    b = _Buf(tensor, "all_gather", read_only=True)
-    check_same(pg, "all_gather", _describe(tensor))
+    b = TensorBuffer(tensor, "all_gather", read_only=True)
+    check_same(pg, "all_gather", describe(tensor))
     recv = np.empty((pg.size(), *b.arr.shape), dtype=b.arr.dtype)
 
     def start(nb):
@@ -282,9 +143,9 @@ def all_gather_into_tensor(output_tensor, input_tensor, group=None, async_op: bo
             f"all_gather_into_tensor: output tensor size {list(output_tensor.shape)} must be equal to world_size "
             f"({pg.size()}) times input tensor size {list(input_tensor.shape)}"
         )
-    b = _Buf(input_tensor, "all_gather_into_tensor", read_only=True)
-    out = _Buf(output_tensor, "all_gather_into_tensor")
-    check_same(pg, "all_gather_into_tensor", _describe(input_tensor))
+    b = TensorBuffer(input_tensor, "all_gather_into_tensor", read_only=True)
+    out = TensorBuffer(output_tensor, "all_gather_into_tensor")
+    check_same(pg, "all_gather_into_tensor", describe(input_tensor))
 
     def start(nb):
         return (pg.comm.Iallgather if nb else pg.comm.Allgather)(b.arr, out.arr)
@@ -307,14 +168,14 @@ def gather(
     pg = resolve(group)
     if pg is None:
         return None
-    root = _root(pg, "gather", dst, group_dst, "dst")
+    root = group_root(pg, "gather", dst, group_dst, "dst")
     me = pg.rank() == root
     if me:
         _check_list("gather", gather_list, pg.size(), tensor, "gather_list")
     elif gather_list:
         raise ValueError("Argument ``gather_list`` must NOT be specified on non-destination ranks.")
-    b = _Buf(tensor, "gather", read_only=True)
-    check_same(pg, "gather", _describe(tensor, dst=pg.ranks[root]))
+    b = TensorBuffer(tensor, "gather", read_only=True)
+    check_same(pg, "gather", describe(tensor, dst=pg.ranks[root]))
     recv = np.empty((pg.size(), *b.arr.shape), dtype=b.arr.dtype) if me else None
 
     def start(nb):
@@ -334,15 +195,15 @@ def scatter(
     pg = resolve(group)
     if pg is None:
         return None
-    root = _root(pg, "scatter", src, group_src, "src")
+    root = group_root(pg, "scatter", src, group_src, "src")
     me = pg.rank() == root
     if me:
         _check_list("scatter", scatter_list, pg.size(), tensor, "scatter_list")
     elif scatter_list:
         raise ValueError("Argument ``scatter_list`` must NOT be specified on non-source ranks.")
-    b = _Buf(tensor, "scatter")
-    check_same(pg, "scatter", _describe(tensor, src=pg.ranks[root]))
-    send = np.stack([_Buf(t, "scatter", read_only=True).arr for t in scatter_list]) if me else None
+    b = TensorBuffer(tensor, "scatter")
+    check_same(pg, "scatter", describe(tensor, src=pg.ranks[root]))
+    send = np.stack([TensorBuffer(t, "scatter", read_only=True).arr for t in scatter_list]) if me else None
 
     def start(nb):
         return (pg.comm.Iscatter if nb else pg.comm.Scatter)(send, b.arr, root)
@@ -356,7 +217,7 @@ def reduce_scatter(output, input_list, op=ReduceOp.SUM, group=None, async_op: bo
     if pg is None:
         return None
     _check_list("reduce_scatter", input_list, pg.size(), output, "input_list")
-    send = np.stack([_Buf(t, "reduce_scatter", read_only=True).arr for t in input_list])
+    send = np.stack([TensorBuffer(t, "reduce_scatter", read_only=True).arr for t in input_list])
     return _reduce_scatter(pg, "reduce_scatter", output, send, op, async_op)
 
 
@@ -371,15 +232,15 @@ def reduce_scatter_tensor(output, input, op=ReduceOp.SUM, group=None, async_op: 
             f"reduce_scatter_tensor: input tensor size {list(input.shape)} must be equal to world_size "
             f"({pg.size()}) times output tensor size {list(output.shape)}"
         )
-    send = _Buf(input, "reduce_scatter_tensor", read_only=True).arr
+    send = TensorBuffer(input, "reduce_scatter_tensor", read_only=True).arr
     return _reduce_scatter(pg, "reduce_scatter_tensor", output, send, op, async_op)
 
 
 def _reduce_scatter(pg, what, output, send, op, async_op):
     op = RedOpType(op)
-    b = _Buf(output, what)
-    mop = _mpi_op(op, b.arr.dtype)
-    check_same(pg, what, _describe(output, op=op))
+    b = TensorBuffer(output, what)
+    mop = mpi_op(op, b.arr.dtype)
+    check_same(pg, what, describe(output, op=op))
     n = pg.size() if op == RedOpType.AVG else 0
 
     def start(nb):
@@ -398,11 +259,11 @@ def all_to_all_single(
         return None
     _same_dtype("all_to_all_single", output, input)
     n = pg.size()
-    b_in = _Buf(input, "all_to_all_single", read_only=True)
-    b_out = _Buf(output, "all_to_all_single")
+    b_in = TensorBuffer(input, "all_to_all_single", read_only=True)
+    b_out = TensorBuffer(output, "all_to_all_single")
     scounts = _counts("all_to_all_single", input, input_split_sizes, n, "input")
     rcounts = _counts("all_to_all_single", output, output_split_sizes, n, "output")
-    check_same(pg, "all_to_all_single", _describe(None, dtype=input.dtype))
+    check_same(pg, "all_to_all_single", describe(None, dtype=input.dtype))
     send = [b_in.arr, (scounts, _displs(scounts))]
     recv = [b_out.arr, (rcounts, _displs(rcounts))]
 
@@ -440,8 +301,8 @@ def all_to_all(output_tensor_list, input_tensor_list, group=None, async_op: bool
     dtypes = {t.dtype for t in (*output_tensor_list, *input_tensor_list)}
     if len(dtypes) != 1:
         raise ValueError(f"all_to_all: all tensors must have one dtype, got {sorted(map(str, dtypes))}")
-    check_same(pg, "all_to_all", _describe(None, dtype=input_tensor_list[0].dtype))
-    send_parts = [_Buf(t, "all_to_all", read_only=True).arr.ravel() for t in input_tensor_list]
+    check_same(pg, "all_to_all", describe(None, dtype=input_tensor_list[0].dtype))
+    send_parts = [TensorBuffer(t, "all_to_all", read_only=True).arr.ravel() for t in input_tensor_list]
     send = np.concatenate(send_parts) if send_parts else np.empty(0)
     rcounts = [t.numel() for t in output_tensor_list]
     scounts = [a.size for a in send_parts]

@@ -10,8 +10,9 @@ from typing import Any
 import numpy as np
 
 import ember
-from ember.distributed.collectives import _root, check_same
-from ember.distributed.process_group import resolve, run_blocking
+from ember.distributed.checks import check_same, group_root
+from ember.distributed.process_group import resolve
+from ember.distributed.watchdog import run_blocking
 
 
 def _dumps(obj: Any) -> np.ndarray:
@@ -67,7 +68,7 @@ def gather_object(
     pg = resolve(group)
     if pg is None:
         return
-    root = _root(pg, "gather_object", dst, group_dst, "dst")
+    root = group_root(pg, "gather_object", dst, group_dst, "dst")
     if pg.rank() == root:
         _check_out("gather_object", object_gather_list, pg.size(), "object_gather_list")
     check_same(pg, "gather_object", f"dst={pg.ranks[root]}")
@@ -84,7 +85,7 @@ def broadcast_object_list(
     pg = resolve(group)
     if pg is None:
         return
-    root = _root(pg, "broadcast_object_list", src, group_src, "src")
+    root = group_root(pg, "broadcast_object_list", src, group_src, "src")
     if not isinstance(object_list, list):
         raise TypeError(
             f"broadcast_object_list: object_list must be a list, got {type(object_list).__name__}"
@@ -112,7 +113,7 @@ def scatter_object_list(
     pg = resolve(group)
     if pg is None:
         return
-    root = _root(pg, "scatter_object_list", src, group_src, "src")
+    root = group_root(pg, "scatter_object_list", src, group_src, "src")
     if not isinstance(scatter_object_output_list, list) or len(scatter_object_output_list) < 1:
         raise ValueError("Expected argument scatter_object_output_list to be a list of size at least 1.")
     me = pg.rank() == root

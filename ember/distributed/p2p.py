@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from ember.distributed.collectives import _Buf, _root
-from ember.distributed.process_group import _state, resolve, run_blocking
+from ember.distributed.buffers import TensorBuffer
+from ember.distributed.checks import group_root
+from ember.distributed.process_group import resolve
+from ember.distributed.state import _state
+from ember.distributed.watchdog import run_blocking
 from ember.distributed.work import Work
 
 
 def _peer(pg, what, rank, group_rank, name):
     if rank is None and group_rank is None:
         raise ValueError(f"{what}: {name} is required")
-    return _root(pg, what, rank, group_rank, name)
+    return group_root(pg, what, rank, group_rank, name)
 
 
 def send(tensor, dst: int | None = None, group=None, tag: int = 0, group_dst=None) -> None:
@@ -21,7 +24,7 @@ def send(tensor, dst: int | None = None, group=None, tag: int = 0, group_dst=Non
     if pg is None:
         return
     peer = _peer(pg, "send", dst, group_dst, "dst")
-    b = _Buf(tensor, "send", read_only=True)
+    b = TensorBuffer(tensor, "send", read_only=True)
     run_blocking(pg, "send", pg.comm.Send, [b.arr, _state.mpi.BYTE], peer, tag)
 
 
@@ -30,7 +33,7 @@ def isend(tensor, dst: int | None = None, group=None, tag: int = 0, group_dst=No
     if pg is None:
         return None
     peer = _peer(pg, "isend", dst, group_dst, "dst")
-    b = _Buf(tensor, "isend", read_only=True)
+    b = TensorBuffer(tensor, "isend", read_only=True)
     return Work(pg, "isend", pg.comm.Isend([b.arr, _state.mpi.BYTE], peer, tag), lambda: None, [tensor])
 
 
@@ -41,8 +44,10 @@ def recv(tensor, src: int | None = None, group=None, tag: int = 0, group_src=Non
     if pg is None:
         return -1
     MPI = _state.mpi
-    b = _Buf(tensor, "recv")
-    source = MPI.ANY_SOURCE if src is None and group_src is None else _root(pg, "recv", src, group_src, "src")
+    b = TensorBuffer(tensor, "recv")
+    source = (
+        MPI.ANY_SOURCE if src is None and group_src is None else group_root(pg, "recv", src, group_src, "src")
+    )
     status = MPI.Status()
     run_blocking(pg, "recv", pg.comm.Probe, source, tag, status)
     sender, nbytes = status.Get_source(), status.Get_count(MPI.BYTE)
@@ -62,9 +67,11 @@ def irecv(tensor, src: int | None = None, group=None, tag: int = 0, group_src=No
     if pg is None:
         return None
     MPI = _state.mpi
-    b = _Buf(tensor, "irecv")
+    b = TensorBuffer(tensor, "irecv")
     source = (
-        MPI.ANY_SOURCE if src is None and group_src is None else _root(pg, "irecv", src, group_src, "src")
+        MPI.ANY_SOURCE
+        if src is None and group_src is None
+        else group_root(pg, "irecv", src, group_src, "src")
     )
     return Work(pg, "irecv", pg.comm.Irecv([b.arr, MPI.BYTE], source, tag), b.done, [tensor])
 

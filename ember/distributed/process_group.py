@@ -7,12 +7,14 @@ import datetime
 import faulthandler
 import os
 import sys
-import threading
 import time
 from importlib.util import find_spec
 from typing import Any
 
 import numpy as np
+
+from ember.distributed.state import _state
+from ember.distributed.watchdog import abort, abort_on_exception, run_blocking, watchdog
 
 default_pg_timeout = datetime.timedelta(minutes=30)  # torch's default for CPU backends
 
@@ -82,16 +84,6 @@ class _GroupNamespace:
 
 
 group = _GroupNamespace()
-
-
-class _State:
-    world: ProcessGroup | None = None
-    groups: list[ProcessGroup] = []
-    mpi: Any = None  # the mpi4py.MPI module once initialised
-    hook: Any = None  # sys.excepthook before init_process_group
-
-
-_state = _State()
 
 
 def is_available() -> bool:
@@ -220,10 +212,10 @@ def init_process_group(
     _rendezvous(pg)
     _state.world = pg
     _state.groups = [pg]
-    _watchdog.watch(timeout)
+    watchdog.watch(timeout)
     if n > 1 and _state.hook is None:
         _state.hook = sys.excepthook
-        sys.excepthook = _abort_on_exception
+        sys.excepthook = abort_on_exception
 
 
 def _rendezvous(pg: ProcessGroup) -> None:
@@ -242,7 +234,7 @@ def _rendezvous(pg: ProcessGroup) -> None:
                 del reqs[i]
             time.sleep(0.001)
         if reqs:
-            _abort(f"init_process_group timed out after {pg.timeout}: rank(s) {sorted(reqs)} did not join")
+            abort(f"init_process_group timed out after {pg.timeout}: rank(s) {sorted(reqs)} did not join")
         MPI.Request.Waitall([comm.Isend(hello[0], dest=i, tag=8) for i in range(1, n)])
     else:
         hello[0] = r
@@ -250,70 +242,8 @@ def _rendezvous(pg: ProcessGroup) -> None:
         req = comm.Irecv(hello[1], source=0, tag=8)
         while not req.Test():
             if time.monotonic() > deadline:
-                _abort(f"init_process_group timed out after {pg.timeout}: rank 0 did not answer")
+                abort(f"init_process_group timed out after {pg.timeout}: rank 0 did not answer")
             time.sleep(0.001)
-
-
-def _abort(message: str) -> None:
-    """Print the reason and end every rank of the job (MPI_Abort): never a hang."""
-    rank = _state.mpi.COMM_WORLD.Get_rank()
-    try:
-        sys.stderr.write(f"ember.distributed: rank {rank}: {message}. Aborting the job.\n")
-        sys.stderr.flush()
-    finally:
-        _state.mpi.COMM_WORLD.Abort(1)
-
-
-def _abort_on_exception(kind, value, tb) -> None:
-    """sys.excepthook while a group exists: an uncaught exception on one rank ends the whole job
-    (otherwise the others would wait in their next collective, and this rank in MPI_Finalize)."""
-    (_state.hook or sys.__excepthook__)(kind, value, tb)
-    _abort(f"raised {kind.__name__}: {value}")
-
-
-class _Watchdog:
-    """A daemon thread that aborts the job when the blocking MPI call in progress (`current`) has
-    run past its group's timeout: MPI calls cannot be interrupted, so this is torch's NCCL
-    watchdog's answer (end the processes, with the reason)."""
-
-    def __init__(self) -> None:
-        self.current: tuple[str, float] | None = None
-        self.tick = 1.0
-        self.thread: threading.Thread | None = None
-
-    def watch(self, timeout: datetime.timedelta) -> None:
-        self.tick = min(self.tick, max(timeout.total_seconds() / 20, 0.01))
-        if self.thread is None:
-            self.thread = threading.Thread(target=self._run, name="ember.distributed watchdog", daemon=True)
-            self.thread.start()
-
-    def _run(self) -> None:
-        while True:
-            time.sleep(self.tick)
-            cur = self.current
-            if cur is not None and time.monotonic() > cur[1]:
-                _abort(cur[0])
-
-
-_watchdog = _Watchdog()
-
-
-def run_blocking(pg: ProcessGroup, what: str, fn, *args, timeout: datetime.timedelta | None = None):
-    """Run one blocking MPI call under the watchdog; MPI errors become RuntimeErrors naming `what`."""
-    pg.seq += 1
-    t = (timeout or pg.timeout).total_seconds()
-    _watchdog.current = (
-        f"{what} (collective #{pg.seq} of group {pg.group_name!r}) did not complete within "
-        f"{datetime.timedelta(seconds=t)}: another rank has stopped, died or is running a different "
-        "collective (the timeout is init_process_group's/new_group's timeout=)",
-        time.monotonic() + t,
-    )
-    try:
-        return fn(*args)
-    except _state.mpi.Exception as e:
-        raise RuntimeError(f"ember.distributed.{what}: MPI error: {e.Get_error_string()}") from None
-    finally:
-        _watchdog.current = None
 
 
 def _default() -> ProcessGroup:
@@ -410,7 +340,7 @@ def new_group(
             return GroupMember.NON_GROUP_MEMBER
     pg = ProcessGroup(comm, members, timeout, group_desc or f"group{len(_state.groups)}")
     _state.groups.append(pg)
-    _watchdog.watch(timeout)
+    watchdog.watch(timeout)
     return pg
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime
 from collections.abc import Callable
 
-from ember.distributed.process_group import ProcessGroup, _state, run_blocking
+from ember.distributed.process_group import ProcessGroup
+from ember.distributed.state import _state
+from ember.distributed.watchdog import run_blocking
 
 
 class Work:

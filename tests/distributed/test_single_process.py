@@ -40,7 +40,7 @@ def test_without_mpi4py_is_available_is_false_and_init_says_what_to_install(monk
 def test_reduce_op_and_backend_names_match_torch():
     for name in ("SUM", "AVG", "PRODUCT", "MIN", "MAX", "BAND", "BOR", "BXOR", "PREMUL_SUM"):
         ours, theirs = getattr(dist.ReduceOp, name), getattr(torch.distributed.ReduceOp, name)
-        assert repr(ours) == repr(theirs) and int(ours) == int(theirs)
+        assert repr(ours) == repr(theirs) and str(ours) == str(theirs) and int(ours) == int(theirs)
     assert dist.Backend.MPI == torch.distributed.Backend.MPI == "mpi"
     assert dist.default_pg_timeout == torch.distributed.default_pg_timeout
 

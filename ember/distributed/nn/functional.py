@@ -5,8 +5,11 @@ from __future__ import annotations
 import numpy as np
 
 from ember.autograd.function import Function
-from ember.distributed.collectives import RedOpType, ReduceOp, check_same
-from ember.distributed.process_group import _state, resolve, run_blocking
+from ember.distributed.checks import check_same
+from ember.distributed.process_group import resolve
+from ember.distributed.reduce_op import RedOpType, ReduceOp
+from ember.distributed.state import _state
+from ember.distributed.watchdog import run_blocking
 
 
 def _summed(pg, a: np.ndarray, what: str) -> np.ndarray:

@@ -8,7 +8,9 @@ from __future__ import annotations
 import numpy as np
 
 import ember
-from ember.distributed.process_group import ProcessGroup, _state, run_blocking
+from ember.distributed.process_group import ProcessGroup
+from ember.distributed.state import _state
+from ember.distributed.watchdog import run_blocking
 
 FIRST_BUCKET_BYTES = 1024 * 1024  # torch's dist._DEFAULT_FIRST_BUCKET_BYTES
 

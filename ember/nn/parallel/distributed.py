@@ -10,8 +10,9 @@ from typing import Any
 import numpy as np
 
 import ember
-from ember.distributed.collectives import check_same
-from ember.distributed.process_group import resolve, run_blocking
+from ember.distributed.checks import check_same
+from ember.distributed.process_group import resolve
+from ember.distributed.watchdog import run_blocking
 from ember.nn.modules.module import Module
 from ember.nn.parallel._reducer import Reducer
 
