@@ -229,6 +229,50 @@ else:
     assert dist.all_reduce(torch.ones(1), group=g) is None
 dist.barrier()
 dist.barrier(async_op=True).wait()
+dist.monitored_barrier()
+if r in (0, n - 1):
+    assert dist.get_process_group_ranks(g) == [0, n - 1]
+    assert dist.get_global_rank(g, 1) == n - 1 and dist.get_group_rank(g, n - 1) == 1
+# only the members call new_group with use_local_synchronization=True
+if r >= 1:
+    g2 = dist.new_group(list(range(1, n)), use_local_synchronization=True)
+    t = torch.ones(1)
+    dist.all_reduce(t, group=g2)
+    assert t.item() == n - 1 and dist.get_rank(g2) == r - 1
+
+# float16 (reduced in float32), bool (logical), integer AVG (truncated), as torch's dtypes stay
+h = torch.tensor([0.5, 1.25], dtype=torch.float16) * (r + 1)
+dist.all_reduce(h)
+assert h.dtype == torch.float16 and h.tolist() == [0.5 * n * (n + 1) / 2, 1.25 * n * (n + 1) / 2], h
+b = torch.tensor([r == 0, False, True])
+dist.all_reduce(b)  # SUM of booleans is a logical or
+assert b.dtype == torch.bool and b.tolist() == [True, False, True]
+b = torch.tensor([r == 0, True])
+dist.all_reduce(b, op=dist.ReduceOp.MIN)
+assert b.tolist() == [n == 1, True]
+ia = torch.tensor([r * 3 + 1])
+dist.all_reduce(ia, op=dist.ReduceOp.AVG)
+assert ia.dtype == torch.int64 and ia.item() == int(sum(i * 3 + 1 for i in range(n)) / n)
+for bad, exc in ((lambda: dist.all_reduce(torch.ones(1), op=dist.ReduceOp.BAND), ValueError),
+                 (lambda: dist.all_reduce([1.0]), TypeError),
+                 (lambda: dist.broadcast(torch.ones(1), src=n), ValueError),
+                 (lambda: dist.all_gather([torch.ones(1)], torch.ones(1)), ValueError)):
+    try:
+        bad()
+        raise AssertionError("no error")
+    except exc:
+        pass
+
+# scatter_object_list; batch_isend_irecv around the ring
+out = [None]
+dist.scatter_object_list(out, [{"to": i} for i in range(n)] if r == 0 else None, src=0)
+assert out == [{"to": r}], out
+recv_t = torch.zeros(2)
+works = dist.batch_isend_irecv([dist.P2POp(dist.isend, torch.full((2,), float(r)), nxt),
+                                dist.P2POp(dist.irecv, recv_t, prv)])
+for w in works:
+    w.wait()
+assert recv_t.tolist() == [float(prv)] * 2
 
 # DistributedSampler's defaults come from the group (its indices are checked against torch's in
 # test_sampler.py); the ranks' shares are disjoint and cover the dataset

@@ -15,7 +15,7 @@ mode = sys.argv[1]
 rank = int(os.environ.get("OMPI_COMM_WORLD_RANK", "0"))
 if mode == "late" and rank == 1:
     time.sleep(60)
-dist.init_process_group("mpi", timeout=datetime.timedelta(seconds=2))
+dist.init_process_group("mpi", timeout=datetime.timedelta(seconds=5))
 dist.barrier()
 if rank == 1:
     if mode == "kill":
