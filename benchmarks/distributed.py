@@ -5,7 +5,8 @@
 1. LeNet (the notes' sigmoid LeNet, Adam, global batch 64) on 2,000 28x28 images: seconds per
    epoch with 1 process and with 2 processes (DistributedDataParallel + DistributedSampler).
 2. All-reduce of 1, 10 and 100 MB of float32 on 2 processes: ember.distributed.all_reduce
-   against mpi4py's own Allreduce on a NumPy buffer (the engine underneath), median of --reps.
+   against mpi4py's own Allreduce on a NumPy buffer (the engine underneath), median of --reps;
+   also without ember's call check (EMBER_DISTRIBUTED_CHECKS=0), to show what it costs.
 
 Refuses to time a busy machine unless --force (the figures are then only indicative)."""
 
@@ -70,27 +71,30 @@ def _worker_allreduce(reps: int) -> None:
 
     import ember
     import ember.distributed as dist
+    from ember.distributed import checks
 
     dist.init_process_group("mpi")
     comm = MPI.COMM_WORLD
     out = {}
+    kinds = ("ember", "ember_nocheck", "mpi4py")
     for mb in (1, 10, 100):
         n = mb * 2**20 // 4
         t = ember.ones(n)
         buf = np.ones(n, dtype=np.float32)
-        te, tm = [], []
+        times: dict = {k: [] for k in kinds}
         for rep in range(reps + 1):
-            for which in ("ember", "mpi4py") if rep % 2 == 0 else ("mpi4py", "ember"):
+            for which in kinds if rep % 2 == 0 else kinds[::-1]:
+                checks.CHECKS = which == "ember"  # the call description exchange on or off
                 comm.Barrier()
                 t0 = time.perf_counter()
-                if which == "ember":
-                    dist.all_reduce(t)
-                else:
+                if which == "mpi4py":
                     comm.Allreduce(MPI.IN_PLACE, buf)
+                else:
+                    dist.all_reduce(t)
                 dt = time.perf_counter() - t0
                 if rep:  # rep 0 warms up
-                    (te if which == "ember" else tm).append(dt)
-        out[mb] = {"ember_s": statistics.median(te), "mpi4py_s": statistics.median(tm)}
+                    times[which].append(dt)
+        out[mb] = {f"{k}_s": statistics.median(v) for k, v in times.items()}
     if comm.Get_rank() == 0:
         print(json.dumps(out), flush=True)
 
@@ -150,10 +154,16 @@ def main() -> int:
     print(f"  2 processes {t2:7.2f} s   speed-up {t1 / t2:.2f}x")
     res = _mpirun(2, "--worker", "allreduce", "--reps", str(args.reps))
     print(f"all_reduce on 2 processes, median of {args.reps}{note}")
-    print(f"  {'size':>6} {'mpi4py Allreduce':>17} {'ember all_reduce':>17} {'overhead':>9}")
+    print(
+        f"  {'size':>6} {'mpi4py Allreduce':>17} {'ember all_reduce':>17} {'overhead':>9}   without the check"
+    )
     for mb, r in res.items():
         over = r["ember_s"] / r["mpi4py_s"] - 1
-        print(f"  {mb:>4}MB {r['mpi4py_s'] * 1e3:14.2f} ms {r['ember_s'] * 1e3:14.2f} ms {over:+8.1%}")
+        bare = r["ember_nocheck_s"] / r["mpi4py_s"] - 1
+        print(
+            f"  {mb:>4}MB {r['mpi4py_s'] * 1e3:14.2f} ms {r['ember_s'] * 1e3:14.2f} ms {over:+8.1%}   "
+            f"{r['ember_nocheck_s'] * 1e3:.2f} ms ({bare:+.1%})"
+        )
     return 0
 
 
