@@ -253,10 +253,12 @@ assert b.tolist() == [n == 1, True]
 ia = torch.tensor([r * 3 + 1])
 dist.all_reduce(ia, op=dist.ReduceOp.AVG)
 assert ia.dtype == torch.int64 and ia.item() == int(sum(i * 3 + 1 for i in range(n)) / n)
-for bad, exc in ((lambda: dist.all_reduce(torch.ones(1), op=dist.ReduceOp.BAND), ValueError),
-                 (lambda: dist.all_reduce([1.0]), TypeError),
-                 (lambda: dist.broadcast(torch.ones(1), src=n), ValueError),
-                 (lambda: dist.all_gather([torch.ones(1)], torch.ones(1)), ValueError)):
+for bad, exc in (
+    (lambda: dist.all_reduce(torch.ones(1), op=dist.ReduceOp.BAND), ValueError),
+    (lambda: dist.all_reduce([1.0]), TypeError),
+    (lambda: dist.broadcast(torch.ones(1), src=n), ValueError),
+    (lambda: dist.all_gather([torch.ones(1)], torch.ones(1)), ValueError),
+):
     try:
         bad()
         raise AssertionError("no error")
@@ -268,8 +270,9 @@ out = [None]
 dist.scatter_object_list(out, [{"to": i} for i in range(n)] if r == 0 else None, src=0)
 assert out == [{"to": r}], out
 recv_t = torch.zeros(2)
-works = dist.batch_isend_irecv([dist.P2POp(dist.isend, torch.full((2,), float(r)), nxt),
-                                dist.P2POp(dist.irecv, recv_t, prv)])
+works = dist.batch_isend_irecv(
+    [dist.P2POp(dist.isend, torch.full((2,), float(r)), nxt), dist.P2POp(dist.irecv, recv_t, prv)]
+)
 for w in works:
     w.wait()
 assert recv_t.tolist() == [float(prv)] * 2
