@@ -83,7 +83,7 @@ from ember._threads import get_num_threads, set_num_threads  # noqa: E402,F401
 # nn, optim, utils, vision and serialization (with save/load) load on first use (`ember.nn`,
 # `import ember.nn`, `ember.save`): `import ember` stays fast, as the import-time goal asks,
 # and the package's own namespace imports nothing above the core layers.
-_LAZY = ("nn", "optim", "utils", "vision", "serialization")
+_LAZY = ("nn", "optim", "utils", "vision", "serialization", "distributed")
 _LAZY_NAMES = {"save": "serialization", "load": "serialization"}
 
 

@@ -13,6 +13,7 @@ from ember import creation
 from ember._tensor import Tensor
 from ember.autograd import graph_math
 from ember.autograd.backward import tensor_backward
+from ember.graph import engine
 from ember.ops import arith, compare, copy, index, inplace, linalg, operators, reduce, shape, sort
 from ember.ops.pointwise import Abs, Add, Div, Mul, Neg, Pow, Sub
 
@@ -115,6 +116,7 @@ OPERATORS = {
 
 OTHER_METHODS = {
     "backward": tensor_backward,
+    "register_post_accumulate_grad_hook": engine.register_post_accumulate_grad_hook,
     "to": copy.to,
     "clone": copy.clone,
     "copy_": copy.copy_,

@@ -9,9 +9,10 @@ from collections.abc import Sequence
 
 import ember
 from ember.cli import gradients, info, optim_demo, train
+from ember.cli import run as run_cmd
 from ember.cli.errors import CLIError
 
-SUBCOMMANDS = ("train", "optim", "gradients", "info")
+SUBCOMMANDS = ("train", "run", "optim", "gradients", "info")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"ember {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="{" + ",".join(SUBCOMMANDS) + "}")
     train.add_parser(sub)
+    run_cmd.add_parser(sub)
     optim_demo.add_parser(sub)
     gradients.add_parser(sub)
     info.add_parser(sub)
@@ -39,6 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as e:  # --help, --version and usage errors (argparse already printed them)
         return e.code if isinstance(e.code, int) else 1
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # `ember train --nproc` starts itself again
     if getattr(args, "func", None) is None:
         parser.print_usage(sys.stderr)
         print("ember: error: a subcommand is required (" + ", ".join(SUBCOMMANDS) + ")", file=sys.stderr)

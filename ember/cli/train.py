@@ -13,10 +13,11 @@ import numpy as np
 
 import ember
 from ember import optim
+from ember.cli import train_ddp
 from ember.cli.errors import CLIError
 from ember.cli.models import MODELS, build, defaults
 from ember.cli.plotting import plot_curves
-from ember.utils.data import DataLoader, TensorDataset
+from ember.utils.data import DataLoader, DistributedSampler, TensorDataset
 from ember.utils.tensorboard import SummaryWriter
 from ember.vision.datasets import FashionMNIST, bundled_root
 
@@ -63,6 +64,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--limit", type=int, metavar="N", help="use only the first N training and test samples")
     p.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
+    p.add_argument(
+        "--nproc",
+        type=int,
+        default=1,
+        metavar="N",
+        help="train data-parallel on N processes (DistributedDataParallel over MPI, started like `ember run`); "
+        "--batch-size stays the global batch, split over the processes",
+    )
     p.set_defaults(func=run)
 
 
@@ -150,10 +159,16 @@ def run(args: argparse.Namespace) -> int:
     opt_name = args.optimizer or d_opt
     if epochs < 0 or lr <= 0 or batch_size <= 0:
         raise CLIError("--epochs must be >= 0, --lr and --batch-size > 0")
+    if args.nproc < 1 or batch_size < args.nproc:
+        raise CLIError(f"--nproc must be >= 1 and at most the batch size ({batch_size}), got {args.nproc}")
     if args.activation is not None and args.model not in ("mlp", "lenet"):
         raise CLIError(f"--activation applies to mlp and lenet, not {args.model}")
     if args.device.startswith("cuda") and not ember.cuda.is_available():
         raise CLIError("--device cuda requested but no CUDA GPU is available (see `ember info`)")
+    if args.nproc > 1 and not train_ddp.in_worker():
+        return train_ddp.relaunch(args)
+    world, rank = train_ddp.setup(args.nproc)
+    main_rank = rank == 0
     device = ember.device(args.device)
     out_dir = args.out or os.path.join("runs", args.model)
     os.makedirs(out_dir, exist_ok=True)
@@ -173,6 +188,9 @@ def run(args: argparse.Namespace) -> int:
         x_test = y_test = None
 
     model = build(args.model, args.activation).to(device)
+    net = model  # the module itself: checkpoints, evaluation and logs use it
+    if world > 1:
+        model = ember.nn.parallel.DistributedDataParallel(net)
     optimizer = _make_optimizer(opt_name, model.parameters(), lr)
     loss_fn = ember.nn.CrossEntropyLoss() if classification else ember.nn.MSELoss()
     start_epoch, step = 0, 0
@@ -184,37 +202,46 @@ def run(args: argparse.Namespace) -> int:
         ckpt = ember.load(path)
         if ckpt.get("model_name") != args.model:
             raise CLIError(f"checkpoint {path} is for model {ckpt.get('model_name')!r}, not {args.model!r}")
-        model.load_state_dict(ckpt["model"])
+        net.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         start_epoch, step, history = int(ckpt["epoch"]), int(ckpt["global_step"]), ckpt["history"]
         if ckpt.get("rng_state") is not None:
             ember.set_rng_state(ckpt["rng_state"])
-        print(f"resumed from {path}: epoch {start_epoch}, step {step}")
+        if main_rank:
+            print(f"resumed from {path}: epoch {start_epoch}, step {step}")
 
     writer = None
-    if not args.no_tensorboard:
+    if not args.no_tensorboard and main_rank:
         writer = _open_writer(args.logdir or os.path.join(out_dir, "tensorboard"))
     if writer is not None and start_epoch == 0:
         try:
-            writer.add_graph(model, x_train[:2].to(device))
+            writer.add_graph(net, x_train[:2].to(device))
         except Exception as e:  # the graph is a nicety; never stop training for it
             print(f"ember train: add_graph failed ({type(e).__name__}: {e})", file=sys.stderr)
 
-    nparams = sum(p.numel() for p in model.parameters())
-    print(
-        f"{args.model}: {nparams} parameters, {len(x_train)} training samples, optimizer {opt_name} lr {lr}, "
-        f"batch {batch_size}, device {device}"
-    )
-    loader = DataLoader(TensorDataset(x_train, y_train), batch_size=batch_size, shuffle=True)
+    nparams = sum(p.numel() for p in net.parameters())
+    if main_rank:
+        print(
+            f"{args.model}: {nparams} parameters, {len(x_train)} training samples, optimizer {opt_name} lr {lr}, "
+            f"batch {batch_size}, device {device}" + (f", {world} processes" if world > 1 else "")
+        )
+    dataset = TensorDataset(x_train, y_train)
+    if world > 1:
+        sampler = DistributedSampler(dataset, seed=args.seed)
+        loader = DataLoader(dataset, batch_size=batch_size // world, sampler=sampler)
+    else:
+        sampler, loader = None, DataLoader(dataset, batch_size=batch_size, shuffle=True)
     model.train()
     for epoch in range(start_epoch, epochs):
+        if sampler is not None:
+            sampler.set_epoch(epoch)
         t0 = time.perf_counter()
         seen, loss_sum, correct = 0, 0.0, 0
         bar = tqdm(
             total=len(loader),
             desc=f"epoch {epoch + 1}/{epochs}",
             leave=False,
-            disable=args.no_progress,
+            disable=args.no_progress or not main_rank,
             file=sys.stderr,
             mininterval=0.5,
         )
@@ -238,25 +265,29 @@ def run(args: argparse.Namespace) -> int:
                 writer.add_scalar("Loss/train_step", value, step)
         bar.refresh()  # the last loss and samples/s, even when the epoch was shorter than mininterval
         bar.close()
+        if world > 1:
+            seen, loss_sum, correct = train_ddp.sum_over_ranks(seen, loss_sum, correct)
         elapsed = time.perf_counter() - t0
+        if not main_rank:
+            continue
         train_loss = loss_sum / max(seen, 1)
         history["train_loss"].append(train_loss)
         line = f"epoch {epoch + 1}/{epochs}  train loss {train_loss:.4f}"
         if classification:
             train_acc = correct / max(seen, 1)
-            _, test_acc = _evaluate(model, x_test, y_test, device, True)
+            _, test_acc = _evaluate(net, x_test, y_test, device, True)
             history["train_acc"].append(train_acc)
             history["test_acc"].append(test_acc)
             line += f"  train acc {train_acc:.3f}  test acc {test_acc:.3f}"
         line += f"  time {elapsed:.1f}s  ({seen / max(elapsed, 1e-9):.0f} samples/s)"
         print(line, flush=True)
         if writer is not None:
-            _log_epoch(writer, model, history, epoch + 1, classification)
+            _log_epoch(writer, net, history, epoch + 1, classification)
         _save_checkpoint(
             {
                 "model_name": args.model,
                 "activation": args.activation,
-                "model": model.state_dict(),
+                "model": net.state_dict(),
                 "optimizer": optimizer.state_dict(),
                 "epoch": epoch + 1,
                 "global_step": step,
@@ -268,10 +299,14 @@ def run(args: argparse.Namespace) -> int:
         )
     if writer is not None:
         writer.close()
+    if world > 1:
+        train_ddp.teardown()
+    if not main_rank:
+        return 0
 
     if not classification:
-        w = model[0].weight.detach().cpu().numpy().ravel()
-        b = float(model[0].bias.detach().cpu().numpy()[0])
+        w = net[0].weight.detach().cpu().numpy().ravel()
+        b = float(net[0].bias.detach().cpu().numpy()[0])
         print(f"learned w = [{w[0]:.4f}, {w[1]:.4f}], b = {b:.4f}   (true w = [2, -3.4], b = 4.2)")
     if history["train_loss"]:
         png = plot_curves(history, os.path.join(out_dir, "curves.png"), title=f"ember train {args.model}")

@@ -8,6 +8,7 @@ import numpy as np
 
 from ember import _backend
 from ember._dtype import from_np
+from ember._hooks import add_hook
 from ember._layout import flag_batch_last
 from ember._tensor import Tensor
 from ember.graph import grad_mode
@@ -196,6 +197,8 @@ def run_backward_general(
 
     for leaf, g in leaves.values():
         _accumulate(leaf, g, create_graph)
+        if post_acc_live[0]:
+            _run_post_acc_hooks(leaf)
     return None
 
 
@@ -217,6 +220,7 @@ def run_backward_single_root(root, g, retain_graph: bool):
     pending: dict = {}
     heap: list = []
     leaves: dict = {}
+    waits = _post_acc_waits(root, Tensor) if post_acc_live[0] else None
     prev_mode = grad_mode._state[0]
     grad_mode._state[0] = False
     node = root
@@ -261,6 +265,8 @@ def run_backward_single_root(root, g, retain_graph: bool):
                             else:
                                 pending[nxt] = old + ig
                 i += 1
+            if waits is not None:
+                _release_leaves(node, waits, leaves, Tensor)
             if cand is not None:
                 node, g = cand, cand_g
             elif heap:
@@ -270,6 +276,11 @@ def run_backward_single_root(root, g, retain_graph: bool):
                 break
     finally:
         grad_mode._state[0] = prev_mode
+    if waits is not None:
+        for leaf, g in leaves.items():
+            _accumulate(leaf, g, False)
+            _run_post_acc_hooks(leaf)
+        return
     for leaf, g in leaves.items():
         # fast path of _accumulate: add into an existing plain .grad in place, as torch's
         # AccumulateGrad does (a read-only .grad raises ValueError and takes the general path)
@@ -284,6 +295,58 @@ def run_backward_single_root(root, g, retain_graph: bool):
                 except ValueError:
                     pass
         _accumulate(leaf, g, False)
+
+
+post_acc_live = [False]  # set by the first Tensor.register_post_accumulate_grad_hook
+
+
+def _post_acc_waits(root, Tensor) -> dict | None:
+    """For each leaf with post-accumulate-grad hooks, how many graph edges point at it: its
+    gradient is final (and is accumulated at once, while backward goes on) when all have run."""
+    waits: dict = {}
+    seen = {root}
+    stack = [root]
+    while stack:
+        for nxt in stack.pop().next:
+            if nxt is None:
+                continue
+            if isinstance(nxt, Tensor):
+                if nxt.__dict__.get("_post_acc_hooks"):
+                    waits[nxt] = waits.get(nxt, 0) + 1
+            elif nxt not in seen:
+                seen.add(nxt)
+                stack.append(nxt)
+    return waits or None
+
+
+def _release_leaves(node, waits: dict, leaves: dict, Tensor) -> None:
+    """After `node` ran: accumulate the leaves whose last edge it was, then run their hooks."""
+    for nxt in node.next:
+        if isinstance(nxt, Tensor) and nxt in waits:
+            if waits[nxt] > 1:
+                waits[nxt] -= 1
+                continue
+            del waits[nxt]
+            g = leaves.pop(nxt, None)
+            if g is not None:
+                _accumulate(nxt, g, False)
+                _run_post_acc_hooks(nxt)
+
+
+def register_post_accumulate_grad_hook(self, hook):
+    """Tensor.register_post_accumulate_grad_hook: `hook(tensor)` runs after this leaf's gradient
+    is accumulated into `.grad`."""
+    if not self._requires_grad:
+        raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+    if self.grad_fn is not None:
+        raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf tensors")
+    post_acc_live[0] = True
+    return add_hook(self.__dict__.setdefault("_post_acc_hooks", {}), hook)
+
+
+def _run_post_acc_hooks(leaf) -> None:
+    for h in list(leaf.__dict__.get("_post_acc_hooks", {}).values()):
+        h(leaf)
 
 
 def _run_hooks(node, g):

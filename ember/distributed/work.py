@@ -1,0 +1,68 @@
+"""Work: the handle an `async_op=True` collective returns (torch's c10d Work)."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable
+
+from ember.distributed.process_group import ProcessGroup
+from ember.distributed.state import _state
+from ember.distributed.watchdog import run_blocking
+
+
+class Work:
+    """An MPI request in flight; `wait()` completes it and then updates the output tensors."""
+
+    def __init__(
+        self, pg: ProcessGroup, what: str, requests, done: Callable[[], None], outputs: list
+    ) -> None:
+        self._pg, self._what, self._done = pg, what, done
+        self._requests = list(requests) if isinstance(requests, (list, tuple)) else [requests]
+        self._outputs = outputs
+        self._finished = False
+        self._status = None
+
+    def wait(self, timeout: datetime.timedelta | None = None) -> bool:
+        """Block until the operation is done (within `timeout`, or the group's)."""
+        if not self._finished:
+            MPI = _state.mpi
+            statuses = [MPI.Status() for _ in self._requests]
+            run_blocking(self._pg, self._what, MPI.Request.Waitall, self._requests, statuses, timeout=timeout)
+            self._status = statuses[0] if statuses else None
+            self._complete()
+        return True
+
+    def is_completed(self) -> bool:
+        """Whether the operation has finished (never blocks; drives MPI's progress)."""
+        if not self._finished and _state.mpi.Request.Testall(self._requests):
+            self._complete()
+        return self._finished
+
+    def _complete(self) -> None:
+        self._finished = True
+        self._done()
+
+    def is_success(self) -> bool:
+        return self._finished
+
+    def exception(self) -> None:
+        return None
+
+    def result(self) -> list:
+        return list(self._outputs)
+
+    def source_rank(self) -> int:
+        """For a receive: the global rank the message came from."""
+        self.wait()
+        if self._status is None:
+            raise RuntimeError("source_rank() is only defined for a receive")
+        return self._pg.ranks[self._status.Get_source()]
+
+    def synchronize(self) -> None:
+        self.wait()
+
+    def get_future(self):
+        raise NotImplementedError("Work.get_future() is not supported by ember's mpi backend; use wait()")
+
+    def __repr__(self) -> str:
+        return f"<ember.distributed.Work {self._what} {'done' if self._finished else 'pending'}>"
