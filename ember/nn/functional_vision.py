@@ -1,0 +1,768 @@
+"""torch.nn.functional for vision models: transposed convolution, padding, resampling
+(interpolate, grid_sample, affine_grid), sliding blocks (unfold/fold), pixel/channel shuffles,
+extra pooling (adaptive max 1-d, unpooling, LP) and instance / local response normalisation.
+Argument checks live here, the math in ember.ops.conv_transpose / resample / fold / conv."""
+
+from __future__ import annotations
+
+import math
+import numbers
+import warnings
+
+import numpy as np
+
+import ember
+from ember._backend import of
+from ember._tensor import Tensor
+from ember.nn import functional_conv as FC
+from ember.nn.functional_conv import _DT, _shape, _tuple, _unbatch
+from ember.ops import conv as C
+from ember.ops import resample as R
+from ember.ops import shape as S
+from ember.ops.conv_transpose import ConvTranspose, transposed_size
+from ember.ops.fold import Col2Im, Im2Col, MaxUnpool
+
+__all__ = [
+    "conv_transpose1d", "conv_transpose2d", "pad", "interpolate", "upsample", "upsample_nearest",
+    "upsample_bilinear", "grid_sample", "affine_grid", "unfold", "fold", "pixel_shuffle",
+    "pixel_unshuffle", "channel_shuffle", "native_channel_shuffle", "adaptive_max_pool1d",
+    "adaptive_max_pool1d_with_indices", "adaptive_max_pool2d_with_indices", "max_pool1d_with_indices",
+    "max_pool2d_with_indices", "max_unpool1d", "max_unpool2d", "lp_pool1d", "lp_pool2d",
+    "local_response_norm", "instance_norm",
+]  # fmt: skip
+
+
+def _dtname(t: Tensor) -> str:
+    d = t._data.dtype
+    return _DT.get(d.name, d.name)
+
+
+# -- transposed convolution -------------------------------------------------------------------------
+def _conv_transpose(input, weight, bias, stride, padding, output_padding, groups, dilation, nd: int):
+    name = f"conv_transpose{nd}d"
+    if input.dim() not in (nd + 1, nd + 2):
+        raise RuntimeError(
+            f"Expected {nd + 1}D (unbatched) or {nd + 2}D (batched) input to {name}, but got input "
+            f"of size: {_shape(input)}"
+        )
+    if isinstance(padding, str):
+        raise TypeError(f"{name}(): argument 'padding' must be tuple of ints, not str")
+    x, squeeze = _unbatch(input, nd)
+    if x._data.dtype != weight._data.dtype:
+        raise RuntimeError(f"expected scalar type {_dtname(x)} but found {_dtname(weight)}")
+    stride, pad, dil = _tuple(stride, nd), _tuple(padding, nd), _tuple(dilation, nd)
+    opad = _tuple(output_padding, nd)
+    groups = int(groups)
+    if any(s <= 0 for s in stride):
+        raise RuntimeError("non-positive stride is not supported")
+    if any(p < 0 for p in pad):
+        raise RuntimeError("negative padding is not supported")
+    if any(o < 0 for o in opad):
+        raise RuntimeError("negative output_padding is not supported")
+    if any(d <= 0 for d in dil):
+        raise RuntimeError("dilation should be greater than zero")
+    if groups <= 0:
+        raise RuntimeError("non-positive groups is not supported")
+    if weight.dim() != nd + 2:
+        raise RuntimeError(
+            f"Expected {nd + 2}-dimensional input for {nd + 2}-dimensional weight {_shape(weight)}, "
+            f"but got {x.dim()}-dimensional input of size {_shape(x)} instead"
+        )
+    if weight.shape[0] % groups:
+        raise RuntimeError(
+            f"Given groups={groups}, expected weight to be divisible by {groups} at dimension 0, but "
+            f"got weight of size [{_shape(weight)}] instead"
+        )
+    if x.shape[1] != weight.shape[0]:
+        raise RuntimeError(
+            f"Given transposed=1, weight of size {_shape(weight)}, expected input{_shape(x)} to have "
+            f"{weight.shape[0]} channels, but got {x.shape[1]} channels instead"
+        )
+    cout = weight.shape[1] * groups
+    if bias is not None and (bias.dim() != 1 or bias.shape[0] != cout):
+        raise RuntimeError(
+            f"Given transposed=1, weight of size {_shape(weight)}, expected bias to be 1-dimensional with "
+            f"{cout} elements, but got bias of size {_shape(bias)} instead"
+        )
+    if any(o >= s and o >= d for o, s, d in zip(opad, stride, dil)):
+        names = ("height", "width") if nd == 2 else ("width",)
+        parts = [f"output_padding_{n}: {o}" for n, o in zip(names, opad)]
+        parts += [f"stride_{n}: {s}" for n, s in zip(names, stride)]
+        parts += [f"dilation_{n}: {d}" for n, d in zip(names, dil)]
+        raise RuntimeError(
+            "output padding must be smaller than either stride or dilation, but got " + " ".join(parts)
+        )
+    k = weight.shape[2:]
+    out = [transposed_size(x.shape[2 + i], k[i], stride[i], pad[i], dil[i], opad[i]) for i in range(nd)]
+    if any(o < 1 for o in out):
+        raise RuntimeError(
+            f"Given input size per channel: ({' x '.join(map(str, x.shape[2:]))}). Calculated output size "
+            f"per channel: ({' x '.join(map(str, out))}). Output size is too small"
+        )
+    if nd == 1:
+        stride, pad, dil, opad = (1,) + stride, (0,) + pad, (1,) + dil, (0,) + opad
+    res = ConvTranspose.apply(x, weight, bias, stride, pad, dil, groups, opad)
+    return S.squeeze(res, 0) if squeeze else res
+
+
+def conv_transpose2d(
+    input: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride=1,
+    padding=0,
+    output_padding=0,
+    groups: int = 1,
+    dilation=1,
+) -> Tensor:
+    """2-D transposed convolution ("deconvolution"); weight is (C_in, C_out / groups, kH, kW)."""
+    return _conv_transpose(input, weight, bias, stride, padding, output_padding, groups, dilation, 2)
+
+
+def conv_transpose1d(
+    input: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride=1,
+    padding=0,
+    output_padding=0,
+    groups: int = 1,
+    dilation=1,
+) -> Tensor:
+    """1-D transposed convolution over (N, C_in, L) or (C_in, L) input."""
+    return _conv_transpose(input, weight, bias, stride, padding, output_padding, groups, dilation, 1)
+
+
+# -- padding ----------------------------------------------------------------------------------------
+def _index_map(xp, n: int, lo: int, hi: int, mode: str):
+    """Source index of every padded position along one axis (negative pads crop first)."""
+    if mode == "circular":  # torch wraps the cropped interior
+        start, m = max(-lo, 0), n - max(-lo, 0) - max(-hi, 0)
+        i = start + np.arange(-max(lo, 0), m + max(hi, 0)) % max(m, 1)
+    else:
+        i = np.arange(-lo, n + hi)
+        if mode == "reflect":
+            period = 2 * (n - 1)
+            i = np.abs(i) % period if period else np.zeros_like(i)
+            i = np.where(i >= n, period - i, i)
+        else:  # replicate
+            i = np.clip(i, 0, n - 1)
+    return i if xp is np else xp.asarray(i)
+
+
+_PAD_HELP = (
+    "Supported combinations for non-constant padding:\n"
+    "  - 2D or 3D input: padding size = 2 (pads last dimension)\n"
+    "  - 3D or 4D input: padding size = 4 (pads last 2 dimensions)\n"
+    "  - 4D or 5D input: padding size = 6 (pads last 3 dimensions)"
+)
+
+
+def pad(input: Tensor, pad, mode: str = "constant", value: float | None = None) -> Tensor:
+    """Pad the last len(pad)//2 dims: pad = (left_last, right_last, left_prev, right_prev, ...);
+    modes constant (any rank), reflect / replicate / circular (1-3 trailing dims)."""
+    pad = tuple(int(p) for p in pad)
+    if len(pad) % 2:
+        raise RuntimeError("Padding length must be divisible by 2")
+    if len(pad) // 2 > input.dim():
+        raise RuntimeError(
+            "Padding length should be less than or equal to two times the input dimension "
+            f"but got padding length {len(pad)} and input of dimension {input.dim()}"
+        )
+    if mode == "constant":
+        return C.ConstantPad.apply(input, pad, 0 if value is None else value)
+    if mode not in ("reflect", "replicate", "circular"):
+        raise NotImplementedError(f"Unrecognised padding mode {mode}")
+    if value is not None and value != 0:
+        raise RuntimeError(f'Padding mode "{mode}" doesn\'t take in value argument')
+    nd = len(pad) // 2
+    if nd > 3 or nd == 0 or input.dim() not in (nd + 1, nd + 2):
+        raise NotImplementedError(
+            f"Padding size {len(pad)} is not supported for {input.dim()}D input tensor.\n" + _PAD_HELP
+        )
+    xp = of(input._data)
+    maps = []
+    for k in range(nd):
+        ax = input.dim() - 1 - k
+        lo, hi = pad[2 * k], pad[2 * k + 1]
+        n = input.shape[ax]
+        if mode == "reflect" and (lo >= n or hi >= n):
+            raise RuntimeError(
+                f"Argument #4: Padding size should be less than the corresponding input dimension, but got: "
+                f"padding ({lo}, {hi}) at dimension {ax} of input {_shape(input)}"
+            )
+        if mode == "circular" and (lo > n or hi > n):
+            raise RuntimeError("Padding value causes wrapping around more than once.")
+        if n + lo + hi < 0 or (mode == "replicate" and n == 0):
+            raise RuntimeError(
+                f"input tensor with shape {_shape(input)} and padding {list(pad)} gives a negative or zero "
+                "output size"
+            )
+        maps.append((ax, _index_map(xp, n, lo, hi, mode)))
+    return C.IndexPad.apply(input, tuple(maps))
+
+
+# -- interpolate ------------------------------------------------------------------------------------
+_MODES = "nearest | linear | bilinear | bicubic | trilinear | lanczos | area | nearest-exact"
+_RANK = {"linear": 3, "bilinear": 4, "bicubic": 4, "trilinear": 5, "lanczos": 4}
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, numbers.Integral) or (
+        isinstance(v, Tensor) and v.dim() == 0 and not v.is_floating_point()
+    )
+
+
+def _out_sizes(input, size, scale_factor, recompute_scale_factor, mode):
+    dim = input.dim() - 2
+    if size is not None and scale_factor is not None:
+        raise ValueError("only one of size or scale_factor should be defined")
+    if size is not None:
+        if isinstance(size, (list, tuple)):
+            if len(size) != dim:
+                raise ValueError(
+                    "Input and output must have the same number of spatial dimensions, but got input with "
+                    f"spatial dimensions of {list(input.shape[2:])} and output size of {size}. Please provide "
+                    "input tensor in (N, C, d1, d2, ...,dK) format and output size in (o1, o2, ...,oK) format."
+                )
+            if not all(_is_int(v) for v in size):
+                raise TypeError(
+                    "expected size to be one of int or Tuple[int] or Tuple[int, int] or Tuple[int, int, int], "
+                    f"but got size with types {[type(v) for v in size]}"
+                )
+            out, scales = [int(v) for v in size], None
+        else:
+            out, scales = [int(size)] * dim, None
+    elif scale_factor is not None:
+        if isinstance(scale_factor, (list, tuple)):
+            if len(scale_factor) != dim:
+                raise ValueError(
+                    "Input and scale_factor must have the same number of spatial dimensions, but got input "
+                    f"with spatial dimensions of {list(input.shape[2:])} and scale_factor of shape "
+                    f"{scale_factor}. Please provide input tensor in (N, C, d1, d2, ...,dK) format and "
+                    "scale_factor in (s1, s2, ...,sK) format."
+                )
+            scales = [float(s) for s in scale_factor]
+        else:
+            scales = [float(scale_factor)] * dim
+        out = None
+    else:
+        raise ValueError("either size or scale_factor should be defined")
+    if recompute_scale_factor and size is not None:
+        raise ValueError("recompute_scale_factor is not meaningful with an explicit size.")
+    if mode == "area" and out is None:
+        recompute_scale_factor = True
+    if out is None:
+        out = [int(math.floor(float(n) * s)) for n, s in zip(input.shape[2:], scales)]
+        if recompute_scale_factor:
+            scales = None
+    return out, scales or [None] * dim
+
+
+def _size_error(input, out):
+    names = ("D", "H", "W")[3 - len(out) :]
+    ins = ", ".join(f"{n}: {s}" for n, s in zip(names, input.shape[2:]))
+    outs = ", ".join(f"{n}: {s}" for n, s in zip(names, out))
+    raise RuntimeError(
+        f"Input and output sizes should be greater than 0, but got input ({ins}) output ({outs})"
+    )
+
+
+def interpolate(
+    input: Tensor,
+    size=None,
+    scale_factor=None,
+    mode: str = "nearest",
+    align_corners: bool | None = None,
+    recompute_scale_factor: bool | None = None,
+    antialias: bool = False,
+) -> Tensor:
+    """Resize the spatial dims of (N, C, *spatial) input, like torch.nn.functional.interpolate."""
+    if mode in ("nearest", "area", "nearest-exact"):
+        if align_corners is not None:
+            raise ValueError(
+                "align_corners option can only be set with the interpolating modes: "
+                "linear | bilinear | bicubic | trilinear"
+            )
+    elif align_corners is None:
+        align_corners = False
+    out, scales = _out_sizes(input, size, scale_factor, recompute_scale_factor, mode)
+    if antialias and not (mode in ("bilinear", "bicubic", "lanczos") and input.dim() == 4):
+        raise ValueError(
+            "Anti-alias option is restricted to bilinear, bicubic, and lanczos modes and requires a 4-D "
+            "tensor as input"
+        )
+    rank = _RANK.get(mode)
+    known = mode in ("nearest", "nearest-exact", "area") or rank is not None
+    if rank is not None and input.dim() != rank and input.dim() in (3, 4, 5):
+        need = {3: "3D", 4: "4D", 5: "5D"}[rank]
+        raise NotImplementedError(f"Got {input.dim()}D input, but {mode} mode needs {need} input")
+    if not known or input.dim() not in (3, 4, 5):
+        raise NotImplementedError(
+            f"Input Error: Only 3D, 4D and 5D input Tensors supported (got {input.dim()}D) for the modes: "
+            f"{_MODES} (got {mode})"
+        )
+    if mode == "lanczos":
+        if align_corners:
+            raise ValueError("Lanczos mode does not support align_corners=True")
+        if not antialias:
+            raise ValueError("Lanczos mode requires antialias=True")
+    if any(o <= 0 for o in out) or any(s <= 0 for s in input.shape[2:]):
+        _size_error(input, out)
+    xp = of(input._data)
+    ins = input.shape[2:]
+    if mode in ("nearest", "nearest-exact"):
+        maps = []
+        for k, (n_in, n_out, sc) in enumerate(zip(ins, out, scales)):
+            if n_in == n_out and mode == "nearest":
+                continue
+            idx = R.nearest_index(n_in, n_out, sc, mode == "nearest-exact", input._data.dtype)
+            maps.append((2 + k, idx if xp is np else xp.asarray(idx)))
+        return C.IndexPad.apply(input, tuple(maps))
+    dt = input._data.dtype
+    if dt.kind != "f":
+        raise RuntimeError(f"\"upsample_{mode}\" not implemented for '{_dtname(input)}'")
+    mats = []
+    for k, (n_in, n_out, sc) in enumerate(zip(ins, out, scales)):
+        if mode == "area":
+            m = R.area_matrix(n_in, n_out, dt)
+        elif antialias:
+            m = R.antialias_matrix(mode, n_in, n_out, align_corners, sc, dt)
+        elif mode == "bicubic":
+            m = R.cubic_matrix(n_in, n_out, align_corners, sc, dt)
+        else:
+            m = R.linear_matrix(n_in, n_out, align_corners, sc, dt)
+        mats.append((2 + k, m if xp is np else xp.asarray(m)))
+    return R.AxisResample.apply(input, tuple(mats))
+
+
+def upsample(
+    input: Tensor, size=None, scale_factor=None, mode: str = "nearest", align_corners=None
+) -> Tensor:
+    """Deprecated alias of interpolate (torch warns the same way)."""
+    warnings.warn(
+        "`nn.functional.upsample` is deprecated. Use `nn.functional.interpolate` instead.", stacklevel=2
+    )
+    return interpolate(input, size, scale_factor, mode, align_corners)
+
+
+def upsample_nearest(input: Tensor, size=None, scale_factor=None) -> Tensor:
+    warnings.warn(
+        "`nn.functional.upsample_nearest` is deprecated. Use `nn.functional.interpolate` instead.",
+        stacklevel=2,
+    )
+    return interpolate(input, size, scale_factor, mode="nearest")
+
+
+def upsample_bilinear(input: Tensor, size=None, scale_factor=None) -> Tensor:
+    warnings.warn(
+        "`nn.functional.upsample_bilinear` is deprecated. Use `nn.functional.interpolate` instead.",
+        stacklevel=2,
+    )
+    return interpolate(input, size, scale_factor, mode="bilinear", align_corners=True)
+
+
+# -- grid sampling ----------------------------------------------------------------------------------
+_ALIGN_WARN = (
+    "Default grid_sample and affine_grid behavior has changed to align_corners=False since 1.3.0. Please "
+    "specify align_corners=True if the old behavior is desired. See the documentation of grid_sample for details."
+)
+
+
+def grid_sample(
+    input: Tensor,
+    grid: Tensor,
+    mode: str = "bilinear",
+    padding_mode: str = "zeros",
+    align_corners: bool | None = None,
+) -> Tensor:
+    """Sample (N, C, H, W) input at grid[n, h, w] = (x, y) in [-1, 1] (bilinear or nearest)."""
+    if mode not in ("bilinear", "nearest", "bicubic"):
+        raise ValueError(
+            f"nn.functional.grid_sample(): expected mode to be 'bilinear', 'nearest' or 'bicubic', but got: '{mode}'"
+        )
+    if padding_mode not in ("zeros", "border", "reflection"):
+        raise ValueError(
+            "nn.functional.grid_sample(): expected padding_mode to be 'zeros', 'border', or 'reflection', "
+            f"but got: '{padding_mode}'"
+        )
+    if align_corners is None:
+        warnings.warn(_ALIGN_WARN, stacklevel=2)
+        align_corners = False
+    if input._data.dtype != grid._data.dtype:
+        raise RuntimeError(f"expected scalar type {_dtname(input)} but found {_dtname(grid)}")
+    if input.shape[0] != grid.shape[0] or input.dim() != grid.dim():
+        raise RuntimeError(
+            "grid_sampler(): expected grid and input to have same batch size, but got input with sizes "
+            f"{_shape(input)} and grid with sizes {_shape(grid)}"
+        )
+    if grid.shape[-1] != input.dim() - 2:
+        raise RuntimeError(
+            f"grid_sampler(): expected grid to have size {input.dim() - 2} in last dimension, but got grid "
+            f"with sizes {_shape(grid)}"
+        )
+    if input.dim() != 4:
+        raise NotImplementedError("grid_sample: ember supports 4-D (N, C, H, W) input only, not volumes")
+    if mode == "bicubic":
+        raise NotImplementedError("grid_sample: mode='bicubic' is not implemented in ember")
+    return R.GridSample2d.apply(input, grid, mode, padding_mode, bool(align_corners))
+
+
+def _base_coords(n: int, align_corners: bool, dt):
+    if n <= 1:
+        return np.zeros(max(n, 1), dtype=dt)
+    r = np.linspace(-1, 1, n, dtype=dt)
+    return r if align_corners else r * dt.type(n - 1) / dt.type(n)
+
+
+def affine_grid(theta: Tensor, size, align_corners: bool | None = None) -> Tensor:
+    """Sampling grid (N, H, W, 2) (or (N, D, H, W, 3)) of the affine maps theta (N, 2, 3) / (N, 3, 4)."""
+    if align_corners is None:
+        warnings.warn(_ALIGN_WARN, stacklevel=2)
+        align_corners = False
+    if not theta.is_floating_point():
+        raise ValueError(f"Expected theta to have floating point type, but got {theta.dtype}")
+    size = [int(s) for s in size]
+    tshape = f"ember.Size({list(theta.shape)})"
+    if len(size) == 4:
+        if theta.dim() != 3 or theta.shape[-2] != 2 or theta.shape[-1] != 3:
+            raise ValueError(
+                f"Expected a batch of 2D affine matrices of shape Nx2x3 for size {size}. Got {tshape}."
+            )
+        spatial = size[-2:]
+    elif len(size) == 5:
+        if theta.dim() != 3 or theta.shape[-2] != 3 or theta.shape[-1] != 4:
+            raise ValueError(
+                f"Expected a batch of 3D affine matrices of shape Nx3x4 for size {size}. Got {tshape}."
+            )
+        spatial = size[-3:]
+    else:
+        raise NotImplementedError(
+            "affine_grid only supports 4D and 5D sizes, for 2D and 3D affine transforms, respectively. "
+            f"Got size {size}."
+        )
+    if align_corners and min(spatial) == 1:
+        warnings.warn(
+            "Since version 1.3.0, affine_grid behavior has changed for unit-size grids when align_corners=True. "
+            "This is not an intended use case of affine_grid. See the documentation of affine_grid for details.",
+            stacklevel=2,
+        )
+    elif min(size) <= 0:
+        raise ValueError(f"Expected non-zero, positive output size. Got {size}")
+    if theta.shape[0] != size[0]:
+        raise RuntimeError(
+            f"Expected size for first two dimensions of batch2 tensor to be: [{size[0]}, {len(spatial) + 1}] "
+            f"but got: [{theta.shape[0]}, {len(spatial) + 1}]."
+        )
+    dt = theta._data.dtype
+    axes = [_base_coords(s, align_corners, dt) for s in reversed(spatial)]  # x (W) first
+    mesh = np.meshgrid(*axes[::-1], indexing="ij")[::-1]  # coordinates ordered x, y(, z)
+    base = np.stack(mesh + [np.ones_like(mesh[0])], -1).reshape(1, -1, len(spatial) + 1)
+    base_t = Tensor._wrap(of(theta._data).asarray(base))
+    grid = ember.matmul(base_t, S.transpose(theta, 1, 2))
+    return S.reshape(grid, (size[0], *spatial, len(spatial)))
+
+
+# -- sliding blocks ---------------------------------------------------------------------------------
+def _blocks(hw, k, dil, pad, stride, name="unfold"):
+    out = [(hw[i] + 2 * pad[i] - dil[i] * (k[i] - 1) - 1) // stride[i] + 1 for i in range(2)]
+    if any(o < 1 for o in out):
+        raise RuntimeError(
+            f"Given input with spatial size {tuple(hw)}, kernel_size={tuple(k)}, dilation={tuple(dil)}, "
+            f"padding={tuple(pad)}, calculated shape of the array of sliding blocks as {tuple(out)}, but its "
+            "components must be at least one."
+        )
+    return tuple(out)
+
+
+def _block_args(kernel_size, dilation, padding, stride):
+    k, d, p, s = (_tuple(v, 2) for v in (kernel_size, dilation, padding, stride))
+    if any(v <= 0 for v in k):
+        raise RuntimeError(
+            f"kernel size should be greater than zero, but got kernel_height: {k[0]} kernel_width: {k[1]}"
+        )
+    if any(v <= 0 for v in s):
+        raise RuntimeError(
+            f"stride should be greater than zero, but got stride_height: {s[0]} stride_width: {s[1]}"
+        )
+    if any(v <= 0 for v in d):
+        raise RuntimeError(
+            f"dilation should be greater than zero, but got dilation_height: {d[0]} dilation_width: {d[1]}"
+        )
+    if any(v < 0 for v in p):
+        raise RuntimeError(f"padding should be non-negative, but got pad_height: {p[0]} pad_width: {p[1]}")
+    return k, d, p, s
+
+
+def unfold(input: Tensor, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
+    """Sliding local blocks (N, C, H, W) -> (N, C*prod(kernel_size), L) (im2col)."""
+    if input.dim() not in (3, 4) or any(s == 0 for s in input.shape[1:]):
+        raise RuntimeError(
+            "Expected 3D or 4D (batch mode) tensor with possibly 0 batch size and other non-zero dimensions "
+            f"for input, but got: {_shape(input)}"
+        )
+    k, d, p, s = _block_args(kernel_size, dilation, padding, stride)
+    x, squeeze = _unbatch(input, 2)
+    blocks = _blocks(x.shape[2:], k, d, p, s)
+    out = Im2Col.apply(x, k, d, p, s, blocks)
+    return S.squeeze(out, 0) if squeeze else out
+
+
+def fold(input: Tensor, output_size, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
+    """Sum sliding blocks (N, C*prod(kernel_size), L) back into (N, C, *output_size) (col2im)."""
+    if input.dim() not in (2, 3) or any(v == 0 for v in input.shape[1:]):
+        raise RuntimeError(
+            "Expected 2D or 3D (batch mode) tensor for input with possibly 0 batch size and non-zero "
+            f"dimensions for input, but got: {_shape(input)}"
+        )
+    k, d, p, s = _block_args(kernel_size, dilation, padding, stride)
+    hw = _tuple(output_size, 2)
+    x, squeeze = (S.unsqueeze(input, 0), True) if input.dim() == 2 else (input, False)
+    if x.shape[1] % (k[0] * k[1]):
+        raise RuntimeError(
+            "Expected size of input's dimension 1 to be divisible by the product of kernel_size, but got "
+            f"input.size(1)={x.shape[1]} and kernel_size={tuple(k)}."
+        )
+    blocks = _blocks(hw, k, d, p, s, "fold")
+    if x.shape[2] != blocks[0] * blocks[1]:
+        raise RuntimeError(
+            f"Given output_size={tuple(hw)}, kernel_size={tuple(k)}, dilation={tuple(d)}, padding={tuple(p)}, "
+            f"stride={tuple(s)}, expected size of input's dimension 2 to match the calculated number of sliding "
+            f"blocks {blocks[0]} * {blocks[1]} = {blocks[0] * blocks[1]}, but got input.size(2)={x.shape[2]}."
+        )
+    out = Col2Im.apply(x, hw, k, d, p, s, blocks)
+    return S.squeeze(out, 0) if squeeze else out
+
+
+# -- shuffles ---------------------------------------------------------------------------------------
+def pixel_shuffle(input: Tensor, upscale_factor: int) -> Tensor:
+    """(*, C*r*r, H, W) -> (*, C, H*r, W*r)."""
+    r = int(upscale_factor)
+    if input.dim() < 3:
+        raise RuntimeError(
+            f"pixel_shuffle expects input to have at least 3 dimensions, but got input with {input.dim()} dimension(s)"
+        )
+    if r <= 0:
+        raise RuntimeError(f"pixel_shuffle expects a positive upscale_factor, but got {r}")
+    *lead, c, h, w = input.shape
+    if c % (r * r):
+        raise RuntimeError(
+            "pixel_shuffle expects its input's 'channel' dimension to be divisible by the square of upscale_factor, "
+            f"but input.size(-3)={c} is not divisible by {r * r}"
+        )
+    nl = len(lead)
+    x = S.reshape(input, (*lead, c // (r * r), r, r, h, w))
+    x = S.permute(x, (*range(nl), nl, nl + 3, nl + 1, nl + 4, nl + 2))
+    return S.reshape(x, (*lead, c // (r * r), h * r, w * r))
+
+
+def pixel_unshuffle(input: Tensor, downscale_factor: int) -> Tensor:
+    """(*, C, H*r, W*r) -> (*, C*r*r, H, W)."""
+    r = int(downscale_factor)
+    if input.dim() < 3:
+        raise RuntimeError(
+            "pixel_unshuffle expects input to have at least 3 dimensions, but got input with "
+            f"{input.dim()} dimension(s)"
+        )
+    if r <= 0:
+        raise RuntimeError(f"pixel_unshuffle expects a positive downscale_factor, but got {r}")
+    *lead, c, h, w = input.shape
+    if h % r:
+        raise RuntimeError(
+            f"pixel_unshuffle expects height to be divisible by downscale_factor, but input.size(-2)={h} is not "
+            f"divisible by {r}"
+        )
+    if w % r:
+        raise RuntimeError(
+            f"pixel_unshuffle expects width to be divisible by downscale_factor, but input.size(-1)={w} is not "
+            f"divisible by {r}"
+        )
+    nl = len(lead)
+    x = S.reshape(input, (*lead, c, h // r, r, w // r, r))
+    x = S.permute(x, (*range(nl), nl, nl + 2, nl + 4, nl + 1, nl + 3))
+    return S.reshape(x, (*lead, c * r * r, h // r, w // r))
+
+
+def channel_shuffle(input: Tensor, groups: int) -> Tensor:
+    """(N, g*k, *) -> channels reordered as (k, g): ShuffleNet's channel shuffle."""
+    g = int(groups)
+    if input.dim() <= 2:
+        raise RuntimeError(
+            f"channel_shuffle expects input with > 2 dims, but got input with sizes {_shape(input)}"
+        )
+    if g <= 0:
+        raise RuntimeError(f"Number of groups to divide channels in must be positive. Value of groups:{g}")
+    n, c, *rest = input.shape
+    if c % g:
+        raise RuntimeError(
+            f"Number of channels must be divisible by groups. Got {c} channels and {g} groups."
+        )
+    x = S.reshape(input, (n, g, c // g, *rest))
+    return S.reshape(S.transpose(x, 1, 2), (n, c, *rest))
+
+
+native_channel_shuffle = channel_shuffle
+
+
+# -- pooling extras ---------------------------------------------------------------------------------
+def adaptive_max_pool1d_with_indices(input: Tensor, output_size, return_indices: bool = False):
+    if input.dim() not in (2, 3):
+        raise RuntimeError(
+            f"Expected 2 to 3 dimensions, but got {input.dim()}-dimensional tensor for argument #1 'self' "
+            "(while checking arguments for adaptive_max_pool1d)"
+        )
+    out, idx = FC.adaptive_max_pool2d(S.unsqueeze(input, -2), (1, _tuple(output_size, 1)[0]), True)
+    return S.squeeze(out, -2), S.squeeze(idx, -2)
+
+
+def adaptive_max_pool1d(input: Tensor, output_size, return_indices: bool = False):
+    """Max over torch's adaptive windows of (N, C, L) or (C, L) input."""
+    out, idx = adaptive_max_pool1d_with_indices(input, output_size)
+    return (out, idx) if return_indices else out
+
+
+def adaptive_max_pool2d_with_indices(input: Tensor, output_size, return_indices: bool = False):
+    return FC.adaptive_max_pool2d(input, output_size, True)
+
+
+def max_pool1d_with_indices(
+    input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False
+):
+    return FC.max_pool1d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
+
+
+def max_pool2d_with_indices(
+    input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False
+):
+    return FC.max_pool2d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
+
+
+def _unpool_size(input, k, s, p, output_size):
+    nd = len(k)
+    default = [(input.shape[-nd + d] - 1) * s[d] + k[d] - 2 * p[d] for d in range(nd)]
+    if output_size is None:
+        return default
+    output_size = [int(v) for v in output_size]
+    if len(output_size) == nd + 2:
+        output_size = output_size[2:]
+    if len(output_size) != nd:
+        raise ValueError(
+            f"output_size should be a sequence containing {nd} or {nd + 2} elements, but it has a length of "
+            f"'{len(output_size)}'"
+        )
+    for d in range(nd):
+        lo, hi = default[d] - s[d], default[d] + s[d]
+        if not lo < output_size[d] < hi:
+            raise ValueError(
+                f'invalid output_size "{tuple(output_size)}" (dim {d} must be between {lo} and {hi})'
+            )
+    return output_size
+
+
+def _max_unpool(input, indices, kernel_size, stride, padding, output_size, nd):
+    k = _tuple(kernel_size, nd)
+    s = k if stride is None else _tuple(stride, nd)
+    p = _tuple(padding, nd)
+    if indices._data.dtype != np.int64:
+        raise RuntimeError(f"elements in indices should be type int64 but got: {_dtname(indices)}")
+    if tuple(indices.shape) != tuple(input.shape):
+        raise RuntimeError(
+            f"Expected shape of indices to be same as that of the input tensor ({_shape(input)}) but got "
+            f"indices tensor with shape: {_shape(indices)}"
+        )
+    if input.dim() not in (nd + 1, nd + 2):
+        raise RuntimeError(
+            f"Input to max_unpooling{nd}d should be a {nd + 1}d or {nd + 2}d Tensor, but got {_shape(input)}"
+        )
+    out = _unpool_size(input, k, s, p, output_size)
+    x, squeeze = _unbatch(input, nd)
+    idx, _ = _unbatch(indices, nd)
+    numel = math.prod(out)
+    bad = idx._data[(idx._data < 0) | (idx._data >= numel)]
+    if bad.size:
+        dims = "x".join(map(str, out))
+        raise RuntimeError(
+            f"Found an invalid max index: {int(bad.reshape(-1)[0])} (output volumes are of size {dims}"
+        )
+    y = S.reshape(MaxUnpool.apply(x, idx._data, numel), (*x.shape[:2], *out))
+    return S.squeeze(y, 0) if squeeze else y
+
+
+def max_unpool2d(
+    input: Tensor, indices: Tensor, kernel_size, stride=None, padding=0, output_size=None
+) -> Tensor:
+    """Partial inverse of max_pool2d: each value goes back to its argmax position, zeros elsewhere."""
+    return _max_unpool(input, indices, kernel_size, stride, padding, output_size, 2)
+
+
+def max_unpool1d(
+    input: Tensor, indices: Tensor, kernel_size, stride=None, padding=0, output_size=None
+) -> Tensor:
+    return _max_unpool(input, indices, kernel_size, stride, padding, output_size, 1)
+
+
+def _lp_finish(out: Tensor, norm_type: float, ksize: int) -> Tensor:
+    return ember.pow(ember.sign(out) * ember.relu(ember.abs(out)) * ksize, 1.0 / norm_type)
+
+
+def lp_pool2d(input: Tensor, norm_type: float, kernel_size, stride=None, ceil_mode: bool = False) -> Tensor:
+    """Power-average pooling: (sum over each window of x^p)^(1/p)."""
+    kh, kw = _tuple(kernel_size, 2)
+    out = FC.avg_pool2d(ember.pow(input, norm_type), kernel_size, stride, 0, ceil_mode)
+    return _lp_finish(out, norm_type, kh * kw)
+
+
+def lp_pool1d(input: Tensor, norm_type: float, kernel_size, stride=None, ceil_mode: bool = False) -> Tensor:
+    out = FC.avg_pool1d(ember.pow(input, norm_type), kernel_size, stride, 0, ceil_mode)
+    return _lp_finish(out, norm_type, _tuple(kernel_size, 1)[0])
+
+
+# -- normalisation ----------------------------------------------------------------------------------
+def local_response_norm(
+    input: Tensor, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0
+) -> Tensor:
+    """x / (k + alpha * mean of x^2 over `size` neighbouring channels)^beta (AlexNet's LRN)."""
+    dim = input.dim()
+    if dim < 3:
+        raise ValueError(
+            f"Expected 3D or higher dimensionality                          input (got {dim} dimensions)"
+        )
+    if input.numel() == 0:
+        return input
+    sizes = input.shape
+    div = S.reshape(input * input, (sizes[0], 1, sizes[1], -1))
+    div = pad(div, (0, 0, size // 2, (size - 1) // 2))
+    div = S.reshape(FC.avg_pool2d(div, (size, 1), stride=1), sizes)
+    return input / ember.pow(div * alpha + k, beta)
+
+
+def instance_norm(
+    input: Tensor,
+    running_mean: Tensor | None = None,
+    running_var: Tensor | None = None,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    use_input_stats: bool = True,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Normalise each (sample, channel) over its spatial dims: batch norm of a (1, N*C, *) view,
+    whose running stats are averaged back over the batch (as ATen's instance_norm does)."""
+    if use_input_stats:
+        spatial = math.prod(input.shape[2:])
+        if spatial <= 1:
+            raise ValueError(
+                f"Expected more than 1 spatial element when training, got input size {ember.Size(input.shape)}"
+            )
+    n, c = input.shape[:2]
+    rep = lambda t: None if t is None else S.repeat(t.detach(), n)  # noqa: E731
+    rm, rv = rep(running_mean), rep(running_var)
+    w = None if weight is None else S.repeat(weight, n)
+    b = None if bias is None else S.repeat(bias, n)
+    x = S.reshape(input, (1, n * c, *input.shape[2:]))
+    out = FC.batch_norm(x, rm, rv, w, b, use_input_stats, momentum, eps)
+    for buf, new in ((running_mean, rm), (running_var, rv)):
+        if buf is not None and use_input_stats:
+            buf._data[...] = new._data.reshape(n, c).mean(0).astype(buf._data.dtype)
+            buf._vc[0] += 1
+    return S.reshape(out, input.shape)
