@@ -94,7 +94,7 @@ def _conv_transpose(input, weight, bias, stride, padding, output_padding, groups
         )
     k = weight.shape[2:]
     out = [transposed_size(x.shape[2 + i], k[i], stride[i], pad[i], dil[i], opad[i]) for i in range(nd)]
-    if any(o < 1 for o in out):
+    if any(o < 0 for o in out):  # a zero size gives an empty tensor, as torch's batched path does
         raise RuntimeError(
             f"Given input size per channel: ({' x '.join(map(str, x.shape[2:]))}). Calculated output size "
             f"per channel: ({' x '.join(map(str, out))}). Output size is too small"
@@ -311,17 +311,19 @@ def interpolate(
         _size_error(input, out)
     xp = of(input._data)
     ins = input.shape[2:]
+    dt = input._data.dtype
+    if dt.kind != "f" and not (
+        dt == np.uint8 and mode in ("nearest", "nearest-exact", "bilinear", "bicubic", "lanczos")
+    ):
+        raise NotImplementedError(f"\"upsample_{mode}\" not implemented for '{_dtname(input)}'")
     if mode in ("nearest", "nearest-exact"):
         maps = []
         for k, (n_in, n_out, sc) in enumerate(zip(ins, out, scales)):
-            if n_in == n_out and mode == "nearest":
-                continue
             idx = R.nearest_index(n_in, n_out, sc, mode == "nearest-exact", input._data.dtype)
             maps.append((2 + k, idx if xp is np else xp.asarray(idx)))
         return C.IndexPad.apply(input, tuple(maps))
-    dt = input._data.dtype
-    if dt.kind != "f":
-        raise RuntimeError(f"\"upsample_{mode}\" not implemented for '{_dtname(input)}'")
+    if dt == np.uint8:
+        return _interpolate_uint8(input, out, scales, mode, bool(align_corners), antialias)
     mats = []
     for k, (n_in, n_out, sc) in enumerate(zip(ins, out, scales)):
         if mode == "area":
@@ -334,6 +336,25 @@ def interpolate(
             m = R.linear_matrix(n_in, n_out, align_corners, sc, dt)
         mats.append((2 + k, m if xp is np else xp.asarray(m)))
     return R.AxisResample.apply(input, tuple(mats))
+
+
+def _interpolate_uint8(input, out, scales, mode, align_corners, antialias) -> Tensor:
+    """uint8 images (bilinear / bicubic / lanczos): one pass per axis, last axis first, each
+    rounded and clamped to 0..255 as torch's fixed-point kernels do (results may differ from
+    torch's int16 weights by one grey level)."""
+    xp = of(input._data)
+    y = input._data.astype(np.float64)
+    for k in (1, 0):
+        n_in, n_out, sc = input.shape[2 + k], out[k], scales[k]
+        if antialias or mode == "lanczos":
+            m = R.antialias_matrix(mode, n_in, n_out, align_corners, sc, np.float64)
+        elif mode == "bicubic":
+            m = R.cubic_matrix(n_in, n_out, align_corners, sc, np.float64)
+        else:
+            m = R.linear_matrix(n_in, n_out, align_corners, sc, np.float64)
+        y = xp.moveaxis(xp.matmul(xp.moveaxis(y, 2 + k, -1), xp.asarray(m).T), -1, 2 + k)
+        y = xp.clip(xp.floor(y + 0.5), 0, 255)
+    return Tensor._wrap(xp.ascontiguousarray(y.astype(np.uint8)))
 
 
 def upsample(
@@ -423,7 +444,7 @@ def affine_grid(theta: Tensor, size, align_corners: bool | None = None) -> Tenso
     if not theta.is_floating_point():
         raise ValueError(f"Expected theta to have floating point type, but got {theta.dtype}")
     size = [int(s) for s in size]
-    tshape = f"ember.Size({list(theta.shape)})"
+    tshape = repr(ember.Size(theta.shape))
     if len(size) == 4:
         if theta.dim() != 3 or theta.shape[-2] != 2 or theta.shape[-1] != 3:
             raise ValueError(
