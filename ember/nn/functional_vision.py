@@ -170,6 +170,9 @@ def pad(input: Tensor, pad, mode: str = "constant", value: float | None = None) 
             f"but got padding length {len(pad)} and input of dimension {input.dim()}"
         )
     if mode == "constant":
+        for k in range(len(pad) // 2):  # torch crops negative pads with narrow() first
+            if input.shape[input.dim() - 1 - k] + min(pad[2 * k], 0) + min(pad[2 * k + 1], 0) < 0:
+                raise RuntimeError("narrow(): length must be non-negative.")
         return C.ConstantPad.apply(input, pad, 0 if value is None else value)
     if mode not in ("reflect", "replicate", "circular"):
         raise NotImplementedError(f"Unrecognised padding mode {mode}")
@@ -191,14 +194,16 @@ def pad(input: Tensor, pad, mode: str = "constant", value: float | None = None) 
                 f"Argument #4: Padding size should be less than the corresponding input dimension, but got: "
                 f"padding ({lo}, {hi}) at dimension {ax} of input {_shape(input)}"
             )
-        if mode == "circular" and (lo > n or hi > n):
+        m = n + min(lo, 0) + min(hi, 0)  # circular wraps the interior left after negative pads
+        if mode == "circular" and (lo > n or hi > n or (min(lo, hi) < 0 and max(lo, hi, 0) > m)):
             raise RuntimeError("Padding value causes wrapping around more than once.")
-        if n + lo + hi < 0 or (mode == "replicate" and n == 0):
-            raise RuntimeError(
-                f"input tensor with shape {_shape(input)} and padding {list(pad)} gives a negative or zero "
-                "output size"
-            )
         maps.append((ax, _index_map(xp, n, lo, hi, mode)))
+    outs = [input.shape[input.dim() - 1 - k] + pad[2 * k] + pad[2 * k + 1] for k in range(nd)]
+    if mode != "circular" and (all(o < 1 for o in outs) or any(o < 0 for o in outs)):
+        names = ("W", "H", "D")[:nd][::-1]
+        ins = ", ".join(f"{a}: {input.shape[input.dim() - nd + i]}" for i, a in enumerate(names))
+        got = " ".join(f"{a}: {o}" for a, o in zip(names, outs[::-1]))
+        raise RuntimeError(f"input ({ins}) is too small. Calculated output {got}")
     return C.IndexPad.apply(input, tuple(maps))
 
 
@@ -477,7 +482,7 @@ def affine_grid(theta: Tensor, size, align_corners: bool | None = None) -> Tenso
         )
     dt = theta._data.dtype
     axes = [_base_coords(s, align_corners, dt) for s in reversed(spatial)]  # x (W) first
-    mesh = np.meshgrid(*axes[::-1], indexing="ij")[::-1]  # coordinates ordered x, y(, z)
+    mesh = list(np.meshgrid(*axes[::-1], indexing="ij"))[::-1]  # coordinates ordered x, y(, z)
     base = np.stack(mesh + [np.ones_like(mesh[0])], -1).reshape(1, -1, len(spatial) + 1)
     base_t = Tensor._wrap(of(theta._data).asarray(base))
     grid = ember.matmul(base_t, S.transpose(theta, 1, 2))
