@@ -522,6 +522,9 @@ def _block_args(kernel_size, dilation, padding, stride):
 
 def unfold(input: Tensor, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
     """Sliding local blocks (N, C, H, W) -> (N, C*prod(kernel_size), L) (im2col)."""
+    if 0 < input.dim() < 3:  # torch reads size(2) before checking the rank
+        d = input.dim()
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-d}, {d - 1}], but got 2)")
     if input.dim() not in (3, 4) or any(s == 0 for s in input.shape[1:]):
         raise RuntimeError(
             "Expected 3D or 4D (batch mode) tensor with possibly 0 batch size and other non-zero dimensions "
