@@ -187,3 +187,38 @@ def test_output_dtype_and_values_float64():
     x, w = arr(1, 2, 3, 3, dtype=np.float64), arr(2, 2, 2, 2, dtype=np.float64)
     eo = F.conv_transpose2d(ember.tensor(x), ember.tensor(w), stride=2)
     assert_same(eo, TF.conv_transpose2d(torch.tensor(x), torch.tensor(w), stride=2), atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "kw", [dict(stride=2, padding=1), dict(stride=1, dilation=2), dict(stride=(2, 3), output_padding=(1, 2))]
+)
+def test_batch_last_backward_matches_general_path(kw, monkeypatch):
+    """backward_batch_last (one column matrix, 2-d GEMMs) against backward_general as oracle."""
+    import ember.ops.conv_transpose as CT
+
+    fast_path = CT.use_batch_last
+    x, w = arr(3, 4, 5, 6, dtype=np.float64), arr(4, 3, 3, 3, dtype=np.float64)
+    results, taken = [], []
+    for fast in (True, False):
+        monkeypatch.setattr(
+            CT, "use_batch_last", lambda *a: taken.append(fast_path(*a)) or (fast and taken[-1])
+        )
+        ex, ew = ember.tensor(x, requires_grad=True), ember.tensor(w, requires_grad=True)
+        out = F.conv_transpose2d(ex, ew, **kw)
+        out.backward(ember.tensor(np.cos(np.arange(out.numel())).reshape(out.shape)))
+        results.append((out.detach().numpy(), ex.grad.numpy(), ew.grad.numpy()))
+    assert taken[0], "the batch-last backward should be eligible here"
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+def test_batch_last_output_feeds_batchnorm_and_next_layer():
+    # the NumPy output is batch-last; BatchNorm/ReLU and the next ConvTranspose2d take it as is
+    tm = torch.nn.Sequential(torch.nn.ConvTranspose2d(6, 4, 4, 1, 0), torch.nn.BatchNorm2d(4), torch.nn.ReLU(),
+                             torch.nn.ConvTranspose2d(4, 2, 4, 2, 1), torch.nn.BatchNorm2d(2), torch.nn.Tanh())  # fmt: skip
+    em = nn.Sequential(nn.ConvTranspose2d(6, 4, 4, 1, 0), nn.BatchNorm2d(4), nn.ReLU(),
+                       nn.ConvTranspose2d(4, 2, 4, 2, 1), nn.BatchNorm2d(2), nn.Tanh())  # fmt: skip
+    em.load_state_dict({k: ember.tensor(v.detach().numpy()) for k, v in tm.state_dict().items()})
+    mid = em[0](ember.tensor(arr(5, 6, 1, 1)))
+    assert mid._bl
+    run(em, tm, arr(5, 6, 1, 1), atol=1e-5)
