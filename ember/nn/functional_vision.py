@@ -28,7 +28,7 @@ __all__ = [
     "pixel_unshuffle", "channel_shuffle", "native_channel_shuffle", "adaptive_max_pool1d",
     "adaptive_max_pool1d_with_indices", "adaptive_max_pool2d_with_indices", "max_pool1d_with_indices",
     "max_pool2d_with_indices", "max_unpool1d", "max_unpool2d", "lp_pool1d", "lp_pool2d",
-    "local_response_norm", "instance_norm",
+    "local_response_norm", "instance_norm", "feature_alpha_dropout",
 ]  # fmt: skip
 
 
@@ -795,3 +795,27 @@ def instance_norm(
             buf._data[...] = new._data.reshape(n, c).mean(0).astype(buf._data.dtype)
             buf._vc[0] += 1
     return S.reshape(out, input.shape)
+
+
+# -- dropout ----------------------------------------------------------------------------------------
+_SELU_ALPHA_SCALED = 1.7580993408473766  # selu's alpha * scale
+
+
+def feature_alpha_dropout(
+    input: Tensor, p: float = 0.5, training: bool = False, inplace: bool = False
+) -> Tensor:
+    """Alpha dropout of whole channels: dropped (N, C) planes take selu's negative saturation,
+    then an affine map keeps zero mean and unit variance (torch's _dropout_impl)."""
+    if p < 0.0 or p > 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if not training or p == 0.0:
+        return input
+    if input.dim() < 2:
+        raise RuntimeError("Feature dropout requires at least 2 dimensions in the input")
+    shape = tuple(input.shape[:2]) + (1,) * (input.dim() - 2)
+    keep = (ember.rand(shape, dtype=input.dtype) >= p).to(input.dtype).to(input.device)
+    if p == 1.0:
+        return input._inplace(input * 0.0) if inplace else input * 0.0
+    a = 1.0 / math.sqrt((_SELU_ALPHA_SCALED**2 * p + 1) * (1 - p))
+    out = input * (keep * a) + ((keep - 1.0) * (_SELU_ALPHA_SCALED * a) + _SELU_ALPHA_SCALED * a * p)
+    return input._inplace(out) if inplace else out

@@ -277,3 +277,27 @@ def test_dropout2d_module_eval_and_alpha_dropout():
     ember.manual_seed(0)
     a = F.alpha_dropout(ember.randn(20000), 0.2, training=True)
     assert abs(float(a.mean())) < 0.05 and abs(float(a.std()) - 1) < 0.05  # self-normalising
+
+
+def test_feature_alpha_dropout():
+    ember.manual_seed(1)
+    x = ember.randn(300, 40, 3, 3, requires_grad=True)
+    y = F.feature_alpha_dropout(x, 0.3, training=True)
+    assert abs(float(y.mean())) < 0.03 and abs(float(y.std()) - 1) < 0.03  # keeps mean 0, variance 1
+    a = 1 / np.sqrt((1.7580993408473766**2 * 0.3 + 1) * 0.7)
+    dropped = np.isclose(y.detach().numpy(), -1.7580993408473766 * a + 1.7580993408473766 * a * 0.3)
+    per_plane = dropped.reshape(300, 40, 9)
+    assert (per_plane.all(-1) | ~per_plane.any(-1)).all() and 0.25 < per_plane.all(-1).mean() < 0.35
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), np.where(dropped, 0, a), rtol=1e-5, atol=1e-6)
+    m = nn.FeatureAlphaDropout(0.2)
+    assert repr(m) == repr(torch.nn.FeatureAlphaDropout(0.2))
+    assert np.array_equal(m.eval()(x).detach().numpy(), x.detach().numpy())
+    assert_raises_same(lambda: F.feature_alpha_dropout(ember.zeros(3), 0.5, True),
+                       lambda: TF.feature_alpha_dropout(torch.zeros(3), 0.5, True))  # fmt: skip
+
+
+def test_instance_norm3d():
+    em, tm = nn.InstanceNorm3d(2, affine=True), torch.nn.InstanceNorm3d(2, affine=True)
+    assert repr(em) == repr(tm)
+    run(em, tm, arr(2, 2, 3, 4, 2))

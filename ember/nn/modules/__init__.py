@@ -8,6 +8,7 @@ from ember.nn.modules import (
     conv,
     conv_transpose,
     dropout,
+    dropout_extra,
     flatten,
     fold,
     instancenorm,
@@ -29,6 +30,7 @@ from ember.nn.modules.container import *  # noqa: F401,F403
 from ember.nn.modules.conv import *  # noqa: F401,F403
 from ember.nn.modules.conv_transpose import *  # noqa: F401,F403
 from ember.nn.modules.dropout import *  # noqa: F401,F403
+from ember.nn.modules.dropout_extra import *  # noqa: F401,F403
 from ember.nn.modules.flatten import *  # noqa: F401,F403
 from ember.nn.modules.fold import *  # noqa: F401,F403
 from ember.nn.modules.instancenorm import *  # noqa: F401,F403
@@ -52,6 +54,7 @@ __all__ = ["Module"] + [
         container,
         conv,
         dropout,
+        dropout_extra,
         flatten,
         linear,
         loss,
