@@ -344,22 +344,31 @@ def interpolate(
 
 
 def _interpolate_uint8(input, out, scales, mode, align_corners, antialias) -> Tensor:
-    """uint8 images (bilinear / bicubic / lanczos): one pass per axis, last axis first, each
-    rounded and clamped to 0..255 as torch's fixed-point kernels do (results may differ from
-    torch's int16 weights by one grey level)."""
+    """uint8 images (bilinear / bicubic / lanczos) the way torch's kernels do them: per axis
+    (width first), float64 weights quantised to int16 with the largest precision that fits, an
+    integer dot product, then (sum + half) >> precision clamped to 0..255."""
     xp = of(input._data)
-    y = input._data.astype(np.float64)
+    y = input._data
     for k in (1, 0):
         n_in, n_out, sc = input.shape[2 + k], out[k], scales[k]
+        if n_in == n_out:  # torch skips an axis whose size does not change
+            continue
         if antialias or mode == "lanczos":
             m = R.antialias_matrix(mode, n_in, n_out, align_corners, sc, np.float64)
         elif mode == "bicubic":
             m = R.cubic_matrix(n_in, n_out, align_corners, sc, np.float64)
         else:
             m = R.linear_matrix(n_in, n_out, align_corners, sc, np.float64)
-        y = xp.moveaxis(xp.matmul(xp.moveaxis(y, 2 + k, -1), xp.asarray(m).T), -1, 2 + k)
-        y = xp.clip(xp.floor(y + 0.5), 0, 255)
-    return Tensor._wrap(xp.ascontiguousarray(y.astype(np.uint8)))
+        prec, wmax = 0, float(m.max())
+        while prec < 22 and int(0.5 + wmax * (1 << (prec + 1))) < (1 << 15):
+            prec += 1
+        scaled = m * (1 << prec)
+        w16 = xp.asarray(
+            np.where(scaled < 0, np.trunc(scaled - 0.5), np.trunc(scaled + 0.5)).astype(np.int64)
+        )
+        acc = xp.moveaxis(xp.matmul(xp.moveaxis(y, 2 + k, -1).astype(np.int64), w16.T), -1, 2 + k)
+        y = xp.clip((acc + (1 << (prec - 1))) >> prec, 0, 255).astype(np.uint8)
+    return Tensor._wrap(xp.ascontiguousarray(y))
 
 
 def upsample(
