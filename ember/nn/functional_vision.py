@@ -411,7 +411,7 @@ def grid_sample(
     padding_mode: str = "zeros",
     align_corners: bool | None = None,
 ) -> Tensor:
-    """Sample (N, C, H, W) input at grid[n, h, w] = (x, y) in [-1, 1] (bilinear or nearest)."""
+    """Sample (N, C, H, W) input at grid[n, h, w] = (x, y) in [-1, 1] (bilinear, nearest, bicubic)."""
     if mode not in ("bilinear", "nearest", "bicubic"):
         raise ValueError(
             f"nn.functional.grid_sample(): expected mode to be 'bilinear', 'nearest' or 'bicubic', but got: '{mode}'"
@@ -438,8 +438,6 @@ def grid_sample(
         )
     if input.dim() != 4:
         raise NotImplementedError("grid_sample: ember supports 4-D (N, C, H, W) input only, not volumes")
-    if mode == "bicubic":
-        raise NotImplementedError("grid_sample: mode='bicubic' is not implemented in ember")
     return R.GridSample2d.apply(input, grid, mode, padding_mode, bool(align_corners))
 
 

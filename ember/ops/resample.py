@@ -201,9 +201,76 @@ def _clip(x, size: int):
     return out, ((x > 0) & (x < hi)).astype(x.dtype)
 
 
+def _unnormalize(coord, size: int, align_corners: bool):
+    """ATen's grid_sampler_unnormalize_set_grad: pixel coordinate and d pixel / d coord."""
+    ft = coord.dtype.type
+    if align_corners:
+        return (coord + ft(1)) / ft(2) * ft(size - 1), ft(size - 1) / ft(2)
+    return ((coord + ft(1)) * ft(size) - ft(1)) / ft(2), ft(size) / ft(2)
+
+
+def _bounded(x, size: int, padding_mode: str, align_corners: bool):
+    """ATen's compute_coordinates for an (integer-valued) bicubic tap position."""
+    if padding_mode == "border":
+        return _clip(x, size)[0]
+    if padding_mode == "reflection":
+        lo2, hi2 = (0.0, 2.0 * (size - 1)) if align_corners else (-1.0, 2.0 * size - 1)
+        return _clip(_reflect(x, lo2, hi2)[0], size)[0]
+    return x
+
+
+def _cubic_weights(t):
+    """Cubic convolution weights (A = -0.75) of the taps at -1, 0, 1, 2 and their d/dt."""
+    a, one, two = t.dtype.type(-0.75), t.dtype.type(1), t.dtype.type(2)
+    w = (_cubic_conv2(t + one, a), _cubic_conv1(t, a), _cubic_conv1(one - t, a), _cubic_conv2(two - t, a))
+
+    def d1(x):  # d/dx cubic_conv1
+        return (3 * (a + 2) * x - 2 * (a + 3)) * x
+
+    def d2(x):  # d/dx cubic_conv2
+        return (3 * a * x - 10 * a) * x + 8 * a
+
+    return w, (d2(t + one), d1(t), -d1(one - t), -d2(two - t))
+
+
+def _taps(grid, h: int, w: int, mode: str, padding_mode: str, align_corners: bool):
+    """[(x index, y index, weight, d weight/d ix, d weight/d iy)] and d(ix, iy)/d grid."""
+    xp = of(grid)
+    if mode == "bicubic":  # taps read through the padding; the grid gradient skips it (as ATen)
+        ix, mx = _unnormalize(grid[..., 0], w, align_corners)
+        iy, my = _unnormalize(grid[..., 1], h, align_corners)
+        x0, y0 = xp.floor(ix), xp.floor(iy)
+        (wx, dx), (wy, dy) = _cubic_weights(ix - x0), _cubic_weights(iy - y0)
+        taps = []
+        for j in range(4):
+            ty = _bounded(y0 + (j - 1), h, padding_mode, align_corners)
+            for i in range(4):
+                tx = _bounded(x0 + (i - 1), w, padding_mode, align_corners)
+                taps.append((tx, ty, wx[i] * wy[j], dx[i] * wy[j], wx[i] * dy[j]))
+        return taps, xp.full_like(ix, mx), xp.full_like(iy, my)
+    ix, mx = _source_coord(grid[..., 0], w, padding_mode, align_corners)
+    iy, my = _source_coord(grid[..., 1], h, padding_mode, align_corners)
+    if mode == "nearest":
+        zero = xp.zeros_like(ix)
+        return [(xp.rint(ix), xp.rint(iy), xp.ones_like(ix), zero, zero)], mx, my
+    x0, y0 = xp.floor(ix), xp.floor(iy)
+    fx, fy = ix - x0, iy - y0
+    one = ix.dtype.type(1)
+    return (
+        [
+            (x0, y0, (one - fx) * (one - fy), -(one - fy), -(one - fx)),
+            (x0 + one, y0, fx * (one - fy), one - fy, -fx),
+            (x0, y0 + one, (one - fx) * fy, -fy, one - fx),
+            (x0 + one, y0 + one, fx * fy, fy, fx),
+        ],
+        mx,
+        my,
+    )
+
+
 class GridSample2d(Function):
-    # y[n,c,p] = sum_corners w(ix, iy) x[n,c,iy_k,ix_k] (zero outside); dx: scatter-add of
-    # w * dy; dgrid: dy . x . dw/d(ix, iy) times d(ix, iy)/d grid
+    # y[n,c,p] = sum_taps w_k(ix, iy) x[n,c,iy_k,ix_k] (zero outside); dx: scatter-add of
+    # w_k dy; dgrid: sum_k dy . x_k . dw_k/d(ix, iy) times d(ix, iy)/d grid
     _name = "GridSampler2DBackward0"
 
     @staticmethod
@@ -211,37 +278,25 @@ class GridSample2d(Function):
         xp = of(x)
         n, c, h, w = x.shape
         ho, wo = grid.shape[1:3]
-        ix, gx_mult = _source_coord(grid[..., 0], w, padding_mode, align_corners)
-        iy, gy_mult = _source_coord(grid[..., 1], h, padding_mode, align_corners)
+        taps, mx, my = _taps(grid, h, w, mode, padding_mode, align_corners)
         xf = x.reshape(n, c, h * w)
-        if mode == "nearest":
-            corners = [(xp.rint(ix), xp.rint(iy), None)]
-        else:
-            x0, y0 = xp.floor(ix), xp.floor(iy)
-            fx, fy = ix - x0, iy - y0
-            corners = [
-                (x0, y0, (1 - fx) * (1 - fy)),
-                (x0 + 1, y0, fx * (1 - fy)),
-                (x0, y0 + 1, (1 - fx) * fy),
-                (x0 + 1, y0 + 1, fx * fy),
-            ]
         out = xp.zeros((n, c, ho * wo), dtype=x.dtype)
-        taps = []
-        for cx, cy, wt in corners:
-            inside = (cx >= 0) & (cx <= w - 1) & (cy >= 0) & (cy <= h - 1)
-            flat = xp.where(inside, cy * w + cx, 0).astype(xp.int64).reshape(n, 1, -1)
-            wt = inside.astype(x.dtype) if wt is None else xp.where(inside, wt, 0).astype(x.dtype)
-            wt = wt.reshape(n, 1, -1)
+        saved = []
+        for tx, ty, wt, dwx, dwy in taps:
+            inside = (tx >= 0) & (tx <= w - 1) & (ty >= 0) & (ty <= h - 1)
+            flat = xp.where(inside, ty * w + tx, 0).astype(xp.int64).reshape(n, 1, -1)
+            wt = xp.where(inside, wt, 0).astype(x.dtype).reshape(n, 1, -1)
             vals = xp.take_along_axis(xf, xp.broadcast_to(flat, (n, c, flat.shape[2])), 2)
+            vals = vals * inside.reshape(n, 1, -1)
             out += vals * wt
-            taps.append((flat, wt, inside.reshape(n, 1, -1), vals))
-        ctx.meta = (x.shape, grid.shape, mode, ix, iy, gx_mult, gy_mult)
-        ctx.taps = taps
+            saved.append((flat, wt, vals, dwx.reshape(n, 1, -1), dwy.reshape(n, 1, -1)))
+        ctx.meta = (x.shape, grid.shape, mx, my)
+        ctx.taps = saved
         return out.reshape(n, c, ho, wo)
 
     @staticmethod
     def backward(ctx, g):
-        (n, c, h, w), gshape, mode, ix, iy, gx_mult, gy_mult = ctx.meta
+        (n, c, h, w), gshape, mx, my = ctx.meta
         need = ctx.needs_input_grad
         xp = of(g)
         g = g.reshape(n, c, -1)
@@ -249,26 +304,18 @@ class GridSample2d(Function):
         if need[0]:
             gxf = xp.zeros((c, n * h * w), dtype=g.dtype)
             offs = (xp.arange(n) * (h * w)).reshape(n, 1, 1)
-            for flat, wt, _, _ in ctx.taps:
+            for flat, wt, _, _, _ in ctx.taps:
                 idx = (flat + offs).reshape(-1)
                 contrib = (g * wt).transpose(1, 0, 2).reshape(c, -1)
                 for ch in range(c):
                     gxf[ch] += xp.bincount(idx, weights=contrib[ch], minlength=n * h * w).astype(g.dtype)
             gx = xp.ascontiguousarray(gxf.reshape(c, n, h, w).transpose(1, 0, 2, 3))
         if need[1]:
-            ggrid = xp.zeros(gshape, dtype=g.dtype)
-            if mode == "bilinear":
-                x0, y0 = xp.floor(ix), xp.floor(iy)
-                fx, fy = (ix - x0).reshape(n, 1, -1), (iy - y0).reshape(n, 1, -1)
-                # d w / d ix and d w / d iy for the four corners (nw, ne, sw, se)
-                dwx = (-(1 - fy), 1 - fy, -fy, fy)
-                dwy = (-(1 - fx), -fx, 1 - fx, fx)
-                sx = xp.zeros((n, ix.size // n), dtype=g.dtype)
-                sy = xp.zeros_like(sx)
-                for (_, _, inside, vals), ax, ay in zip(ctx.taps, dwx, dwy):
-                    gv = (g * vals * inside).astype(g.dtype)
-                    sx += (gv * ax).sum(1)
-                    sy += (gv * ay).sum(1)
-                ggrid[..., 0] = sx.reshape(ix.shape) * gx_mult
-                ggrid[..., 1] = sy.reshape(iy.shape) * gy_mult
+            sx = xp.zeros((n, gshape[1] * gshape[2]), dtype=g.dtype)
+            sy = xp.zeros_like(sx)
+            for _, _, vals, dwx, dwy in ctx.taps:
+                gv = g * vals
+                sx += (gv * dwx).sum(1)
+                sy += (gv * dwy).sum(1)
+            ggrid = xp.stack([sx.reshape(gshape[:3]) * mx, sy.reshape(gshape[:3]) * my], -1).astype(g.dtype)
         return gx, ggrid, None, None, None
