@@ -368,7 +368,7 @@ def _interpolate_uint8(input, out, scales, mode, align_corners, antialias) -> Te
         )
         acc = xp.moveaxis(xp.matmul(xp.moveaxis(y, 2 + k, -1).astype(np.int64), w16.T), -1, 2 + k)
         y = xp.clip((acc + (1 << (prec - 1))) >> prec, 0, 255).astype(np.uint8)
-    return Tensor._wrap(xp.ascontiguousarray(y))
+    return Tensor._wrap(y.copy() if y is input._data else xp.ascontiguousarray(y))  # never aliases input
 
 
 def upsample(

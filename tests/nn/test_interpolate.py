@@ -116,6 +116,10 @@ def test_integer_inputs():
                dict(scale_factor=(0.45, 1.8), mode="bicubic", antialias=True)]:  # fmt: skip
         # torch's int16 fixed-point weights are reproduced exactly
         assert_same(F.interpolate(ember.tensor(x), **kw), TF.interpolate(torch.tensor(x), **kw))
+    ex = ember.tensor(x)
+    same = F.interpolate(ex, size=(9, 10), mode="bilinear")
+    assert_same(same, torch.tensor(x))
+    assert not np.shares_memory(same.numpy(), ex.numpy())
     for dt, mode in [(np.int64, "nearest"), (np.uint8, "area"), (np.int32, "bilinear")]:
         xi = x.astype(dt)
         assert_raises_same(lambda: F.interpolate(ember.tensor(xi), size=3, mode=mode),
