@@ -738,7 +738,10 @@ def max_unpool1d(
 
 
 def _lp_finish(out: Tensor, norm_type: float, ksize: int) -> Tensor:
-    return ember.pow(ember.sign(out) * ember.relu(ember.abs(out)) * ksize, 1.0 / norm_type)
+    # torch: (sign(out) * relu(|out|) * k) ** (1/p), i.e. (out * k) ** (1/p) whose gradient is
+    # zero (not 0 * inf) where a window sums to exactly 0; `where` gives both
+    nz = ember.where(out != 0, out * ksize, ember.zeros((), dtype=out.dtype, device=out.device))
+    return ember.pow(nz, 1.0 / norm_type)
 
 
 def lp_pool2d(input: Tensor, norm_type: float, kernel_size, stride=None, ceil_mode: bool = False) -> Tensor:

@@ -301,3 +301,9 @@ def test_instance_norm3d():
     em, tm = nn.InstanceNorm3d(2, affine=True), torch.nn.InstanceNorm3d(2, affine=True)
     assert repr(em) == repr(tm)
     run(em, tm, arr(2, 2, 3, 4, 2))
+
+
+def test_lp_pool_all_zero_window_gradient_is_zero_like_torch():
+    x = np.array([[[[0.0, 0.0, 1.0, 2.0], [0.0, 0.0, 3.0, -4.0]]]], np.float32)
+    for p in [2.0, 3.0]:
+        run(lambda x: F.lp_pool2d(x, p, 2), lambda x: TF.lp_pool2d(x, p, 2), x)
