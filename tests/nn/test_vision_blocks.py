@@ -58,3 +58,29 @@ def test_alexnet_style_lrn_and_lp_pool_block():
                             n.LPPool2d(2, 2), n.Flatten(), n.Linear(6 * 3 * 3, 2))  # fmt: skip
 
     _compare(block(ember.nn), block(torch.nn), arr(2, 3, 15, 15))
+
+
+def test_dcgan_generator_into_discriminator_step():
+    # G's batch-last ConvTranspose2d outputs feed D's Conv2d; one loss, gradients for both nets
+    def nets(n):
+        g = n.Sequential(n.ConvTranspose2d(8, 8, 4, 1, 0, bias=False), n.BatchNorm2d(8), n.ReLU(True),
+                         n.ConvTranspose2d(8, 4, 4, 2, 1, bias=False), n.BatchNorm2d(4), n.ReLU(True),
+                         n.ConvTranspose2d(4, 1, 4, 2, 1, bias=False), n.Tanh())  # fmt: skip
+        d = n.Sequential(n.Conv2d(1, 4, 4, 2, 1, bias=False), n.LeakyReLU(0.2, inplace=True),
+                         n.Conv2d(4, 8, 4, 2, 1, bias=False), n.BatchNorm2d(8), n.LeakyReLU(0.2, inplace=True),
+                         n.Conv2d(8, 1, 4, 1, 0, bias=False), n.Sigmoid())  # fmt: skip
+        return g, d
+
+    (eg, ed), (tg, td) = nets(ember.nn), nets(torch.nn)
+    _copy(eg, tg)
+    _copy(ed, td)
+    z = arr(6, 8, 1, 1)
+    el = ember.nn.functional.binary_cross_entropy(ed(eg(ember.tensor(z))).view(-1), ember.ones(6))
+    tl = torch.nn.functional.binary_cross_entropy(td(tg(torch.tensor(z))).view(-1), torch.ones(6))
+    assert_same(el, tl, atol=1e-5)
+    el.backward()
+    tl.backward()
+    for ep, tp in zip(
+        list(eg.parameters()) + list(ed.parameters()), list(tg.parameters()) + list(td.parameters())
+    ):
+        assert_same(ep.grad, tp.grad, atol=1e-4, rtol=1e-3)
