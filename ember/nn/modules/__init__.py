@@ -22,7 +22,7 @@ from ember.nn.modules import (
     pooling_extra,
     sparse,
     upsampling,
-)  # noqa: E402
+)
 from ember.nn.modules.activation import *  # noqa: F401,F403
 from ember.nn.modules.activation_extra import *  # noqa: F401,F403
 from ember.nn.modules.batchnorm import *  # noqa: F401,F403

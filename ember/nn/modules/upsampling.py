@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ember._tensor import Tensor
-from ember.nn import functional_vision as F
+from ember.nn import functional_resample as F
 from ember.nn.modules.module import Module
 
 __all__ = ["Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d"]
