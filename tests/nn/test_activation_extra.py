@@ -9,6 +9,8 @@ import torch
 import torch.nn.functional as TF
 from _vision_check import arr, gradcheck, run
 from conftest import assert_raises_same, assert_same
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import ember
 import ember.nn.functional as F
@@ -82,3 +84,19 @@ def test_errors_match_torch():
         (lambda: nn.Softmax2d()(ember.zeros(2, 3)), lambda: torch.nn.Softmax2d()(torch.zeros(2, 3))),
     ]:
         assert_raises_same(fe, ft)
+
+
+@settings(max_examples=10, deadline=None)
+@given(
+    shape=st.lists(st.integers(1, 4), min_size=1, max_size=4),
+    lambd=st.floats(0.0, 2.0),
+    f64=st.booleans(),
+)
+def test_activations_hypothesis(shape, lambd, f64):
+    x = arr(*shape, dtype=np.float64 if f64 else np.float32) * 2
+    for name, kw in [("hardshrink", dict(lambd=lambd)), ("softshrink", dict(lambd=lambd)), ("tanhshrink", {}),
+                     ("threshold", dict(threshold=lambd, value=-1.0))]:  # fmt: skip
+        run(lambda x: getattr(F, name)(x, **kw), lambda x: getattr(TF, name)(x, **kw), x)
+    d = len(shape) - 1
+    if shape[d] % 2 == 0:
+        run(lambda x: F.glu(x, d), lambda x: TF.glu(x, d), x)

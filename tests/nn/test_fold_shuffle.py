@@ -142,3 +142,19 @@ def test_shuffle_errors_match_torch(bad):
         return lambda *s: lib.tensor(arr(*s))
 
     assert_raises_same(lambda: bad(F, mk(ember)), lambda: bad(TF, mk(torch)))
+
+
+@settings(max_examples=10, deadline=None)
+@given(
+    lead=st.lists(st.integers(1, 2), max_size=2),
+    c=st.integers(1, 3),
+    r=st.integers(1, 3),
+    hw=st.tuples(st.integers(1, 3), st.integers(1, 3)),
+    g=st.integers(1, 3),
+)
+def test_shuffles_hypothesis(lead, c, r, hw, g):
+    x = arr(*lead, c * r * r, *hw, dtype=np.float64)
+    _, to = run(lambda x: F.pixel_shuffle(x, r), lambda x: TF.pixel_shuffle(x, r), x)
+    run(lambda y: F.pixel_unshuffle(y, r), lambda y: TF.pixel_unshuffle(y, r), to.detach().numpy())
+    xc = arr(2, c * g, *hw, dtype=np.float64)
+    run(lambda x: F.channel_shuffle(x, g), lambda x: TF.channel_shuffle(x, g), xc)

@@ -307,3 +307,34 @@ def test_lp_pool_all_zero_window_gradient_is_zero_like_torch():
     x = np.array([[[[0.0, 0.0, 1.0, 2.0], [0.0, 0.0, 3.0, -4.0]]]], np.float32)
     for p in [2.0, 3.0]:
         run(lambda x: F.lp_pool2d(x, p, 2), lambda x: TF.lp_pool2d(x, p, 2), x)
+
+
+@settings(max_examples=10, deadline=None)
+@given(
+    n=st.integers(1, 3),
+    c=st.integers(1, 5),
+    hw=st.tuples(st.integers(2, 7), st.integers(2, 7)),
+    k=st.integers(1, 3),
+    out=st.integers(1, 6),
+    size=st.integers(1, 4),
+    affine=st.booleans(),
+)
+def test_pool_norm_hypothesis(n, c, hw, k, out, size, affine):
+    x = arr(n, c, *hw, dtype=np.float64)
+    run(
+        lambda x: F.adaptive_max_pool1d(x.flatten(2), out),
+        lambda x: TF.adaptive_max_pool1d(x.flatten(2), out),
+        x,
+    )
+    run(lambda x: F.local_response_norm(x, size), lambda x: TF.local_response_norm(x, size), x)
+    em, tm = (
+        nn.InstanceNorm2d(c, affine=affine, track_running_stats=True),
+        torch.nn.InstanceNorm2d(c, affine=affine, track_running_stats=True),
+    )
+    run(em, tm, x.astype(np.float32))
+    assert_same(em.running_var, tm.running_var)
+    if min(hw) >= k:
+        run(lambda x: F.lp_pool2d(x, 2.0, k), lambda x: TF.lp_pool2d(x, 2.0, k), x)
+        to, ti = TF.max_pool2d(torch.tensor(x), k, return_indices=True)
+        run(lambda y, i: F.max_unpool2d(y, i, k, output_size=hw), lambda y, i: TF.max_unpool2d(y, i, k, output_size=hw),
+            to.numpy(), ti.numpy())  # fmt: skip
