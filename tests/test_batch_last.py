@@ -10,7 +10,7 @@ import torch
 
 import ember
 import ember.nn.functional as F
-from ember.ops.batch_last import is_bl
+from ember._layout import is_batch_last
 
 RNG = np.random.default_rng(0)
 
@@ -29,7 +29,7 @@ def _conv_out(n=4):
 
 def test_conv_output_is_batch_last_inside():
     ye, _ = _conv_out()
-    assert is_bl(ye._data) and ye._batch_last  # the fast layout is really used
+    assert is_batch_last(ye._data) and ye._batch_last  # the fast layout is really used
 
 
 @pytest.mark.parametrize("act", ["relu", "sigmoid", "tanh"])

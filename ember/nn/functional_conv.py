@@ -3,7 +3,6 @@ the math in ember.ops.conv / ember.ops.norm)."""
 
 from __future__ import annotations
 
-import math
 import warnings
 
 import numpy as np
@@ -18,7 +17,7 @@ from ember.random import rng
 __all__ = [
     "conv1d", "conv2d", "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d",
     "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool2d", "batch_norm",
-    "layer_norm", "group_norm", "pad", "dropout2d", "interpolate",
+    "layer_norm", "group_norm", "dropout2d",
 ]  # fmt: skip
 
 
@@ -386,57 +385,7 @@ def group_norm(
     return N.GroupNorm.apply(input, weight, bias, int(num_groups), float(eps))
 
 
-# -- padding, dropout2d, interpolate ----------------------------------------------------------------
-def _reflect_map(xp, n: int, lo: int, hi: int, mode: str):
-    i = np.arange(-lo, n + hi)
-    if mode == "reflect":
-        period = 2 * (n - 1)
-        i = np.abs(i) % period if period else np.zeros_like(i)
-        i = np.where(i >= n, period - i, i)
-    elif mode == "replicate":
-        i = np.clip(i, 0, n - 1)
-    else:  # circular
-        i = i % n
-    return i if xp is np else xp.asarray(i)
-
-
-def pad(input: Tensor, pad, mode: str = "constant", value: float | None = None) -> Tensor:
-    """Pad the last len(pad)//2 dims: pad = (left_last, right_last, left_prev, right_prev, ...)."""
-    pad = tuple(int(p) for p in pad)
-    if len(pad) % 2:
-        raise RuntimeError("Padding length must be divisible by 2")
-    if len(pad) // 2 > input.dim():
-        raise RuntimeError(
-            "Padding length should be less than or equal to two times the input dimension "
-            f"but got padding length {len(pad)} and input of dimension {input.dim()}"
-        )
-    if mode == "constant":
-        return C.ConstantPad.apply(input, pad, 0 if value is None else value)
-    if mode not in ("reflect", "replicate", "circular"):
-        raise NotImplementedError(f"Unrecognised padding mode {mode}")
-    if len(pad) // 2 > 3 or input.dim() not in (len(pad) // 2 + 1, len(pad) // 2 + 2):
-        raise NotImplementedError(
-            f"Padding size {len(pad)} is not supported for {input.dim()}D input tensor.\n"
-            "Supported combinations for non-constant padding:\n"
-            "  - 2D or 3D input: padding size = 2 (pads last dimension)\n"
-            "  - 3D or 4D input: padding size = 4 (pads last 2 dimensions)\n"
-            "  - 4D or 5D input: padding size = 6 (pads last 3 dimensions)"
-        )
-    xp = of(input._data)
-    maps = []
-    for k in range(len(pad) // 2):
-        ax = input.dim() - 1 - k
-        lo, hi = pad[2 * k], pad[2 * k + 1]
-        n = input.shape[ax]
-        if mode == "reflect" and (lo >= n or hi >= n):
-            raise RuntimeError(
-                f"Argument #4: Padding size should be less than the corresponding input dimension, but got: "
-                f"padding ({lo}, {hi}) at dimension {ax} of input {_shape(input)}"
-            )
-        maps.append((ax, _reflect_map(xp, n, lo, hi, mode)))
-    return C.IndexPad.apply(input, tuple(maps))
-
-
+# -- dropout2d ------------------------------------------------------------------------------------
 def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Zero whole channels with probability p and scale the rest by 1/(1-p)."""
     if p < 0 or p > 1:
@@ -453,35 +402,3 @@ def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: boo
     mask = Tensor._wrap(of(input._data).asarray((keep * scale).astype(input._data.dtype)))
     out = input * mask
     return input._inplace(out) if inplace else out
-
-
-def interpolate(
-    input: Tensor,
-    size=None,
-    scale_factor=None,
-    mode: str = "nearest",
-    align_corners=None,
-    recompute_scale_factor=None,
-    antialias: bool = False,
-) -> Tensor:
-    """Nearest-neighbour resize of the spatial dims (other modes are not implemented)."""
-    if mode != "nearest":
-        raise NotImplementedError(f"interpolate: mode '{mode}' is not implemented in ember")
-    nd = input.dim() - 2
-    ins = input.shape[2:]
-    if size is not None:
-        outs = _tuple(size, nd)
-        scales = [i / o for i, o in zip(ins, outs)]
-    elif scale_factor is not None:
-        sf = scale_factor if isinstance(scale_factor, (list, tuple)) else (scale_factor,) * nd
-        outs = tuple(int(math.floor(i * f)) for i, f in zip(ins, sf))
-        scales = [i / o for i, o in zip(ins, outs)] if recompute_scale_factor else [1.0 / f for f in sf]
-    else:
-        raise ValueError("either size or scale_factor should be defined")
-    xp = of(input._data)
-    maps = []
-    for k in range(nd):
-        src = np.minimum(np.floor(np.arange(outs[k], dtype=np.float32) * np.float32(scales[k])), ins[k] - 1)
-        idx = src.astype(np.int64)
-        maps.append((2 + k, idx if xp is np else xp.asarray(idx)))
-    return C.IndexPad.apply(input, tuple(maps))

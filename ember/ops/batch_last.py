@@ -17,57 +17,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from ember._layout import to_batch_last
 from ember._threads import get_num_threads, split
 
-_BLOCK = 64  # rows per block in the blocked transpose (measured best of 16/64/256)
 _GEMM_COLS = 4096  # columns per weight-gradient GEMM: OpenBLAS's threaded path is 2-3x slower here
 _SMALL = 1024  # below this many weights, GEMMs over the batch go in column blocks
 MAX_COLS_BYTES = 64 << 20  # larger im2col buffers take the NCHW path (which rebuilds them in chunks)
-
-
-def is_bl(a) -> bool:
-    """True when the 4-d NumPy array's memory is (C, H, W, N)-contiguous."""
-    return type(a) is np.ndarray and a.ndim == 4 and a.transpose(1, 2, 3, 0).flags.c_contiguous
-
-
-def transpose2d(a, out=None):
-    """Contiguous copy of a.T for a 2-d array, in row blocks (a plain copy of a.T walks one side
-    with a large stride and is 3-4x slower on a few MB)."""
-    r, c = a.shape
-    if out is None:
-        out = np.empty((c, r), dtype=a.dtype)
-
-    def chunk(lo, hi):
-        for s in range(lo, hi, _BLOCK):
-            e = min(s + _BLOCK, hi)
-            out[:, s:e] = a[s:e].T
-
-    split(chunk, r, a.size)
-    return out
-
-
-def to_bl(a):
-    """(N, C, H, W) in any layout -> (C, H, W, N) contiguous (a free view when it already is)."""
-    t = a.transpose(1, 2, 3, 0)
-    if t.flags.c_contiguous:
-        return t
-    n, c, h, w = a.shape
-    if a.flags.c_contiguous:
-        return transpose2d(a.reshape(n, c * h * w)).reshape(c, h, w, n)
-    return np.ascontiguousarray(t)
-
-
-def nchw(bl):
-    """The NCHW-shaped view of a (C, H, W, N) buffer (what a batch-last tensor holds)."""
-    return bl.transpose(3, 0, 1, 2)
-
-
-def from_bl(bl):
-    """(C, H, W, N) in any layout -> contiguous (N, C, H, W) copy."""
-    c, h, w, n = bl.shape
-    if bl.flags.c_contiguous:
-        return transpose2d(bl.reshape(c * h * w, n)).reshape(n, c, h, w)
-    return np.ascontiguousarray(bl.transpose(3, 0, 1, 2))
 
 
 def _pad_bl(xbl, pad):
@@ -122,7 +77,7 @@ def conv_forward(x, w, b, stride, pad, dil):
     Columns in (C, KH, KW, OH, OW, N) order (k*k long slice copies), then one GEMM.
     Returns (y_bl, columns); the columns are kept for the weight gradient."""
     o, c, kh, kw = w.shape
-    xpad = _pad_bl(to_bl(x), pad)
+    xpad = _pad_bl(to_batch_last(x), pad)
     (sh, sw), (dh, dw) = stride, dil
     hp, wp, n = xpad.shape[1:]
     oh = (hp - dh * (kh - 1) - 1) // sh + 1
@@ -158,7 +113,7 @@ def conv_backward(g, cols, w, ws, xshape, stride, pad, dil, need):
     gx_bl = col2im(w2d^T @ g2d) cropped to the unpadded input, all batch-last.
     w (shape ws) is needed only for gx, the columns only for gw."""
     o, c, kh, kw = ws
-    gbl = to_bl(g)
+    gbl = to_batch_last(g)
     g2d = gbl.reshape(o, -1)
     gx = gw = gb = None
     if need[1]:
@@ -247,7 +202,7 @@ def max_pool_backward(xbl, obl, g, k):
     """Each window's gradient goes to its first maximal element (row-major), as torch does."""
     kh, kw = k
     c, h, w, n = xbl.shape
-    gbl = to_bl(g)
+    gbl = to_batch_last(g)
     x6 = xbl.reshape(c, h // kh, kh, w // kw, kw, n)
     gx = np.empty_like(xbl)
     g6 = gx.reshape(x6.shape)

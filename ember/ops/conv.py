@@ -13,6 +13,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ember._backend import of
+from ember._layout import from_batch_last, is_batch_last, nchw_view
 from ember._threads import get_num_threads, split
 from ember.graph.node import Function
 from ember.ops import batch_last as BL
@@ -69,17 +70,8 @@ def _im2col(xp, win):
 
 
 def _from_batch_last(xp, a):
-    """(C, H, W, N) -> contiguous (N, C, H, W), batch split across threads."""
-    if xp is not np:
-        return xp.ascontiguousarray(a.transpose(3, 0, 1, 2))
-    c, h, w, n = a.shape
-    out = np.empty((n, c, h, w), dtype=a.dtype)
-
-    def chunk(lo, hi):
-        out[lo:hi] = a[..., lo:hi].transpose(3, 0, 1, 2)
-
-    split(chunk, n, out.size)
-    return out
+    """(C, H, W, N) -> contiguous (N, C, H, W) for either array module."""
+    return from_batch_last(a) if xp is np else xp.ascontiguousarray(a.transpose(3, 0, 1, 2))
 
 
 class Convolution(Function):
@@ -106,8 +98,8 @@ class Convolution(Function):
             if need:
                 ctx.save_for_backward(None, w if need[0] else None)
                 ctx.cols_bl = cols if need[1] else None
-                ctx.meta = ("bl", x.shape, w.shape, stride, pad, dil, BL.is_bl(x))
-            return BL.nchw(y)
+                ctx.meta = ("bl", x.shape, w.shape, stride, pad, dil, is_batch_last(x))
+            return nchw_view(y)
         n, c, h, wd = x.shape
         o, cg, kh, kw = w.shape
         xpad = _pad2(x, pad)
@@ -142,7 +134,7 @@ class Convolution(Function):
             _, xs, ws, stride, pad, dil, x_bl = ctx.meta
             gx, gw, gb = BL.conv_backward(go, ctx.cols_bl, w, ws, xs, stride, pad, dil, ctx.needs_input_grad)
             if gx is not None:  # the input's gradient in the input's layout
-                gx = BL.nchw(gx) if x_bl else BL.from_bl(gx)
+                gx = nchw_view(gx) if x_bl else from_batch_last(gx)
             return gx, gw, gb
         one_d, xs, ws, stride, pad, dil, g, (oh, ow) = ctx.meta
         need = ctx.needs_input_grad
@@ -282,12 +274,12 @@ class MaxPool(Function):
             and h % kh == 0
             and w % kw == 0
         ):
-            if xp is np and not x.flags.c_contiguous and BL.is_bl(x):
+            if xp is np and not x.flags.c_contiguous and is_batch_last(x):
                 xbl = x.transpose(1, 2, 3, 0)
                 out = BL.max_pool_forward(xbl, k)
                 ctx.meta = None
                 ctx.tiled = (xbl, out, k, True)
-                return BL.nchw(out)
+                return nchw_view(out)
             return _tiled_max_forward(ctx, x, k)
         fill = -xp.inf if x.dtype.kind == "f" else xp.iinfo(x.dtype).min
         xpad = _pad2(x, ((ph, ph + eb), (pw, pw + er)), fill)
@@ -311,7 +303,7 @@ class MaxPool(Function):
         if ctx.meta is None:
             if ctx.tiled[3]:
                 xbl, out, k, _ = ctx.tiled
-                gx = BL.nchw(BL.max_pool_backward(xbl, out, g, k))
+                gx = nchw_view(BL.max_pool_backward(xbl, out, g, k))
             else:
                 gx = _tiled_max_backward(ctx, g)
             return gx, None, None, None, None, None, None
@@ -394,8 +386,17 @@ def max_pool_indices(arg, x_hw, k, stride, pad, dil):
     xp = of(arg)
     oh, ow = arg.shape[-2:]
     ki, kj = arg // k[1], arg % k[1]
-    hh = xp.arange(oh)[:, None] * stride[0] - pad[0] + ki * dil[0]
-    ww = xp.arange(ow)[None, :] * stride[1] - pad[1] + kj * dil[1]
+    h0 = xp.arange(oh)[:, None] * stride[0] - pad[0]
+    w0 = xp.arange(ow)[None, :] * stride[1] - pad[1]
+    hh, ww = h0 + ki * dil[0], w0 + kj * dil[1]
+    # a window with no value above -inf: torch keeps its first in-bounds position
+    pad_h = (hh < 0) | (hh >= x_hw[0])
+    pad_w = (ww < 0) | (ww >= x_hw[1])
+    if pad_h.any() or pad_w.any():
+        first_h = h0 + (-(h0 // dil[0])).clip(0) * dil[0] + xp.zeros_like(hh)
+        first_w = w0 + (-(w0 // dil[1])).clip(0) * dil[1] + xp.zeros_like(ww)
+        off = pad_h | pad_w
+        hh, ww = xp.where(off, first_h, hh), xp.where(off, first_w, ww)
     return (hh * x_hw[1] + ww).astype(xp.int64)
 
 

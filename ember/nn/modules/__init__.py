@@ -2,29 +2,49 @@
 
 from ember.nn.modules import (
     activation,
+    activation_extra,
     batchnorm,
     container,
     conv,
+    conv_transpose,
     dropout,
+    dropout_extra,
     flatten,
+    fold,
+    instancenorm,
     linear,
+    local_response_norm,
     loss,
     normalization,
+    padding,
+    pixelshuffle,
     pooling,
+    pooling_extra,
     sparse,
+    upsampling,
 )
 from ember.nn.modules.activation import *  # noqa: F401,F403
+from ember.nn.modules.activation_extra import *  # noqa: F401,F403
 from ember.nn.modules.batchnorm import *  # noqa: F401,F403
 from ember.nn.modules.container import *  # noqa: F401,F403
 from ember.nn.modules.conv import *  # noqa: F401,F403
+from ember.nn.modules.conv_transpose import *  # noqa: F401,F403
 from ember.nn.modules.dropout import *  # noqa: F401,F403
+from ember.nn.modules.dropout_extra import *  # noqa: F401,F403
 from ember.nn.modules.flatten import *  # noqa: F401,F403
+from ember.nn.modules.fold import *  # noqa: F401,F403
+from ember.nn.modules.instancenorm import *  # noqa: F401,F403
 from ember.nn.modules.linear import *  # noqa: F401,F403
+from ember.nn.modules.local_response_norm import *  # noqa: F401,F403
 from ember.nn.modules.loss import *  # noqa: F401,F403
 from ember.nn.modules.module import Module
 from ember.nn.modules.normalization import *  # noqa: F401,F403
+from ember.nn.modules.padding import *  # noqa: F401,F403
+from ember.nn.modules.pixelshuffle import *  # noqa: F401,F403
 from ember.nn.modules.pooling import *  # noqa: F401,F403
+from ember.nn.modules.pooling_extra import *  # noqa: F401,F403
 from ember.nn.modules.sparse import *  # noqa: F401,F403
+from ember.nn.modules.upsampling import *  # noqa: F401,F403
 
 __all__ = ["Module"] + [
     name
@@ -34,12 +54,22 @@ __all__ = ["Module"] + [
         container,
         conv,
         dropout,
+        dropout_extra,
         flatten,
         linear,
         loss,
         normalization,
         pooling,
         sparse,
+        activation_extra,
+        conv_transpose,
+        fold,
+        instancenorm,
+        local_response_norm,
+        padding,
+        pixelshuffle,
+        pooling_extra,
+        upsampling,
     )
     for name in mod.__all__
 ]

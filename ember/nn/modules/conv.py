@@ -7,6 +7,7 @@ import math
 import ember
 from ember._tensor import Tensor
 from ember.nn import functional_conv as F
+from ember.nn import functional_vision as FV
 from ember.nn import init
 from ember.nn.modules.module import Module
 from ember.nn.parameter import Parameter
@@ -109,7 +110,7 @@ class _ConvNd(Module):
     def _conv_forward(self, input: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
         fn = F.conv1d if self._nd == 1 else F.conv2d
         if self.padding_mode != "zeros":
-            x = F.pad(input, self._reversed_padding_repeated_twice, mode=self.padding_mode)
+            x = FV.pad(input, self._reversed_padding_repeated_twice, mode=self.padding_mode)
             return fn(x, weight, bias, self.stride, 0, self.dilation, self.groups)
         return fn(input, weight, bias, self.stride, self.padding, self.dilation, self.groups)
 
