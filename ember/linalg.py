@@ -8,6 +8,7 @@ from ember._backend import of
 from ember.autograd.function import Function
 from ember.ops import linalg as _L
 from ember.ops._util import norm_dim
+from ember.ops.cholesky import cholesky, solve_triangular  # noqa: F401
 from ember.ops.linalg import LinAlgError, matmul, solve  # noqa: F401
 
 
