@@ -21,6 +21,22 @@ def _tri_solve(xp, a, b, upper: bool):
     return xp.linalg.solve(t, b)
 
 
+def _not_pd(a: np.ndarray) -> LinAlgError:
+    """torch's message: which batch element and which leading minor failed."""
+    flat = a.reshape((-1,) + a.shape[-2:])
+    for b, m in enumerate(flat):
+        for k in range(1, m.shape[-1] + 1):
+            try:
+                np.linalg.cholesky(m[:k, :k])
+            except np.linalg.LinAlgError:
+                where = f"(Batch element {b}): " if a.ndim > 2 else ""
+                return LinAlgError(
+                    f"linalg.cholesky: {where}The factorization could not be completed because the input is not "
+                    f"positive-definite (the leading minor of order {k} is not positive-definite)."
+                )
+    return LinAlgError("linalg.cholesky: The factorization could not be completed.")
+
+
 class Cholesky(Function):
     # A = L L^T;  gA = L^-T [Phi(L^T gL)]_sym L^-1  (torch's cholesky_backward)
     @staticmethod
@@ -29,10 +45,9 @@ class Cholesky(Function):
         try:
             lo = xp.linalg.cholesky(a)
         except Exception:
-            raise LinAlgError(
-                "linalg.cholesky: The factorization could not be completed because the input is not "
-                "positive-definite."
-            ) from None
+            raise _not_pd(np.asarray(a.get() if xp is not np else a)) from None
+        if xp is not np and bool(xp.isnan(lo).any()):  # CuPy reports failure as NaNs
+            raise _not_pd(a.get())
         ctx.save_for_backward(lo)
         ctx.upper = upper
         return _mT(lo).copy() if upper else lo
@@ -93,6 +108,16 @@ def solve_triangular(
         raise RuntimeError(
             "linalg.solve_triangular: Expected A and B to have the same dtype, but found A of type "
             f"{str(A.dtype).removeprefix('torch.')} and B of type {str(B.dtype).removeprefix('torch.')} instead"
+        )
+    if B.ndim < 2:
+        raise RuntimeError("linalg.solve_triangular: The input tensor B must have at least 2 dimensions.")
+    rows = B.shape[-2] if left else B.shape[-1]
+    if rows != A.shape[-1]:
+        b = f"{B.shape[-2]}x{B.shape[-1]}"
+        eq = "AX = B" if left else "XA = B"
+        raise RuntimeError(
+            f"linalg.solve_triangular: Incompatible shapes of A and B for the equation {eq} "
+            f"({A.shape[-2]}x{A.shape[-1]} and {b})"
         )
     if not left:  # X A = B  <=>  A^T X^T = B^T
         return SolveTriangular.apply(A.mT, B.mT, not upper, unitriangular).mT

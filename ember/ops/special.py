@@ -77,9 +77,30 @@ def _digamma_raw(a):
     return np.asarray(out, dtype=a.dtype)
 
 
+def _trigamma(a):
+    """psi1 by torch's own formula (reflection below 0.5, six recurrence steps, a short
+    asymptotic series): about 1e-8 relative, and exactly torch's float64 values."""
+    xp = of(a)
+    x = a.astype(np.float64)
+    with np.errstate(all="ignore"):
+        s = xp.sin(np.pi * x)
+        neg = x < 0.5
+        result = xp.where(neg, -(np.pi * np.pi) / (s * s), 0.0)
+        sign = xp.where(neg, -1.0, 1.0)
+        x = xp.where(neg, 1 - x, x)
+        for _ in range(6):
+            result = result + 1 / (x * x)
+            x = x + 1
+        ixx = 1 / (x * x)
+        result = result + (1 + 1 / (2 * x) + ixx * (1.0 / 6 - ixx * (1.0 / 30 - ixx * (1.0 / 42)))) / x
+    return (sign * result).astype(a.dtype)
+
+
 def _polygamma_raw(n: int, a):
     if n == 0:
         return _digamma_raw(a)
+    if n == 1:
+        return _trigamma(a)
     lib = _lib(a)
     if lib is not None:
         return lib.polygamma(n, a).astype(a.dtype, copy=False)
@@ -176,7 +197,7 @@ class Erfinv(Function):
 
 
 class Xlogy(Function):
-    # xlogy(a, b) = a log b (0 where a == 0);  d/da = log b (0 where a == 0), d/db = a / b
+    # xlogy(a, b) = a log b (0 where a == 0);  d/da = log b (everywhere, as torch), d/db = a / b
     @staticmethod
     def forward(ctx, a, b):
         xp = of(a) if hasattr(a, "dtype") else of(b)
@@ -186,14 +207,15 @@ class Xlogy(Function):
         )
         a, b = a.astype(dt, copy=False), b.astype(dt, copy=False)
         ctx.save_for_backward(a, b)
-        out = xp.where(a == 0, xp.zeros((), dt), a * xp.log(b))
+        with np.errstate(divide="ignore", invalid="ignore"):  # log(0), 0 * -inf are masked below
+            out = xp.where(a == 0, xp.zeros((), dt), a * xp.log(b))
         return xp.where(xp.isnan(b), b, out).astype(dt, copy=False)
 
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved
         xp = of(g)
-        ga = unbroadcast(xp.where(a == 0, 0 * g, g * xp.log(b)), a.shape) if ctx.needs_input_grad[0] else None
+        ga = unbroadcast(g * xp.log(b), a.shape) if ctx.needs_input_grad[0] else None
         gb = unbroadcast(g * a / b, b.shape) if ctx.needs_input_grad[1] else None
         return ga, gb
 
