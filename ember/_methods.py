@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ember._tensor import Tensor
-from ember.ops import index, linalg, reduce, shape
+from ember.ops import index, linalg, reduce, shape, special
 
 
 def _inplace(fn):
@@ -113,7 +113,9 @@ _INPLACE = {
         "masked_scatter",
     ],
     linalg: ["addmm", "addmv", "baddbmm", "addbmm", "addr", "triu", "tril"],
+    special: ["lgamma", "digamma", "erfinv", "xlogy"],
 }
+_PLAIN[special] = ["lgamma", "digamma", "erfinv", "xlogy"]
 
 
 def _bind() -> None:
@@ -138,6 +140,7 @@ def _bind() -> None:
     for name in ("squeeze", "unsqueeze", "t", "transpose", "swapaxes", "swapdims"):
         setattr(T, name + "_", _reshape_inplace(getattr(shape, name)))
     T.split = lambda self, split_size, dim=0: shape.split(self, split_size, dim)
+    T.polygamma = lambda self, n: special.polygamma(n, self)
 
 
 _bind()

@@ -145,3 +145,35 @@ def test_linalg_errors_match_torch(call):
     assert isinstance(ee, RuntimeError) and (
         isinstance(ee, ember.linalg.LinAlgError) == isinstance(te, torch.linalg.LinAlgError)
     )
+
+
+@pytest.mark.parametrize(
+    "a,b",
+    [([1.5, 2.5], 2.0), (2, [1.0, 2.0]), ([1, 2], [3, 4]), ([1, 2], 2.5), ("f64", [2.0]), ([1.0], "0d-f64")],
+)
+def test_xlogy_promotion_matches_torch(a, b):
+    def make(lib, v):
+        if v == "f64":
+            return lib.tensor([1.0], dtype=lib.float64)
+        if v == "0d-f64":
+            return lib.tensor(2.0, dtype=lib.float64)
+        return lib.tensor(v) if isinstance(v, list) else v
+
+    e, t = ember.xlogy(make(ember, a), make(ember, b)), torch.xlogy(make(torch, a), make(torch, b))
+    assert str(e.dtype) == str(t.dtype)
+    np.testing.assert_allclose(e.numpy(), t.numpy(), rtol=1e-6)
+
+
+def test_special_tensor_methods():
+    x, t = ember.tensor([0.7, 3.2]), torch.tensor([0.7, 3.2])
+    for name in ("lgamma", "digamma", "erfinv"):
+        v = x / 4 if name == "erfinv" else x
+        tv = t / 4 if name == "erfinv" else t
+        np.testing.assert_allclose(getattr(v, name)().numpy(), getattr(tv, name)().numpy(), rtol=1e-6)
+    np.testing.assert_allclose(x.polygamma(1).numpy(), t.polygamma(1).numpy(), rtol=1e-6)
+    np.testing.assert_allclose(x.xlogy(3.0).numpy(), t.xlogy(3.0).numpy(), rtol=1e-6)
+    y = ember.tensor([0.7, 3.2])
+    v0 = y._version
+    y.lgamma_()
+    np.testing.assert_allclose(y.numpy(), t.lgamma().numpy(), rtol=1e-6)
+    assert y._version > v0

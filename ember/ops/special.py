@@ -14,7 +14,7 @@ import numpy as np
 from ember._backend import of
 from ember._tensor import Tensor
 from ember.autograd.function import Function
-from ember.ops._promote import to_float
+from ember.ops._promote import float_binary, to_float
 from ember.ops._util import unbroadcast
 
 try:
@@ -200,11 +200,10 @@ class Xlogy(Function):
     # xlogy(a, b) = a log b (0 where a == 0);  d/da = log b (everywhere, as torch), d/db = a / b
     @staticmethod
     def forward(ctx, a, b):
+        a, b = float_binary(a, b)  # torch's promotion (weak scalars, 0-d below dimensioned)
         xp = of(a) if hasattr(a, "dtype") else of(b)
         a, b = xp.asarray(a), xp.asarray(b)
-        dt = np.result_type(
-            a.dtype if a.dtype.kind == "f" else np.float32, b.dtype if b.dtype.kind == "f" else np.float32
-        )
+        dt = a.dtype if a.dtype.kind == "f" else b.dtype
         a, b = a.astype(dt, copy=False), b.astype(dt, copy=False)
         ctx.save_for_backward(a, b)
         with np.errstate(divide="ignore", invalid="ignore"):  # log(0), 0 * -inf are masked below
