@@ -93,6 +93,33 @@ CASES = [
         None,
     ),
 ]
+CASES += [
+    (
+        "Multinomial",
+        dict(probs=_simplex(2, 3)),
+        lambda: np.array([[[2, 1, 3], [0, 6, 0]], [[1, 1, 4], [3, 3, 0]]], float),
+        dict(total_count=6),
+    ),
+    (
+        "Multinomial",
+        dict(logits=R.standard_normal(4)),
+        lambda: np.array([[1, 0, 2, 0], [0, 0, 0, 3]], float),
+        dict(total_count=3),
+    ),
+    ("Poisson", dict(rate=_pos(4)), lambda: R.integers(0, 6, (3, 4)).astype(float), None),
+    ("Geometric", dict(probs=R.uniform(0.1, 0.9, 4)), lambda: R.integers(0, 6, (3, 4)).astype(float), None),
+    ("Geometric", dict(logits=R.standard_normal(4)), lambda: R.integers(0, 6, (3, 4)).astype(float), None),
+    ("LogNormal", dict(loc=R.standard_normal(4), scale=_pos(4)), lambda: _pos(3, 4, lo=0.1, hi=4.0), None),
+    ("HalfNormal", dict(scale=_pos(4)), lambda: _pos(3, 4, lo=0.0, hi=3.0), None),
+    ("Chi2", dict(df=_pos(4, lo=1.0, hi=6.0)), lambda: _pos(3, 4, lo=0.1, hi=5.0), None),
+    ("Cauchy", dict(loc=R.standard_normal(4), scale=_pos(4)), lambda: R.standard_normal((3, 4)) * 3, None),
+    (
+        "StudentT",
+        dict(df=_pos(4, lo=2.5, hi=8.0), loc=R.standard_normal(4), scale=_pos(4)),
+        lambda: R.standard_normal((3, 4)),
+        None,
+    ),
+]
 IDS = [f"{c[0]}-{'-'.join(c[1])}" for c in CASES]
 HAS = {"Categorical": ("entropy",), "OneHotCategorical": ("entropy", "mean", "variance")}
 
@@ -123,14 +150,23 @@ def test_values_and_gradients_match_torch(name, params, value, extra, dtype):
     assert repr(ed) == repr(td)
     el, tl = ed.log_prob(ember.tensor(v)), td.log_prob(torch.tensor(v))
     _check(el, tl, rtol, atol, "log_prob")
-    ee, te = ed.entropy(), td.entropy()
-    _check(ee, te, rtol, atol, "entropy")
+    try:
+        te = td.entropy()
+    except NotImplementedError:  # torch's Poisson has no entropy: ember's must not invent one
+        with pytest.raises(NotImplementedError):
+            ed.entropy()
+        te = ee = None
+    else:
+        ee = ed.entropy()
+        _check(ee, te, rtol, atol, "entropy")
     for attr in ("mean", "variance", "stddev", "mode"):
-        if name == "Categorical" and attr != "mode" or (name == "Uniform" and attr == "mode"):
-            continue  # torch gives NaN-filled results there; checked in test_nan_moments
+        if name in ("Categorical", "Cauchy") and attr != "mode" or (name == "Uniform" and attr == "mode"):
+            continue  # torch gives NaN/inf-filled results there; checked in test_nan_moments
+        if name == "Multinomial" and attr == "mode":
+            continue  # torch has no Multinomial.mode
         _check(getattr(ed, attr), getattr(td, attr), rtol, atol, attr)
-    (el.sum() + ee.sum()).backward()
-    (tl.sum() + te.sum()).backward()
+    (el.sum() + (ee.sum() if ee is not None else 0)).backward()
+    (tl.sum() + (te.sum() if te is not None else 0)).backward()
     for k in tp:
         assert (ep[k].grad is None) == (tp[k].grad is None), k
         if tp[k].grad is not None:
@@ -142,10 +178,16 @@ def test_nan_moments():
         c = lib.distributions.Categorical(probs=lib.tensor([0.2, 0.8]))
         assert lib.isnan(c.mean).all() and lib.isnan(c.variance).all() and tuple(c.mean.shape) == ()
         assert lib.isnan(lib.distributions.Uniform(0.0, 1.0).mode)
+        ca = lib.distributions.Cauchy(lib.zeros(2), 1.0)
+        assert lib.isnan(ca.mean).all() and lib.isinf(ca.variance).all()
+        st = lib.distributions.StudentT(lib.tensor([0.5, 1.5, 3.0]))
+        np.testing.assert_array_equal(st.variance.numpy(), [np.nan, np.inf, 3.0])
+        np.testing.assert_array_equal(st.mean.numpy(), [np.nan, 0.0, 0.0])
 
 
 @pytest.mark.parametrize(
-    "name,params,value,extra", [c for c in CASES if c[0] in ("Normal", "Uniform", "Exponential", "Laplace")]
+    "name,params,value,extra",
+    [c for c in CASES if c[0] in ("Normal", "Uniform", "Exponential", "Laplace", "Cauchy", "HalfNormal")],
 )
 def test_cdf_icdf_match_torch(name, params, value, extra):
     (ed, ep), (td, tp) = (
@@ -377,6 +419,10 @@ def _kl_pair(lib, which, made=None, dtype=np.float64):
         "exponential-normal": lambda: (D.Exponential(t(pos(3))), D.Normal(t(nrm(3)), t(pos(3)))),
         "gamma-normal": lambda: (D.Gamma(t(pos(3)), t(pos(3))), D.Normal(t(nrm(3)), t(pos(3)))),
         "beta-normal": lambda: (D.Beta(t(pos(3)), t(pos(3))), D.Normal(t(nrm(3)), t(pos(3)))),
+        "poisson": lambda: (D.Poisson(t(pos(3))), D.Poisson(t(pos(3)))),
+        "geometric": lambda: (D.Geometric(t(r.uniform(0.1, 0.9, 3))), D.Geometric(logits=t(nrm(3)))),
+        "bernoulli-poisson": lambda: (D.Bernoulli(t(r.uniform(0.1, 0.9, 3))), D.Poisson(t(pos(3)))),
+        "lognormal": lambda: (D.LogNormal(t(nrm(3)), t(pos(3))), D.LogNormal(t(nrm(3)), t(pos(3)))),
         "transformed": lambda: (
             D.TransformedDistribution(D.Normal(t(nrm(3)), t(pos(3))), [D.transforms.ExpTransform()]),
             D.TransformedDistribution(D.Normal(t(nrm(3)), t(pos(3))), [D.transforms.ExpTransform()]),
@@ -411,6 +457,8 @@ KL_PAIRS = [
     "gamma-normal",
     "beta-normal",
 ]
+
+KL_PAIRS += ["poisson", "geometric", "bernoulli-poisson", "lognormal", "transformed"]
 
 
 @pytest.mark.parametrize("which", KL_PAIRS)
@@ -505,6 +553,13 @@ BAD = [
     ("MultivariateNormal", lambda L: dict(loc=L.zeros(2))),
     ("MultivariateNormal", lambda L: dict(loc=L.tensor(0.0), covariance_matrix=L.eye(2))),
     ("MultivariateNormal", lambda L: dict(loc=L.zeros(2), covariance_matrix=L.ones(2))),
+]
+
+BAD += [
+    ("Geometric", lambda L: dict(probs=L.tensor([0.5, 0.0]))),
+    ("Multinomial", lambda L: dict(total_count=2.5, probs=L.tensor([0.5, 0.5]))),
+    ("Poisson", lambda L: dict(rate=L.tensor([-1.0]))),
+    ("StudentT", lambda L: dict(df=L.tensor([0.0]))),
 ]
 
 

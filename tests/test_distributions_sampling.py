@@ -43,6 +43,19 @@ CASES = [
     ),
 ]
 
+CASES += [
+    ("Multinomial", lambda L: dict(total_count=7, probs=L.tensor([[0.2, 0.3, 0.5], [0.6, 0.4, 0.0]]))),
+    ("Poisson", lambda L: dict(rate=L.tensor([0.5, 8.0]))),
+    ("Geometric", lambda L: dict(probs=L.tensor([0.2, 0.9]))),
+    ("LogNormal", lambda L: dict(loc=L.tensor([0.0, 1.0]), scale=L.tensor([0.25, 0.5]))),
+    ("HalfNormal", lambda L: dict(scale=L.tensor([1.0, 3.0]))),
+    ("Chi2", lambda L: dict(df=L.tensor([1.0, 6.0]))),
+    (
+        "StudentT",
+        lambda L: dict(df=L.tensor([9.0, 20.0]), loc=L.tensor([1.0, 0.0]), scale=L.tensor([1.0, 2.0])),
+    ),
+]
+
 
 @pytest.mark.parametrize("name,kw", CASES, ids=[c[0] for c in CASES])
 def test_samples_have_torch_shape_dtype_and_moments(name, kw):
