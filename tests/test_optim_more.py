@@ -316,3 +316,43 @@ def test_lbfgs_errors_like_torch():
 
         with pytest.raises(RuntimeError, match="only 'strong_wolfe' is supported"):
             opt.step(closure)
+
+
+def _to_ember(v):
+    if isinstance(v, torch.Tensor):
+        return ember.Tensor._wrap(v.detach().numpy().copy())
+    if isinstance(v, list):
+        return [_to_ember(e) for e in v]
+    return v
+
+
+def test_lbfgs_resumes_from_a_torch_state_dict():
+    rng = np.random.default_rng(5)
+    X, y, w0 = rng.standard_normal((20, 4)), rng.standard_normal(20), rng.standard_normal(4)
+    tw, tloss = _lbfgs_problem(torch, w0, X, y)
+    to = torch.optim.LBFGS([tw], max_iter=4, history_size=3, line_search_fn="strong_wolfe")
+
+    def make_closure(opt, loss_fn):
+        def closure():
+            opt.zero_grad()
+            loss = loss_fn()
+            loss.backward()
+            return loss
+
+        return closure
+
+    to.step(make_closure(to, tloss))
+    ew, eloss = _lbfgs_problem(ember, tw.detach().numpy().copy(), X, y)
+    eo = ember.optim.LBFGS([ew], max_iter=4, history_size=3, line_search_fn="strong_wolfe")
+    tsd = to.state_dict()
+    eo.load_state_dict(
+        {
+            "state": {k: {n: _to_ember(v) for n, v in s.items()} for k, s in tsd["state"].items()},
+            "param_groups": tsd["param_groups"],
+        }
+    )
+    for _ in range(2):
+        to.step(make_closure(to, tloss))
+        eo.step(make_closure(eo, eloss))
+        np.testing.assert_allclose(ew.detach().numpy(), tw.detach().numpy(), rtol=1e-10, atol=1e-12)
+    assert eo.state_dict()["state"][0]["n_iter"] == to.state_dict()["state"][0]["n_iter"]
