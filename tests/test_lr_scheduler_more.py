@@ -125,6 +125,8 @@ def test_sequential_over_chained_fails_at_milestone_like_torch():
     eo, to = _opts()
     es, ts = _build(ember, "sequential-nested", eo), _build(torch, "sequential-nested", to)
     for _ in range(3):
+        eo.step()
+        to.step()
         es.step()
         ts.step()
         assert es.get_last_lr() == pytest.approx(ts.get_last_lr(), rel=1e-12)
