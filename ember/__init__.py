@@ -67,6 +67,7 @@ from ember.ops.shape import *  # noqa: F401,F403
 from ember.ops.index import *  # noqa: F401,F403
 from ember.ops.linalg import *  # noqa: F401,F403
 from ember.ops.sort import *  # noqa: F401,F403
+from ember.ops.special import *  # noqa: F401,F403
 from ember import _methods  # noqa: F401,E402
 from ember import autograd  # noqa: F401,E402
 from ember import linalg  # noqa: F401,E402
@@ -83,7 +84,7 @@ from ember._threads import get_num_threads, set_num_threads  # noqa: E402,F401
 # nn, optim, utils, vision and serialization (with save/load) load on first use (`ember.nn`,
 # `import ember.nn`, `ember.save`): `import ember` stays fast, as the import-time goal asks,
 # and the package's own namespace imports nothing above the core layers.
-_LAZY = ("nn", "optim", "utils", "vision", "serialization", "distributed")
+_LAZY = ("nn", "optim", "utils", "vision", "serialization", "distributed", "distributions")
 _LAZY_NAMES = {"save": "serialization", "load": "serialization"}
 
 

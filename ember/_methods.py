@@ -14,7 +14,7 @@ from ember._tensor import Tensor
 from ember.autograd import graph_math
 from ember.autograd.backward import tensor_backward
 from ember.graph import engine
-from ember.ops import arith, compare, copy, index, inplace, linalg, operators, reduce, shape, sort
+from ember.ops import arith, compare, copy, index, inplace, linalg, operators, reduce, shape, sort, special
 from ember.ops.pointwise import Abs, Add, Div, Mul, Neg, Pow, Sub
 
 # Modules whose every public function is also a Tensor method of the same name, less these.
@@ -36,6 +36,7 @@ METHODS_FROM = {
         "gather scatter scatter_add index_select index_add index_fill index_copy index_put masked_fill "
         "masked_select masked_scatter nonzero argwhere take take_along_dim"
     ),
+    special: "lgamma digamma erfinv xlogy",
     linalg: (
         "matmul mm bmm mv dot vdot outer ger addmm addmv baddbmm addbmm addr inverse det logdet svd diagonal "
         "diag trace triu tril cross kron diag_embed"
@@ -60,6 +61,7 @@ INPLACE_VARIANTS = {
     },
     linalg: {"addmm", "addmv", "baddbmm", "addbmm", "addr", "triu", "tril"},
     reduce: {"cumsum", "cumprod"},
+    special: {"lgamma", "digamma", "erfinv", "xlogy"},
 }
 
 # `name_` that changes this tensor's own shape (metadata only, storage kept).
@@ -130,6 +132,7 @@ OTHER_METHODS = {
     "exponential_": inplace.exponential_,
     "random_": inplace.random_,
     "where": lambda self, condition, other: arith.where(condition, self, other),
+    "polygamma": lambda self, n: special.polygamma(n, self),
     "split": lambda self, split_size, dim=0: shape.split(self, split_size, dim),
     "new_zeros": creation.new_zeros,
     "new_ones": creation.new_ones,

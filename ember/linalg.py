@@ -11,6 +11,7 @@ from ember.ops import linalg as _L
 from ember.ops._util import norm_dim
 from ember.ops.arith import abs as abs_
 from ember.ops.arith import where
+from ember.ops.cholesky import cholesky, solve_triangular  # noqa: F401
 from ember.ops.linalg import LinAlgError, matmul, solve  # noqa: F401
 from ember.ops.shape import movedim
 

@@ -28,6 +28,10 @@ __all__ = [
     "CosineAnnealingLR",
     "ReduceLROnPlateau",
     "OneCycleLR",
+    "CyclicLR",
+    "CosineAnnealingWarmRestarts",
+    "SequentialLR",
+    "ChainedScheduler",
 ]
 
 EPOCH_DEPRECATION_WARNING = (
@@ -686,3 +690,8 @@ def _phase(end_step: float, start_lr: str, end_lr: str, start_m: str, end_m: str
         "start_momentum": start_m,
         "end_momentum": end_m,
     }
+
+
+# defined in their own files, which build on the classes above
+from ember.optim._cyclic_schedulers import CosineAnnealingWarmRestarts, CyclicLR  # noqa: E402
+from ember.optim._scheduler_combinators import ChainedScheduler, SequentialLR  # noqa: E402

@@ -45,6 +45,7 @@ def _with_hooks(step: Callable) -> Callable:
 
     @functools.wraps(step)
     def wrapper(self, *args, **kwargs):
+        _check_capturable(self)
         pre = self.__dict__.get("_optimizer_step_pre_hooks")
         if pre:
             for hook in list(pre.values()):
@@ -64,6 +65,33 @@ def _with_hooks(step: Callable) -> Callable:
 
     wrapper._ember_hooked = True
     return wrapper
+
+
+# Implementation-variant flags (foreach, fused, capturable, differentiable) choose how torch
+# computes a step, not what it computes. ember has one implementation; a flag is accepted where
+# torch would give the same result and refused where ember cannot give torch's behaviour.
+_CAPTURABLE_DEVICES = ["cuda", "xpu", "hpu", "privateuseone", "xla"]
+
+
+def _check_impl_flags(group: dict[str, Any]) -> None:
+    """Refuse differentiable=True (autograd through step): ember's steps are raw-array updates."""
+    if group.get("differentiable"):
+        raise NotImplementedError(
+            "ember.optim: differentiable=True (autograd through optimizer.step()) is not supported; "
+            "ember's optimizers update parameters in place outside the graph"
+        )
+
+
+def _check_capturable(opt: Any) -> None:
+    """capturable=True needs params on a graph-capturable device, as in torch (CPU raises)."""
+    for group in opt.param_groups:
+        if group.get("capturable"):
+            for p in group["params"]:
+                if p.grad is not None and p.device.type not in _CAPTURABLE_DEVICES:
+                    raise AssertionError(
+                        "If capturable=True, params and state_steps must be on supported devices: "
+                        f"{_CAPTURABLE_DEVICES}."
+                    )
 
 
 def _typename(obj: Any) -> str:
@@ -182,6 +210,7 @@ class Optimizer:
                     f"parameter group didn't specify a value of required optimization parameter {name}"
                 )
             param_group.setdefault(name, default)
+        _check_impl_flags(param_group)
 
         if len(tensors) != len({id(p) for p in tensors}):
             import warnings
