@@ -557,32 +557,7 @@ class Tensor:
         self._vc[0] += 1
         return self
 
-    def uniform_(self, a: float = 0.0, b: float = 1.0, *, generator=None) -> Tensor:
-        from ember.random import rng
-
-        return self._fill(rng(generator).uniform(a, b, self._data.shape).astype(self._data.dtype))
-
-    def normal_(self, mean: float = 0.0, std: float = 1.0, *, generator=None) -> Tensor:
-        from ember.random import rng
-
-        return self._fill(rng(generator).normal(mean, std, self._data.shape).astype(self._data.dtype))
-
-    def bernoulli_(self, p: float = 0.5, *, generator=None) -> Tensor:
-        from ember.random import rng
-
-        return self._fill((rng(generator).random(self._data.shape) < p).astype(self._data.dtype))
-
-    def exponential_(self, lambd: float = 1.0, *, generator=None) -> Tensor:
-        from ember.random import rng
-
-        return self._fill(rng(generator).exponential(1.0 / lambd, self._data.shape).astype(self._data.dtype))
-
-    def random_(self, low: int = 0, high: int | None = None, *, generator=None) -> Tensor:
-        from ember.random import rng
-
-        if high is None:
-            low, high = 0, low if low else 2**24
-        return self._fill(rng(generator).integers(low, high, self._data.shape).astype(self._data.dtype))
+    # uniform_, normal_, random_, bernoulli_, ... are bound by ember._tensor_random
 
 
 _ONES: dict = {}
