@@ -47,7 +47,8 @@ class Engine:
     # -- draws (CPUGeneratorImpl::random / random64) ---------------------------------------------
     def random32(self, n: int) -> np.ndarray:
         """n consecutive 32-bit outputs as uint32."""
-        self.fresh = False
+        if n:
+            self.fresh = False
         return self._gen.integers(0, 1 << 32, size=n, dtype=np.uint32)
 
     def random64(self, n: int) -> np.ndarray:
@@ -97,7 +98,9 @@ class Engine:
         self.fresh = left == 1 and nxt == 0
         valid = struct.unpack_from("<i", buf, _NORMAL_VALID)[0]
         self.next_double_normal = struct.unpack_from("<d", buf, _NORMAL_Y)[0] if valid else None
-        self.next_float_normal = struct.unpack_from("<f", buf, _FLOAT_NORMAL)[0] if buf[_FLOAT_VALID] else None
+        self.next_float_normal = (
+            struct.unpack_from("<f", buf, _FLOAT_NORMAL)[0] if buf[_FLOAT_VALID] else None
+        )
 
     def copy(self) -> Engine:
         other = Engine.__new__(Engine)

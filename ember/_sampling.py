@@ -59,9 +59,11 @@ def uniform(shape, dtype, low: float = 0.0, high: float = 1.0, generator=None) -
         comp = uniform((*shape, 2), _component(dt), low, high, generator)
         return comp.view(dt).reshape(shape)
     if dt.kind != "f":
-        raise NotImplementedError(f'"check_uniform_bounds" not implemented for \'{_short(dt)}\'')
+        raise NotImplementedError(f"\"check_uniform_bounds\" not implemented for '{_short(dt)}'")
     if low > high:
-        raise RuntimeError(f"uniform_ expects to return a [from, to) range, but found from={low:g} > to={high:g}")
+        raise RuntimeError(
+            f"uniform_ expects to return a [from, to) range, but found from={low:g} > to={high:g}"
+        )
     eng, n = engine(generator), _numel(shape)
     if dt == np.float64:
         u = unit_float64(eng.random64(n))
@@ -72,11 +74,10 @@ def uniform(shape, dtype, low: float = 0.0, high: float = 1.0, generator=None) -
         lo, hi = _F32(low), _F32(high)
         if (lo, hi) != (0, 1):
             u = u * (hi - lo) + lo
-    else:  # float16: 11-bit mantissa draws, arithmetic in float (dist_acctype<Half>)
-        r = eng.random32(n) & np.uint32(0x7FF)
-        lo, hi = np.float16(low), np.float16(high)
-        span = _F32(np.float16(_F32(hi) - _F32(lo)))
-        u = (r.astype(np.float32) * _F32(2.0**-11) * span + _F32(lo)).astype(np.float16)
+    else:  # float16: drawn and computed as float, then rounded to half (torch 2.13)
+        u = uniform((n,), np.float32, low, high, generator).astype(np.float16)
+    if (low, high) != (0.0, 1.0):
+        u[u == dt.type(high)] = dt.type(low)  # a value rounded up to `to` becomes `from`, as torch
     return u.reshape(shape)
 
 
@@ -97,10 +98,16 @@ def normal(shape, dtype, mean: float = 0.0, std: float = 1.0, generator=None, co
         comp = normal((*shape, 2), _component(dt), mean, std / math.sqrt(2.0), generator, contiguous)
         return comp.view(dt).reshape(shape)
     if dt.kind != "f":
-        raise NotImplementedError(f'"normal_kernel_cpu" not implemented for \'{_short(dt)}\'')
+        raise NotImplementedError(f"\"normal_kernel_cpu\" not implemented for '{_short(dt)}'")
     eng, n = engine(generator), _numel(shape)
     if n >= 16 and contiguous and dt == np.float32:
         out = _normal_fill(eng, n, _F32(mean), _F32(std), unit_float32, eng.random32, _box_muller16_avx2)
+    elif n >= 16 and contiguous and dt == np.float16:  # float kernel; uniforms for full blocks only
+        full = n - n % 16
+        args = (_F32(mean), _F32(std), unit_float32, eng.random32, _box_muller16_avx2)
+        out = _normal_fill(eng, full, *args) if full else np.empty(0, np.float32)
+        if n % 16:
+            out = np.concatenate([out[: n - 16], _normal_fill(eng, 16, *args)])
     elif n >= 16 and contiguous and dt == np.float64:
         out = _normal_fill(eng, n, float(mean), float(std), unit_float64, eng.random64, _box_muller16_f64)
     else:
@@ -228,19 +235,24 @@ def _box_muller16_avx2(d: np.ndarray, mean, std) -> np.ndarray:
     return fma32(res, std, mean)
 
 
-def libm_log(x: np.ndarray) -> np.ndarray:
-    """glibc's log (what torch's scalar C++ calls): exact per element up to 64K values;
-    NumPy's vectorised log beyond (it can differ from glibc in the last bit)."""
-    if x.size <= 65536:
-        return np.frompyfunc(math.log, 1, 1)(x).astype(np.float64)
-    return np.log(x)
+def _libm(exact, vectorised):
+    """glibc's function (what torch's scalar C++ calls): exact per element up to 64K values;
+    NumPy's vectorised ufunc beyond (it can differ from glibc in the last bit of a double)."""
+
+    def fn(x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float64)
+        if x.size <= 65536:
+            return np.frompyfunc(exact, 1, 1)(x).astype(np.float64)
+        return vectorised(x)
+
+    fn.__name__ = f"libm_{exact.__name__}"
+    return fn
 
 
-def libm_log1p(x: np.ndarray) -> np.ndarray:
-    """glibc's log1p: exact per element up to 64K values, NumPy's beyond (see libm_log)."""
-    if x.size <= 65536:
-        return np.frompyfunc(math.log1p, 1, 1)(x).astype(np.float64)
-    return np.log1p(x)
+libm_log = _libm(math.log, np.log)
+libm_log1p = _libm(math.log1p, np.log1p)
+libm_exp = _libm(math.exp, np.exp)
+libm_tan = _libm(math.tan, np.tan)
 
 
 # -- integers ---------------------------------------------------------------------------------------
@@ -330,6 +342,10 @@ def random_from_to(shape, dtype, frm: int, to: int | None, generator=None) -> np
         _check_in_range(frm, to_inc, dt)
         span = to_inc - frm + 1
     else:  # the whole int64 range
+        if dt.name in ("bool", "float16"):
+            raise NotImplementedError(
+                f'"random_full_64_bits_range_kernel_cpu" not implemented for \'{_short(dt)}\''
+            )
         if dt.name not in ("int64", "float32", "float64"):
             raise RuntimeError(
                 "random_full_64_bits_range_kernel_cpu handles only int64, double, float and bfloat16"
@@ -452,6 +468,8 @@ def geometric(shape, dtype, p: float, generator=None) -> np.ndarray:
     """Tensor.geometric_(p): ceil(log(u) / log1p(-p))."""
     if not 0.0 < p < 1.0:
         raise RuntimeError(f"geometric_ expects p to be in (0, 1), but got p={p:g}")
+    if np.dtype(dtype).kind == "b":
+        raise NotImplementedError("\"geometric_cpu\" not implemented for 'Bool'")
     u = _unit64(generator, shape)
     return np.ceil(libm_log(u) / math.log1p(-p)).astype(dtype)
 
@@ -461,7 +479,7 @@ def cauchy(shape, dtype, median: float = 0.0, sigma: float = 1.0, generator=None
     if not sigma > 0.0:
         raise RuntimeError(f"cauchy_ expects sigma > 0.0, but found sigma={sigma:g}")
     u = _unit64(generator, shape)
-    return fma64(sigma, np.tan(math.pi * (u - 0.5)), median).astype(dtype)
+    return fma64(sigma, libm_tan(math.pi * (u - 0.5)), median).astype(dtype)
 
 
 def log_normal(shape, dtype, mean: float = 1.0, std: float = 2.0, generator=None) -> np.ndarray:
@@ -469,7 +487,7 @@ def log_normal(shape, dtype, mean: float = 1.0, std: float = 2.0, generator=None
     if not std > 0.0:
         raise RuntimeError(f"log_normal_ expects std > 0.0, but found std={std:g}")
     vals = normal_scalar(engine(generator), _numel(shape), mean, std)
-    return np.exp(vals).astype(dtype).reshape(shape)
+    return libm_exp(vals).astype(dtype).reshape(shape)
 
 
 def poisson(rates: np.ndarray, generator=None) -> np.ndarray:
@@ -499,9 +517,9 @@ def _poisson_one(eng, lam: float) -> int:
                 return k
             if k < 0 or (us < 0.013 and V > us):
                 continue
-            if math.log(V) + math.log(invalpha) - math.log(a / (us * us) + b) <= -lam + k * loglam - math.lgamma(
-                k + 1.0
-            ):
+            if math.log(V) + math.log(invalpha) - math.log(
+                a / (us * us) + b
+            ) <= -lam + k * loglam - math.lgamma(k + 1.0):
                 return k
     if lam == 0:
         return 0
@@ -520,7 +538,9 @@ def multinomial(probs: np.ndarray, num_samples: int, replacement: bool = False, 
     if probs.ndim not in (1, 2):
         raise RuntimeError("prob_dist must be 1 or 2 dim")
     if probs.dtype.kind != "f":
-        raise RuntimeError(f"multinomial only supports floating-point dtypes for input, got: {_short(probs.dtype)}")
+        raise RuntimeError(
+            f"multinomial only supports floating-point dtypes for input, got: {_short(probs.dtype)}"
+        )
     if num_samples <= 0:
         raise RuntimeError("cannot sample n_sample <= 0 samples")
     n_cat = probs.shape[-1]
@@ -535,15 +555,21 @@ def multinomial(probs: np.ndarray, num_samples: int, replacement: bool = False, 
         raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
     if (rows.sum(axis=1) == 0).any():
         raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
-    if not replacement:
+    if not replacement or num_samples == 1:  # torch's fast path covers a single draw too
         return _multinomial_gumbel(rows, num_samples, generator).reshape(*probs.shape[:-1], num_samples)
     return _multinomial_cdf(rows, num_samples, generator).reshape(*probs.shape[:-1], num_samples)
 
 
 def _short(dt) -> str:
-    return {"int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}.get(
-        np.dtype(dt).name, str(dt)
-    )
+    return {
+        "int64": "Long",
+        "int32": "Int",
+        "int16": "Short",
+        "int8": "Char",
+        "uint8": "Byte",
+        "bool": "Bool",
+        "float16": "Half",
+    }.get(np.dtype(dt).name, str(dt))
 
 
 def _multinomial_gumbel(rows: np.ndarray, k: int, generator) -> np.ndarray:

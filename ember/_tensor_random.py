@@ -99,9 +99,13 @@ def bernoulli(input: Tensor, p=None, *, generator=None, out=None) -> Tensor:
     return res
 
 
-def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *, generator=None, out=None) -> Tensor:
+def multinomial(
+    input: Tensor, num_samples: int, replacement: bool = False, *, generator=None, out=None
+) -> Tensor:
     """torch.multinomial: indices drawn from the rows of `input` (probabilities, not normalised)."""
-    idx = _sampling.multinomial(_backend.to_numpy(input._data), int(num_samples), bool(replacement), generator)
+    idx = _sampling.multinomial(
+        _backend.to_numpy(input._data), int(num_samples), bool(replacement), generator
+    )
     res = Tensor._wrap(idx)
     if out is not None:
         return out.copy_(res)

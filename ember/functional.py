@@ -7,10 +7,9 @@ import math
 
 import numpy as np
 
-from ember import _backend, _dtype
+from ember import _backend, _dtype, _sampling
 from ember._memory_format import axis_order, copy_as, preserve_format
 from ember._tensor import Tensor
-from ember import _sampling
 
 
 def _dt(dtype, default=None):
@@ -389,7 +388,9 @@ def randperm(
     pin_memory: bool = False,
     memory_format=None,
 ) -> Tensor:
-    return _finish(_sampling.randperm(n, _dt(dtype, _dtype.int64).np, generator), dtype, device, requires_grad)
+    return _finish(
+        _sampling.randperm(n, _dt(dtype, _dtype.int64).np, generator), dtype, device, requires_grad
+    )
 
 
 def normal(

@@ -120,7 +120,11 @@ def set_rng_state(new_state) -> None:
 
 @contextlib.contextmanager
 def fork_rng(
-    devices=None, enabled: bool = True, _caller: str = "fork_rng", _devices_kw: str = "devices", device_type=None
+    devices=None,
+    enabled: bool = True,
+    _caller: str = "fork_rng",
+    _devices_kw: str = "devices",
+    device_type=None,
 ) -> Iterator[None]:
     """torch.random.fork_rng: the CPU generator's state is restored on exit (CuPy's stream is not
     forked: GPU streams are not torch's anyway)."""

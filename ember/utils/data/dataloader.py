@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from ember import _sampling
 from ember._tensor import Tensor
 from ember.utils.data import _worker
 from ember.utils.data._collate import default_collate, default_convert
@@ -281,8 +282,6 @@ class DataLoader:
 
 class _BaseIter:
     def __init__(self, loader: DataLoader) -> None:
-        from ember.random import rng
-
         self._loader = weakref.ref(loader)  # no cycle: the loader may own a persistent iterator
         try:
             self._len: int | None = len(loader)
@@ -290,7 +289,7 @@ class _BaseIter:
             self._len = None
         self._num_yielded = 0
         # drawn in every mode, as torch does, so shuffles match with and without workers
-        self._base_seed = int(rng(loader.generator).integers(0, 2**62))
+        self._base_seed = int(_sampling.random_((), np.int64, loader.generator)[()])
 
     def __iter__(self):
         return self
