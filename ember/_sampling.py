@@ -65,15 +65,16 @@ def uniform(shape, dtype, low: float = 0.0, high: float = 1.0, generator=None) -
             f"uniform_ expects to return a [from, to) range, but found from={low:g} > to={high:g}"
         )
     eng, n = engine(generator), _numel(shape)
+    # x * (to - from) + from, contracted to an FMA in torch's compiled kernel
     if dt == np.float64:
         u = unit_float64(eng.random64(n))
         if (low, high) != (0.0, 1.0):
-            u = u * (high - low) + low
+            u = fma64(u, high - low, low)
     elif dt == np.float32:
         u = unit_float32(eng.random32(n))
         lo, hi = _F32(low), _F32(high)
         if (lo, hi) != (0, 1):
-            u = u * (hi - lo) + lo
+            u = fma32(u, hi - lo, lo)
     else:  # float16: drawn and computed as float, then rounded to half (torch 2.13)
         u = uniform((n,), np.float32, low, high, generator).astype(np.float16)
     if (low, high) != (0.0, 1.0):
