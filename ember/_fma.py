@@ -44,16 +44,16 @@ def fma64(a, b, c) -> np.ndarray:
 
 def fma32(a, b, c) -> np.ndarray:
     """a * b + c for float32 operands with one rounding to float32. The float64 product is exact;
-    the float64 sum is rounded to odd when it would land on a float32 halfway point, so the final
-    rounding to float32 is not a double rounding."""
-    a64 = np.asarray(a, dtype=np.float64)
-    p = a64 * np.asarray(b, dtype=np.float64)
-    c64 = np.asarray(c, dtype=np.float64)
-    s = p + c64
-    halfway = (np.atleast_1d(s).view(np.int64) & 0x1FFFFFFF) == 0x10000000
+    a float64 sum that lands on a float32 halfway point is redone rounded to odd, so the final
+    rounding to float32 is never a double rounding."""
+    s = np.asarray(np.multiply(a, b, dtype=np.float64))
+    s += c
+    halfway = (s.view(np.int64) & _LOW29) == _HALF29
     if halfway.any():
-        s = np.array(s, copy=True)
-        flat, pf, cf = np.atleast_1d(s), np.broadcast_to(p, np.shape(s)), np.broadcast_to(c64, np.shape(s))
-        idx = np.flatnonzero(halfway)
-        flat.reshape(-1)[idx] = _round_odd_sum(pf.reshape(-1)[idx], cf.reshape(-1)[idx])
+        idx = np.nonzero(halfway)
+        pa = np.broadcast_to(a, s.shape)[idx].astype(np.float64) * np.broadcast_to(b, s.shape)[idx]
+        s[idx] = _round_odd_sum(pa, np.broadcast_to(c, s.shape)[idx].astype(np.float64))
     return s.astype(np.float32)
+
+
+_LOW29, _HALF29 = np.int64(0x1FFFFFFF), np.int64(0x10000000)

@@ -124,7 +124,7 @@ def _normal_fill(eng, n: int, mean, std, unit, draw, box_muller16) -> np.ndarray
     u = unit(draw(n))
     full = n - n % 16
     out = np.empty_like(u)
-    step = 16 * 4096  # blocks of 64K values keep the temporaries in cache
+    step = 16 * 2048  # blocks of 32K values keep the temporaries in cache
     for lo in range(0, full, step):
         hi = min(lo + step, full)
         out[lo:hi] = box_muller16(u[lo:hi].reshape(-1, 16), mean, std).reshape(-1)
