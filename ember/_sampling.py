@@ -77,7 +77,7 @@ def uniform(shape, dtype, low: float = 0.0, high: float = 1.0, generator=None) -
             u = fma32(u, hi - lo, lo)
     else:  # float16: drawn and computed as float, then rounded to half (torch 2.13)
         u = uniform((n,), np.float32, low, high, generator).astype(np.float16)
-    if (low, high) != (0.0, 1.0):
+    if (low, high) != (0.0, 1.0) or dt == np.float16:  # [0, 1) floats never round up to 1
         u[u == dt.type(high)] = dt.type(low)  # a value rounded up to `to` becomes `from`, as torch
     return u.reshape(shape)
 
