@@ -345,7 +345,7 @@ def random_from_to(shape, dtype, frm: int, to: int | None, generator=None) -> np
     else:  # the whole int64 range
         if dt.name in ("bool", "float16"):
             raise NotImplementedError(
-                f'"random_full_64_bits_range_kernel_cpu" not implemented for \'{_short(dt)}\''
+                f"\"random_full_64_bits_range_kernel_cpu\" not implemented for '{_short(dt)}'"
             )
         if dt.name not in ("int64", "float32", "float64"):
             raise RuntimeError(
@@ -423,13 +423,14 @@ def bernoulli_scalar(shape, dtype, p: float, generator=None) -> np.ndarray:
 
 def bernoulli_scalar_mkl(eng, n: int, p: float) -> np.ndarray:
     """MKL's path (Intel processors): seed = one 32-bit draw, then viRngBernoulli(ICDF) on an
-    MCG31m1 stream: x_k = a^k seed mod (2^31 - 1), u_k = x_k / (2^31 - 1), sample = u_k < p."""
+    MCG31m1 stream: x_k = a^k seed mod (2^31 - 1) from k = 0, u_k = x_k / (2^31 - 1), sample = u_k < p.
+    (The stream is split across threads with vslSkipAheadStream, which gives the same sequence.)"""
     m, a = (1 << 31) - 1, 1132489760
     x0 = eng.one32() % m or 1
-    # x_k = x0 * a^k mod m for k = 1..n, by squaring powers of a (products stay below 2^62)
+    # x_k = x0 * a^k mod m for k = 0..n-1, by doubling runs of powers of a (products stay below 2^62)
     x = np.empty(n, dtype=np.int64)
     if n:
-        x[0] = x0 * a % m
+        x[0] = x0
         filled, step = 1, a
         while filled < n:
             take = min(filled, n - filled)

@@ -80,7 +80,11 @@ def test_init_with_generator():
     def calls(L):
         g = L.Generator().manual_seed(4)
         w = L.empty(6, 5)
-        return [L.nn.init.kaiming_uniform_(w, generator=g).clone(), L.nn.init.normal_(w, generator=g), L.rand(2)]
+        return [
+            L.nn.init.kaiming_uniform_(w, generator=g).clone(),
+            L.nn.init.normal_(w, generator=g),
+            L.rand(2),
+        ]
 
     same(calls)
 

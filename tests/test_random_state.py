@@ -25,7 +25,9 @@ def _state_bytes(lib) -> bytes:
     return bytes(_np(lib.get_rng_state()))
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2**32 - 1, 2**32 + 5, 2**63 - 1, -1, -(2**63), 2**64 - 1, 67280421310721])
+@pytest.mark.parametrize(
+    "seed", [0, 1, 2**32 - 1, 2**32 + 5, 2**63 - 1, -1, -(2**63), 2**64 - 1, 67280421310721]
+)
 def test_manual_seed_state_and_initial_seed(seed):
     torch.manual_seed(seed)
     ember.manual_seed(seed)
@@ -89,9 +91,10 @@ def test_fork_rng():
         a = _np(lib.rand(2))
         lib.manual_seed(0)
         assert np.array_equal(a, _np(lib.rand(2)))
+        before = _state_bytes(lib)
         with lib.random.fork_rng(enabled=False):
             lib.rand(1)
-        assert not np.array_equal(_np(lib.rand(2)), _np(lib.rand(2)))
+        assert _state_bytes(lib) != before
 
 
 def _error(fn):
@@ -148,7 +151,9 @@ def test_engine_matches_numpy_legacy_mt19937(seed):
     key = rs.get_state()[1]
     assert np.array_equal(init_genrand(seed), key)
     eng = Engine(seed)
-    assert np.array_equal(eng.random32(1500), rs.randint(0, 2**32, size=1500, dtype=np.uint64).astype(np.uint32))
+    assert np.array_equal(
+        eng.random32(1500), rs.randint(0, 2**32, size=1500, dtype=np.uint64).astype(np.uint32)
+    )
 
 
 def test_engine_random64_is_hi_lo():
@@ -178,7 +183,10 @@ def test_fma32_rounds_once():
     x = rng.random(3000).astype(np.float32)  # x * x + 0.3 lands on float32 halfway points often
     for p, q, r in ((a, b, c), (x, x, np.full(3000, np.float32(0.3)))):
         got = _fma.fma32(p, q, r)
-        ref = [_round_f32(Fraction(float(u)) * Fraction(float(v)) + Fraction(float(w))) for u, v, w in zip(p, q, r)]
+        ref = [
+            _round_f32(Fraction(float(u)) * Fraction(float(v)) + Fraction(float(w)))
+            for u, v, w in zip(p, q, r)
+        ]
         assert np.array_equal(got, np.array(ref, dtype=np.float32))
 
 
@@ -186,7 +194,9 @@ def test_fma64_rounds_once():
     rng = np.random.default_rng(2)
     a, b, c = rng.standard_normal(2000), rng.standard_normal(2000) * 3, rng.standard_normal(2000) * 1e-9
     got = _fma.fma64(a, b, c)
-    ref = [float(Fraction(u) * Fraction(v) + Fraction(w)) for u, v, w in zip(a.tolist(), b.tolist(), c.tolist())]
+    ref = [
+        float(Fraction(u) * Fraction(v) + Fraction(w)) for u, v, w in zip(a.tolist(), b.tolist(), c.tolist())
+    ]
     assert np.array_equal(got, np.array(ref))
 
 
@@ -202,7 +212,11 @@ def test_standard_normal_shortcut_equals_general_affine():
 
 def test_libm_vectorised_path_within_an_ulp_of_exact():
     x = np.random.default_rng(5).random(70000)
-    for fn, exact in ((_sampling.libm_log, math.log), (_sampling.libm_log1p, math.log1p), (_sampling.libm_exp, math.exp)):
+    for fn, exact in (
+        (_sampling.libm_log, math.log),
+        (_sampling.libm_log1p, math.log1p),
+        (_sampling.libm_exp, math.exp),
+    ):
         fast = fn(x)  # over 64K values: NumPy's ufunc
         ref = np.array([exact(v) for v in x.tolist()])
         assert (np.abs(fast - ref) <= np.spacing(np.abs(ref))).all()
@@ -210,13 +224,58 @@ def test_libm_vectorised_path_within_an_ulp_of_exact():
 
 
 def test_mkl_bernoulli_stream_matches_mcg31_recurrence():
-    """The Intel-processor path: x_k = a x_{k-1} mod (2^31 - 1), seeded from one 32-bit draw."""
+    """The Intel-processor path: x_0 = seed mod (2^31 - 1) (0 -> 1), x_k = a x_{k-1}, u_k = x_k / m."""
     eng, ref = Engine(7), Engine(7)
     got = _sampling.bernoulli_scalar_mkl(eng, 50, 0.4)
     m, a = 2**31 - 1, 1132489760
     x = ref.one32() % m or 1
     want = []
     for _ in range(50):
-        x = x * a % m
         want.append(x / m < 0.4)
+        x = x * a % m
     assert np.array_equal(got, np.array(want, dtype=np.int32))
+    assert _state_of(eng) == _state_of(ref)
+
+
+def _state_of(eng) -> bytes:
+    return bytes(eng.to_bytes())
+
+
+def _mkl_runtime():
+    import ctypes
+    import ctypes.util
+    import os
+
+    name = os.environ.get("EMBER_TEST_MKL_LIB") or ctypes.util.find_library("mkl_rt")
+    if not name:
+        return None
+    try:
+        return ctypes.CDLL(name)
+    except OSError:
+        return None
+
+
+def test_mkl_bernoulli_against_mkl_itself():
+    import ctypes
+
+    mkl = _mkl_runtime()
+    if mkl is None:
+        pytest.skip("MKL runtime (libmkl_rt, e.g. `pip install mkl`) not found; set EMBER_TEST_MKL_LIB")
+
+    class OneDraw:
+        def __init__(self, v):
+            self.v = v
+
+        def one32(self):
+            return self.v
+
+    for seed in (0, 1, 123456789, 2**31 - 1, 2**32 - 1):
+        for p in (0.0, 0.37, 0.5, 1.0):
+            stream = ctypes.c_void_p()
+            mkl.vslNewStream(
+                ctypes.byref(stream), ctypes.c_int(1 << 20), ctypes.c_uint(seed)
+            )  # VSL_BRNG_MCG31
+            out = np.zeros(3000, np.int32)
+            mkl.viRngBernoulli(0, stream, 3000, out.ctypes.data_as(ctypes.c_void_p), ctypes.c_double(p))
+            mkl.vslDeleteStream(ctypes.byref(stream))
+            assert np.array_equal(_sampling.bernoulli_scalar_mkl(OneDraw(seed), 3000, p), out)

@@ -35,7 +35,9 @@ def run_both(fn, seed: int = 0):
         t = [_np(v) for v in _flat(fn(torch))]
         ember.manual_seed(seed)
         e = [_np(v) for v in _flat(fn(ember))]
-    assert bytes(torch.get_rng_state().numpy()) == bytes(_np(ember.get_rng_state())), "generator states differ"
+    assert bytes(torch.get_rng_state().numpy()) == bytes(_np(ember.get_rng_state())), (
+        "generator states differ"
+    )
     assert len(t) == len(e)
     return t, e
 
@@ -80,7 +82,10 @@ def test_randn_cached_second_sample():
 def test_randint(dt):
     def calls(L):
         d = getattr(L, dt)
-        out = [L.randint(0, 2, (9,), dtype=d), L.randint(-5, 100, (13,), dtype=d) if dt != "uint8" else L.randint(5, 100, (13,), dtype=d)]
+        out = [
+            L.randint(0, 2, (9,), dtype=d),
+            L.randint(-5, 100, (13,), dtype=d) if dt != "uint8" else L.randint(5, 100, (13,), dtype=d),
+        ]
         if dt in ("int64", "int32", "float32", "float64"):  # 32-bit draws below 2^28, 64-bit from there
             out += [L.randint(0, 2**28 - 1, (7,), dtype=d), L.randint(0, 2**28, (7,), dtype=d)]
             out += [L.randint(3, 2**31 - 1, (5,), dtype=d)]
@@ -102,11 +107,17 @@ def test_randint_bool_and_like():
     )
 
 
-@pytest.mark.parametrize("dt", ["int64", "int32", "int16", "int8", "uint8", "float32", "float64", "bool", "float16"])
+@pytest.mark.parametrize(
+    "dt", ["int64", "int32", "int16", "int8", "uint8", "float32", "float64", "bool", "float16"]
+)
 def test_random_(dt):
     def calls(L):
         d = getattr(L, dt)
-        out = [L.empty(12, dtype=d).random_(), L.empty(12, dtype=d).random_(2), L.empty(12, dtype=d).random_(1, None)]
+        out = [
+            L.empty(12, dtype=d).random_(),
+            L.empty(12, dtype=d).random_(2),
+            L.empty(12, dtype=d).random_(1, None),
+        ]
         if dt in ("int64", "float32", "float64"):
             out.append(L.empty(12, dtype=d).random_(-(2**63), None))
         if dt not in ("bool", "uint8"):
@@ -191,7 +202,9 @@ def test_bernoulli_function():
     )
 
 
-@pytest.mark.parametrize("k,replacement", [(1, False), (5, False), (20, False), (1, True), (7, True), (60, True)])
+@pytest.mark.parametrize(
+    "k,replacement", [(1, False), (5, False), (20, False), (1, True), (7, True), (60, True)]
+)
 def test_multinomial(k, replacement):
     assert_bitwise(
         lambda L: [
