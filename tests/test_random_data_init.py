@@ -152,3 +152,26 @@ def test_random_split():
             + L.utils.data.random_split(range(11), [0.5, 0.5], generator=L.Generator().manual_seed(3))
         ]
     )
+
+
+class _DrawingDataset:
+    """Each item draws from the library's generator, NumPy's global state and Python's random."""
+
+    def __init__(self, lib):
+        self.lib = lib
+
+    def __len__(self):
+        return 6
+
+    def __getitem__(self, i):
+        import random
+
+        return self.lib.from_numpy(np.array([float(self.lib.rand(1)), np.random.rand(), random.random()]))
+
+
+def test_worker_processes_seeded_as_torch():
+    def calls(L):
+        dl = L.utils.data.DataLoader(_DrawingDataset(L), batch_size=2, shuffle=True, num_workers=2)
+        return list(dl)
+
+    same(calls)
