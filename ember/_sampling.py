@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import platform
+import warnings
 
 import numpy as np
 
@@ -285,8 +286,6 @@ def _update_to(to: int, dt: np.dtype) -> int:
 def _check_in_range(frm: int, to_inc: int, dt: np.dtype) -> None:
     if dt.kind == "f":
         lim = 1 << _DIGITS[dt.name]
-        import warnings
-
         for name, v in (("from", frm), ("to - 1", to_inc)):
             if not -lim <= v <= lim:
                 warnings.warn(

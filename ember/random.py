@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from ember import _backend
 from ember._mt19937 import Engine
 from ember._tensor import Tensor
 
@@ -41,10 +42,8 @@ class Generator:
         self._engine = Engine(DEFAULT_SEED)
 
     @property
-    def device(self):
-        from ember._backend import device  # the device type lives with the array backends
-
-        return device("cpu")
+    def device(self) -> _backend.device:
+        return _backend.device("cpu")
 
     def manual_seed(self, seed: int) -> Generator:
         self._engine.reseed(_seed_value(seed, strict=True))
@@ -95,8 +94,6 @@ def manual_seed(seed) -> Generator:
     """Seed ember's global generator (and CuPy's, when a GPU is in use); returns it, as torch."""
     seed = int(seed)
     default_generator._engine.reseed(_seed_value(seed, strict=False))
-    from ember import _backend  # CuPy is optional and detected late
-
     if _backend._cupy is not None:
         _backend._cupy.random.seed(seed % (2**32))
     return default_generator

@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 
 from ember import _sampling
-from ember._backend import of
+from ember._backend import of, to_numpy
 from ember._tensor import Tensor
 from ember.autograd.grad_mode import no_grad
 
@@ -143,7 +143,7 @@ def trunc_normal_(
 
 
 def _backend_numpy(t: Tensor) -> np.ndarray:
-    return np.array(t._data.get() if hasattr(t._data, "get") else t._data)
+    return np.array(to_numpy(t._data))
 
 
 def constant_(tensor: Tensor, val: float) -> Tensor:
