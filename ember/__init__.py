@@ -57,6 +57,7 @@ from ember.autograd.grad_mode import (  # noqa: F401
     set_grad_enabled,
 )
 from ember.random import Generator, manual_seed, seed, initial_seed, get_rng_state, set_rng_state  # noqa: F401
+from ember.random import default_generator  # noqa: F401
 from ember.functional import *  # noqa: F401,F403
 from ember._tensor_random import *  # noqa: F401,F403
 from ember.ops.arith import *  # noqa: F401,F403

@@ -69,6 +69,12 @@ class Generator:
         self._engine.from_bytes(np.asarray(new_state._data).reshape(-1))
         return self
 
+    def get_offset(self) -> int:
+        raise RuntimeError("CPU Generator does not use offset")
+
+    def set_offset(self, offset: int) -> Generator:
+        raise RuntimeError("CPU Generator does not use offset")
+
     def clone_state(self) -> Generator:
         other = Generator.__new__(Generator)
         other._engine = self._engine.copy()

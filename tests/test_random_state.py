@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import ember
-from ember import _fma, _sampling
+from ember import _avx_mathfun, _fma, _sampling
 from ember._mt19937 import Engine, init_genrand
 
 
@@ -80,7 +80,12 @@ def test_seed_is_nondeterministic_53_bits():
 
 
 def test_manual_seed_returns_default_generator():
-    assert ember.manual_seed(3) is ember.random.default_generator
+    assert ember.manual_seed(3) is ember.random.default_generator is ember.default_generator
+
+
+def test_offset_is_not_a_cpu_notion():
+    for f in (lambda L: L.Generator().get_offset(), lambda L: L.Generator().set_offset(1)):
+        assert _error(lambda: f(torch)) == _error(lambda: f(ember))
 
 
 def test_fork_rng():
@@ -204,8 +209,8 @@ def test_standard_normal_shortcut_equals_general_affine():
     x = np.random.default_rng(3).standard_normal(100)
     assert np.array_equal(_sampling._affine64(x, 1.0, 0.0), _fma.fma64(x, 1.0, 0.0))
     d = np.random.default_rng(4).random((8, 16), dtype=np.float32)
-    fast = _sampling._box_muller16_avx2(d, np.float32(0), np.float32(1))
-    general = _sampling._box_muller16_avx2(d, np.float32(0), np.float32(1.0000001))  # forces the FMA
+    fast = _avx_mathfun.box_muller16_avx2(d, np.float32(0), np.float32(1))
+    general = _avx_mathfun.box_muller16_avx2(d, np.float32(0), np.float32(1.0000001))  # forces the FMA
     assert np.array_equal(fast, _fma.fma32(fast, np.float32(1), np.float32(0)))
     assert np.allclose(fast, general, rtol=1e-6, atol=0)
 
