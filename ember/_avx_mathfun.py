@@ -35,7 +35,7 @@ def _log256(x: np.ndarray) -> np.ndarray:
         y = fma32(y, x, _F32(c))
     y = fma32(y * x, z, e * _F32(-2.12194440e-4))
     y = y - z * _F32(0.5)
-    return fma32(e, _F32(0.693359375), x + y)
+    return (x + y) + e * _F32(0.693359375)  # e * 0.693359375 is exact: the FMA rounds the same
 
 
 def _sincos256(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -46,8 +46,8 @@ def _sincos256(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     y = j.astype(np.float32)
     swap_sin = (j & 4) << 29
     poly = (j & 2) == 0
-    x = fma32(y, _F32(-0.78515625), x)
-    x = fma32(y, _F32(-2.4187564849853515625e-4), x)
+    x = x + y * _F32(-0.78515625)  # y <= 8 is an integer: these two products are exact
+    x = x + y * _F32(-2.4187564849853515625e-4)
     x = fma32(y, _F32(-3.77489497744594108e-8), x)
     sign_cos = (~(j - 2) & 4) << 29
     sign_sin = sign_sin ^ swap_sin
