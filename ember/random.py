@@ -39,23 +39,42 @@ class Generator:
         dev = str(device)
         if dev != "cpu":
             raise RuntimeError(f"ember.Generator supports only the CPU stream, got device {dev!r}")
-        self._engine = Engine(DEFAULT_SEED)
+        self._seed_pending: int | None = DEFAULT_SEED
+        self._engine_obj: Engine | None = None
+
+    @property
+    def _engine(self) -> Engine:
+        """The stream, built on first use (numpy.random is slow to import: `import ember` stays fast)."""
+        if self._engine_obj is None:
+            self._engine_obj = Engine(self._seed_pending)
+            self._seed_pending = None
+        return self._engine_obj
+
+    @_engine.setter
+    def _engine(self, engine: Engine) -> None:
+        self._engine_obj, self._seed_pending = engine, None
+
+    def _reseed(self, seed: int) -> None:
+        if self._engine_obj is None:
+            self._seed_pending = seed
+        else:
+            self._engine_obj.reseed(seed)
 
     @property
     def device(self) -> _backend.device:
         return _backend.device("cpu")
 
     def manual_seed(self, seed: int) -> Generator:
-        self._engine.reseed(_seed_value(seed, strict=True))
+        self._reseed(_seed_value(seed, strict=True))
         return self
 
     def seed(self) -> int:
         s = _nondeterministic_seed()
-        self._engine.reseed(s)
+        self._reseed(s)
         return s
 
     def initial_seed(self) -> int:
-        return self._engine.seed
+        return self._seed_pending if self._engine_obj is None else self._engine_obj.seed
 
     def get_state(self) -> Tensor:
         """The state as torch lays it out: a uint8 tensor of 5056 bytes."""
@@ -84,9 +103,10 @@ class Generator:
         return {"state": bytes(self._engine.to_bytes()), "fresh": self._engine.fresh}
 
     def __setstate__(self, d: dict) -> None:
-        self._engine = Engine(DEFAULT_SEED)
-        self._engine.from_bytes(np.frombuffer(d["state"], dtype=np.uint8))
-        self._engine.fresh = d.get("fresh", False)
+        engine = Engine(DEFAULT_SEED)
+        engine.from_bytes(np.frombuffer(d["state"], dtype=np.uint8))
+        engine.fresh = d.get("fresh", False)
+        self._engine = engine
 
     def __repr__(self) -> str:
         return f"<ember.Generator object at {id(self):#x}>"
@@ -99,7 +119,7 @@ default_generator.seed()  # torch seeds its default CPU generator non-determinis
 def manual_seed(seed) -> Generator:
     """Seed ember's global generator (and CuPy's, when a GPU is in use); returns it, as torch."""
     seed = int(seed)
-    default_generator._engine.reseed(_seed_value(seed, strict=False))
+    default_generator._reseed(_seed_value(seed, strict=False))
     if _backend._cupy is not None:
         _backend._cupy.random.seed(seed % (2**32))
     return default_generator
