@@ -488,8 +488,6 @@ def multinomial(probs: np.ndarray, num_samples: int, replacement: bool = False, 
         raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without replacement")
     if n_cat > 1 << 24:
         raise RuntimeError("number of categories cannot exceed 2^24")
-    if probs.dtype == np.float16:
-        raise RuntimeError("multinomial is not implemented for half on CPU")
     rows = probs.reshape(-1, n_cat)
     if not (np.isfinite(rows).all() and (rows >= 0).all()):
         raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
@@ -529,8 +527,9 @@ def _multinomial_cdf(rows: np.ndarray, k: int, generator) -> np.ndarray:
     last bucket set to 1, and a binary search (first bucket >= u) for each double uniform."""
     eng = engine(generator)
     out = np.empty((rows.shape[0], k), dtype=np.int64)
+    acc = np.float32 if rows.dtype == np.float16 else rows.dtype  # half accumulates in float
     for i, row in enumerate(rows):
-        cum = np.cumsum(row, dtype=row.dtype)
+        cum = np.cumsum(row, dtype=acc)
         total = cum[-1]
         if not total > 0:
             raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")

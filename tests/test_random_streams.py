@@ -211,6 +211,7 @@ def test_multinomial(k, replacement):
             L.multinomial(L.rand(20), k, replacement),
             L.multinomial(L.rand(3, 20), k, replacement),
             L.multinomial(L.rand(3, 20, dtype=L.float64), k, replacement),
+            L.multinomial(L.rand(2, 20).half(), k, replacement),
             L.rand(4, 20).multinomial(k, replacement=replacement),
         ]
     )
@@ -291,4 +292,32 @@ def test_new_generator_default_seed():
     assert ember.Generator().initial_seed() == torch.Generator().initial_seed()
     assert np.array_equal(
         _np(ember.rand(5, generator=ember.Generator())), _np(torch.rand(5, generator=torch.Generator()))
+    )
+
+
+def _fill_view(make, fill):
+    base = make()
+    fill(base)
+    return base
+
+
+def test_fills_of_strided_tensors_follow_memory_order():
+    assert_bitwise(
+        lambda L: [
+            L.zeros(4, 6).t().uniform_(-1, 1),
+            _fill_view(lambda: L.zeros(4, 6), lambda x: x[:, ::2].uniform_()),
+            _fill_view(lambda: L.zeros(40, 6), lambda x: x[:, ::2].normal_()),
+            _fill_view(lambda: L.zeros(3, 4, 5), lambda x: x.permute(2, 0, 1).bernoulli_(0.4)),
+            L.zeros(5, 7).t().exponential_(),
+            L.zeros(5, 7).t().random_(0, 100),
+        ]
+    )
+
+
+def test_multinomial_zero_probability_categories_never_drawn():
+    assert_bitwise(
+        lambda L: [
+            L.multinomial(L.tensor([0.0, 1.0, 0.0, 2.0, 0.0]), 2),
+            L.multinomial(L.tensor([0.0, 1.0, 0.0, 2.0, 0.0]), 20, True),
+        ]
     )
