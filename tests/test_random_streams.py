@@ -321,3 +321,31 @@ def test_multinomial_zero_probability_categories_never_drawn():
             L.multinomial(L.tensor([0.0, 1.0, 0.0, 2.0, 0.0]), 20, True),
         ]
     )
+
+
+_MIXED_OPS = [
+    lambda L, n: L.rand(n),
+    lambda L, n: L.randn(n),
+    lambda L, n: L.randn(n, dtype=L.float64),
+    lambda L, n: L.randint(-3, 1000, (n,)),
+    lambda L, n: L.randperm(n),
+    lambda L, n: L.nn.functional.dropout(L.ones(n), 0.25),
+    lambda L, n: L.empty(n).normal_(0.5, 1.5),
+    lambda L, n: L.empty(n).uniform_(-3, 5),
+    lambda L, n: L.empty(n).exponential_(),
+    lambda L, n: L.empty(n).bernoulli_(0.7),
+    lambda L, n: L.multinomial(L.ones(n) + L.arange(n * 1.0), min(n, 3)),
+    lambda L, n: L.empty(n, dtype=L.int64).random_(),
+    lambda L, n: L.empty(n, dtype=L.float64).log_normal_(),
+    lambda L, n: L.normal(L.zeros(n), 2.0),
+]
+
+
+@pytest.mark.parametrize("trial", range(12))
+def test_random_mixed_sequences(trial):
+    """Twelve calls drawn at random (fixed per trial) from the functions above, sizes across 16."""
+    import random
+
+    r = random.Random(trial)
+    seq = [(r.randrange(len(_MIXED_OPS)), r.choice([1, 2, 15, 16, 17, 33, 257])) for _ in range(12)]
+    assert_ulp(lambda L: [_MIXED_OPS[i](L, n) for i, n in seq], seed=trial)
