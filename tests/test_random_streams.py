@@ -6,6 +6,7 @@ elsewhere: those checks allow one float32 ulp). After each sequence the generato
 
 from __future__ import annotations
 
+import random
 import warnings
 
 import numpy as np
@@ -344,8 +345,6 @@ _MIXED_OPS = [
 @pytest.mark.parametrize("trial", range(12))
 def test_random_mixed_sequences(trial):
     """Twelve calls drawn at random (fixed per trial) from the functions above, sizes across 16."""
-    import random
-
     r = random.Random(trial)
     seq = [(r.randrange(len(_MIXED_OPS)), r.choice([1, 2, 15, 16, 17, 33, 257])) for _ in range(12)]
     assert_ulp(lambda L: [_MIXED_OPS[i](L, n) for i, n in seq], seed=trial)
