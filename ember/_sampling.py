@@ -253,6 +253,8 @@ def _from_range(eng, n: int, span: int, base: int) -> np.ndarray:
 def random_from_to(shape, dtype, frm: int, to: int | None, generator=None) -> np.ndarray:
     """Tensor.random_(from, to): uniform integers in [from, to) (to=None: up to the dtype's max)."""
     dt = np.dtype(dtype)
+    if dt.kind == "c":
+        raise RuntimeError("check_random_bounds handles only integral, floating-point and boolean types")
     frm = int(frm)
     if to is not None:
         to = int(to)
@@ -298,6 +300,8 @@ def random_from_to(shape, dtype, frm: int, to: int | None, generator=None) -> np
 def random_(shape, dtype, generator=None) -> np.ndarray:
     """Tensor.random_(): [0, 2^mantissa] for floats, [0, max] for integers (uniform_int)."""
     dt = np.dtype(dtype)
+    if dt.kind == "c":
+        raise _not_implemented("random_kernel_cpu", dt)
     eng, n = engine(generator), _numel(shape)
     if dt.kind == "b":
         return (eng.random32(n) & np.uint32(1)).astype(bool).reshape(shape)
@@ -351,6 +355,8 @@ MKL_BERNOULLI = platform.machine().lower() in ("x86_64", "amd64") and _cpu_is_in
 
 def bernoulli_scalar(shape, dtype, p: float, generator=None) -> np.ndarray:
     """Tensor.bernoulli_(p) for a float p: a double uniform (64-bit draw) < p per element."""
+    if np.dtype(dtype).kind == "c":
+        raise _not_implemented("bernoulli_scalar_cpu_", dtype)
     if not 0.0 <= p <= 1.0:
         raise RuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={p:g}")
     eng, n = engine(generator), _numel(shape)
@@ -381,6 +387,8 @@ def bernoulli_scalar_mkl(eng, n: int, p: float) -> np.ndarray:
 def bernoulli_tensor(shape, dtype, p: np.ndarray, generator=None) -> np.ndarray:
     """Tensor.bernoulli_(p_tensor): p broadcast to the output; a double uniform per element when p
     is float64, a float uniform (32-bit draw) otherwise; sample = uniform < p."""
+    if np.dtype(dtype).kind == "c":
+        raise _not_implemented("bernoulli_tensor_cpu_self_", dtype)
     p = np.broadcast_to(p, tuple(shape))
     eng, n = engine(generator), _numel(shape)
     if p.dtype == np.float64:
@@ -398,6 +406,7 @@ def _unit64(generator, shape) -> np.ndarray:
 
 def exponential(shape, dtype, lambd: float = 1.0, generator=None) -> np.ndarray:
     """Tensor.exponential_(lambd): -1 / lambd * log1p(-u)."""
+    _require_float(dtype, "Exponential")
     if not lambd > 0.0:
         raise RuntimeError(f"exponential_ expects lambda > 0.0, but found lambda={lambd:g}")
     u = _unit64(generator, shape)
@@ -408,14 +417,15 @@ def geometric(shape, dtype, p: float, generator=None) -> np.ndarray:
     """Tensor.geometric_(p): ceil(log(u) / log1p(-p))."""
     if not 0.0 < p < 1.0:
         raise RuntimeError(f"geometric_ expects p to be in (0, 1), but got p={p:g}")
-    if np.dtype(dtype).kind == "b":
-        raise NotImplementedError("\"geometric_cpu\" not implemented for 'Bool'")
+    if np.dtype(dtype).kind in "bc":
+        raise _not_implemented("geometric_cpu", dtype)
     u = _unit64(generator, shape)
     return np.ceil(libm_log(u) / math.log1p(-p)).astype(dtype)
 
 
 def cauchy(shape, dtype, median: float = 0.0, sigma: float = 1.0, generator=None) -> np.ndarray:
     """Tensor.cauchy_(median, sigma): median + sigma * tan(pi * (u - 0.5))."""
+    _require_float(dtype, "Cauchy", cpp_name=True)
     if not sigma > 0.0:
         raise RuntimeError(f"cauchy_ expects sigma > 0.0, but found sigma={sigma:g}")
     u = _unit64(generator, shape)
@@ -424,6 +434,8 @@ def cauchy(shape, dtype, median: float = 0.0, sigma: float = 1.0, generator=None
 
 def log_normal(shape, dtype, mean: float = 1.0, std: float = 2.0, generator=None) -> np.ndarray:
     """Tensor.log_normal_(mean, std): exp of the scalar (double, cached) normal, for every size."""
+    if np.dtype(dtype).kind != "f":
+        raise _not_implemented("log_normal_cpu", dtype)
     if not std > 0.0:
         raise RuntimeError(f"log_normal_ expects std > 0.0, but found std={std:g}")
     vals = normal_scalar(engine(generator), _numel(shape), mean, std)
@@ -498,16 +510,28 @@ def multinomial(probs: np.ndarray, num_samples: int, replacement: bool = False, 
     return _multinomial_cdf(rows, num_samples, generator).reshape(*probs.shape[:-1], num_samples)
 
 
+_LONG_NAME = {"int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool",
+              "float16": "Half", "complex64": "ComplexFloat", "complex128": "ComplexDouble"}  # fmt: skip
+_CPP_NAME = {**_TORCH_NAME, "complex64": "c10::complex<float>", "complex128": "c10::complex<double>"}
+
+
+def _not_implemented(kernel: str, dt) -> NotImplementedError:
+    return NotImplementedError(f"\"{kernel}\" not implemented for '{_short(dt)}'")
+
+
+def _require_float(dt, distribution: str, cpp_name: bool = False) -> None:
+    """torch's check for the continuous distributions: 'dtype must be a floating point'."""
+    dt = np.dtype(dt)
+    if dt.kind != "f":
+        name = _CPP_NAME.get(dt.name, str(dt)) if cpp_name else _short(dt)
+        raise RuntimeError(
+            f"{distribution} distribution is a continuous probability distribution. dtype must be a floating "
+            f"point but you specified {name}"
+        )
+
+
 def _short(dt) -> str:
-    return {
-        "int64": "Long",
-        "int32": "Int",
-        "int16": "Short",
-        "int8": "Char",
-        "uint8": "Byte",
-        "bool": "Bool",
-        "float16": "Half",
-    }.get(np.dtype(dt).name, str(dt))
+    return _LONG_NAME.get(np.dtype(dt).name, str(dt))
 
 
 def _multinomial_gumbel(rows: np.ndarray, k: int, generator) -> np.ndarray:

@@ -139,6 +139,15 @@ def _error(fn):
         lambda L: L.multinomial(L.tensor([0.0, 0.0]), 1),
         lambda L: L.multinomial(L.tensor([1.0, 2.0]), 3),
         lambda L: L.multinomial(L.ones(2, 2, 2), 1),
+        lambda L: L.empty(3, dtype=L.int64).exponential_(),
+        lambda L: L.empty(3, dtype=L.complex64).exponential_(),
+        lambda L: L.empty(3, dtype=L.int64).cauchy_(),
+        lambda L: L.empty(3, dtype=L.bool).log_normal_(),
+        lambda L: L.empty(3, dtype=L.complex64).geometric_(0.5),
+        lambda L: L.empty(3, dtype=L.complex64).bernoulli_(0.5),
+        lambda L: L.empty(3, dtype=L.complex64).random_(),
+        lambda L: L.empty(3, dtype=L.complex64).random_(0, 2),
+        lambda L: L.empty(3, dtype=L.float16).random_(-(2**63), None),
     ],
 )
 def test_errors_match_torch(call):
