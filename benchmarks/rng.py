@@ -54,6 +54,8 @@ def _child(lib_name: str, workload: str, repeats: int) -> None:
     import numpy as np
 
     lib = np if lib_name == "numpy" else __import__(lib_name)
+    if lib_name == "ember":
+        print(f"ember from {lib.__file__}", file=sys.stderr)
     if lib_name == "torch":
         lib.set_num_threads(1)
     g = np.random.default_rng(0)
@@ -72,6 +74,8 @@ def _child(lib_name: str, workload: str, repeats: int) -> None:
 
 def _run(lib: str, workload: str, repeats: int) -> list[float]:
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    # measure this checkout's ember, not whichever ember is installed
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [os.path.dirname(HERE), env.get("PYTHONPATH")]))
     out = subprocess.run(
         [sys.executable, __file__, "--child", lib, workload, str(repeats)],
         capture_output=True,

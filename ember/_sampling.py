@@ -328,10 +328,9 @@ def randperm(n: int, dtype, generator=None) -> np.ndarray:
     eng = engine(generator)
     steps = max(n - 1, 0)
     draws = eng.random32(steps).astype(np.uint64) if n < (2**32 - 1) // 20 else eng.random64(steps)
-    z = (draws % np.arange(n, 1, -1, dtype=np.uint64)).tolist() if steps else []
+    targets = (draws % np.arange(n, 1, -1, dtype=np.uint64)).astype(np.int64) + np.arange(steps)
     perm = list(range(n))
-    for i, dz in enumerate(z):
-        j = i + dz
+    for i, j in enumerate(targets.tolist()):  # sequential by nature: each swap sees the last
         perm[i], perm[j] = perm[j], perm[i]
     return np.array(perm, dtype=np.int64).astype(dtype, copy=False)
 
