@@ -58,7 +58,9 @@ from ember.graph.grad_mode import (  # noqa: F401
     set_grad_enabled,
 )
 from ember.random import Generator, manual_seed, seed, initial_seed, get_rng_state, set_rng_state  # noqa: F401
+from ember.random import default_generator  # noqa: F401
 from ember.creation import *  # noqa: F401,F403
+from ember.ops.random_ops import *  # noqa: F401,F403
 from ember.ops.arith import *  # noqa: F401,F403
 from ember.ops.compare import *  # noqa: F401,F403
 from ember.ops.copy import clone  # noqa: F401

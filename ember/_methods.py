@@ -14,7 +14,20 @@ from ember._tensor import Tensor
 from ember.autograd import graph_math
 from ember.autograd.backward import tensor_backward
 from ember.graph import engine
-from ember.ops import arith, compare, copy, index, inplace, linalg, operators, reduce, shape, sort, special
+from ember.ops import (
+    arith,
+    compare,
+    copy,
+    index,
+    inplace,
+    linalg,
+    operators,
+    random_ops,
+    reduce,
+    shape,
+    sort,
+    special,
+)
 from ember.ops.pointwise import Abs, Add, Div, Mul, Neg, Pow, Sub
 
 # Modules whose every public function is also a Tensor method of the same name, less these.
@@ -126,11 +139,16 @@ OTHER_METHODS = {
     "_inplace": inplace.write_inplace,
     "zero_": inplace.zero_,
     "fill_": inplace.fill_,
-    "uniform_": inplace.uniform_,
-    "normal_": inplace.normal_,
-    "bernoulli_": inplace.bernoulli_,
-    "exponential_": inplace.exponential_,
-    "random_": inplace.random_,
+    "uniform_": random_ops.uniform_,
+    "normal_": random_ops.normal_,
+    "random_": random_ops.random_,
+    "bernoulli_": random_ops.bernoulli_,
+    "exponential_": random_ops.exponential_,
+    "geometric_": random_ops.geometric_,
+    "log_normal_": random_ops.log_normal_,
+    "cauchy_": random_ops.cauchy_,
+    "bernoulli": random_ops.bernoulli_method,
+    "multinomial": random_ops.multinomial,
     "where": lambda self, condition, other: arith.where(condition, self, other),
     "polygamma": lambda self, n: special.polygamma(n, self),
     "split": lambda self, split_size, dim=0: shape.split(self, split_size, dim),

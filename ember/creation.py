@@ -7,10 +7,9 @@ import math
 
 import numpy as np
 
-from ember import _backend, _dtype
+from ember import _backend, _dtype, _sampling
 from ember._memory_format import axis_order, copy_as, preserve_format
 from ember._tensor import Tensor
-from ember.random import rng
 
 
 def _dt(dtype, default=None):
@@ -228,16 +227,6 @@ def _sized_factory(make, name: str, doc: str):
     return factory
 
 
-def _random_floats(sample):
-    """Draw float32/float64 directly (no float64 detour for float32 results)."""
-
-    def make(shape, np_dtype, generator):
-        draw_dtype = np.float64 if np_dtype == np.float64 else np.float32
-        return sample(rng(generator), shape, draw_dtype).astype(np_dtype, copy=False)
-
-    return make
-
-
 empty = _sized_factory(lambda shape, dt, gen: np.empty(shape, dtype=dt), "empty", "Uninitialised tensor.")
 zeros = _sized_factory(lambda shape, dt, gen: np.zeros(shape, dtype=dt), "zeros", "Tensor of zeros.")
 ones = _sized_factory(lambda shape, dt, gen: np.ones(shape, dtype=dt), "ones", "Tensor of ones.")
@@ -358,12 +347,10 @@ def logspace(
 
 
 rand = _sized_factory(
-    _random_floats(lambda g, shape, dt: g.random(shape, dtype=dt)), "rand", "Uniform [0, 1) samples."
+    lambda shape, dt, gen: _sampling.uniform(shape, dt, 0.0, 1.0, gen), "rand", "Uniform [0, 1) samples."
 )
 randn = _sized_factory(
-    _random_floats(lambda g, shape, dt: g.standard_normal(shape, dtype=dt)),
-    "randn",
-    "Standard normal samples.",
+    lambda shape, dt, gen: _sampling.normal(shape, dt, 0.0, 1.0, gen), "randn", "Standard normal samples."
 )
 
 
@@ -386,8 +373,8 @@ def randint(
         low, high = 0, low
     if size is None:
         raise TypeError("randint() missing required argument 'size'")
-    arr = rng(generator).integers(low, high, size=_size((size,)))
-    return _finish(arr.astype(_dt(dtype, _dtype.int64).np), dtype, device, requires_grad)
+    arr = _sampling.randint(_size((size,)), _dt(dtype, _dtype.int64).np, low, high, generator)
+    return _finish(arr, dtype, device, requires_grad)
 
 
 def randperm(
@@ -402,7 +389,7 @@ def randperm(
     memory_format=None,
 ) -> Tensor:
     return _finish(
-        rng(generator).permutation(int(n)).astype(_dt(dtype, _dtype.int64).np), dtype, device, requires_grad
+        _sampling.randperm(n, _dt(dtype, _dtype.int64).np, generator), dtype, device, requires_grad
     )
 
 
@@ -417,20 +404,25 @@ def normal(
     device=None,
     requires_grad: bool = False,
 ) -> Tensor:
-    """torch.normal(mean, std[, size]): mean and std may be tensors (broadcast)."""
-    m = mean._data if isinstance(mean, Tensor) else mean
-    s = std._data if isinstance(std, Tensor) else std
-    if isinstance(s, np.ndarray) and (s < 0).any() or (not isinstance(s, np.ndarray) and s < 0):
-        raise RuntimeError(
-            f"normal expects std >= 0.0, but found std {s if not isinstance(s, np.ndarray) else s.min()}"
-        )
-    if size is not None:
-        shape = _size((size,))
-    else:
-        shape = np.broadcast_shapes(np.shape(m), np.shape(s))
-    dt = mean.dtype if isinstance(mean, Tensor) else (std.dtype if isinstance(std, Tensor) else _dt(dtype))
-    arr = m + s * rng(generator).standard_normal(shape)
-    return _finish(np.asarray(arr).astype(dt.np), dtype, device, requires_grad)
+    """torch.normal(mean, std[, size]): mean and std may be tensors (broadcast). As torch: a
+    standard normal (or N(0, std) for a float std) of the result's shape, then * std, + mean."""
+    mt, st = isinstance(mean, Tensor), isinstance(std, Tensor)
+    if not mt and not st:
+        if size is None:
+            raise TypeError("normal() received an invalid combination of arguments - got (float, float)")
+        arr = _sampling.normal(_size((size,)), _dt(dtype).np, float(mean), float(std), generator)
+        return _finish(arr, dtype, device, requires_grad)
+    m = _backend.to_numpy(mean._data) if mt else mean
+    s = _backend.to_numpy(std._data) if st else float(std)
+    if st and (s < 0).any():
+        raise RuntimeError("normal expects all elements of std >= 0.0")
+    dt = (mean if mt else std)._data.dtype
+    if mt and not st:  # normal_(0, std) then add_(mean)
+        arr = _sampling.normal(m.shape, dt, 0.0, s, generator) + m
+    else:  # normal_(0, 1), mul_(std), add_(mean)
+        arr = _sampling.normal(np.broadcast_shapes(np.shape(m), s.shape), dt, 0.0, 1.0, generator) * s
+        arr = arr + (m if mt else dt.type(m))
+    return _finish(arr.astype(dt, copy=False), dtype, device, requires_grad)
 
 
 def _layout_like(out: Tensor, input: Tensor, memory_format) -> Tensor:
@@ -459,6 +451,7 @@ def _like_factory(factory, name: str):
     def like(
         input,
         *,
+        generator=None,
         dtype=None,
         device=None,
         requires_grad: bool = False,
@@ -466,8 +459,13 @@ def _like_factory(factory, name: str):
         pin_memory: bool = False,
         memory_format=None,
     ) -> Tensor:
+        extra = {} if generator is None else {"generator": generator}
         out = factory(
-            input.shape, dtype=_like(input, dtype), device=device or _dev(input), requires_grad=requires_grad
+            input.shape,
+            dtype=_like(input, dtype),
+            device=device or _dev(input),
+            requires_grad=requires_grad,
+            **extra,
         )
         return _layout_like(out, input, memory_format)
 
@@ -513,6 +511,7 @@ def randint_like(
     low=0,
     high=None,
     *,
+    generator=None,
     dtype=None,
     device=None,
     requires_grad: bool = False,
@@ -520,7 +519,9 @@ def randint_like(
     pin_memory: bool = False,
     memory_format=None,
 ) -> Tensor:
-    return randint(low, high, input.shape, dtype=_like(input, dtype), device=device or _dev(input))
+    return randint(
+        low, high, input.shape, generator=generator, dtype=_like(input, dtype), device=device or _dev(input)
+    )
 
 
 def _dev(t):

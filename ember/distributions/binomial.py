@@ -89,7 +89,7 @@ class Binomial(Distribution):
         with ember.no_grad():
             n = np.broadcast_to(self.total_count.detach().cpu().numpy(), shape).astype(np.int64)
             p = np.broadcast_to(self.probs.detach().cpu().numpy(), shape).astype(np.float64)
-            draw = ember.random.rng().binomial(n, p)
+            draw = ember.random.numpy_rng().binomial(n, p)
             return ember.tensor(np.asarray(draw), dtype=self._param.dtype, device=self._param.device)
 
     def log_prob(self, value):

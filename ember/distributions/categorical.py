@@ -19,7 +19,7 @@ def _draw_indices(probs_2d: Tensor, n: int) -> np.ndarray:
     p = np.asarray(probs_2d.detach().cpu().numpy(), dtype=np.float64)
     cdf = np.cumsum(p, axis=-1)
     cdf /= cdf[:, -1:]
-    u = ember.random.rng().random((p.shape[0], n))
+    u = ember.random.numpy_rng().random((p.shape[0], n))
     idx = np.empty((p.shape[0], n), dtype=np.int64)
     for r in range(p.shape[0]):
         idx[r] = np.searchsorted(cdf[r], u[r], side="right")

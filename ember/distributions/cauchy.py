@@ -56,7 +56,7 @@ class Cauchy(Distribution):
 
     def rsample(self, sample_shape=Size()) -> Tensor:
         shape = tuple(self._extended_shape(sample_shape))
-        draw = ember.random.rng().standard_cauchy(shape)
+        draw = ember.random.numpy_rng().standard_cauchy(shape)
         eps = ember.tensor(np.asarray(draw), dtype=self.loc.dtype, device=self.loc.device)
         return self.loc + eps * self.scale
 

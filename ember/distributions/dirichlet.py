@@ -38,7 +38,7 @@ class Dirichlet(ExponentialFamily):
 
     def rsample(self, sample_shape=()) -> Tensor:
         shape = tuple(self._extended_shape(sample_shape))
-        return SampleDirichlet.apply(self.concentration.expand(shape), ember.random.rng())
+        return SampleDirichlet.apply(self.concentration.expand(shape), ember.random.numpy_rng())
 
     def log_prob(self, value):
         if self._validate_args:

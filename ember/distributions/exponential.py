@@ -55,7 +55,7 @@ class Exponential(ExponentialFamily):
 
     def rsample(self, sample_shape=Size()) -> Tensor:
         shape = tuple(self._extended_shape(sample_shape))
-        draw = ember.random.rng().standard_exponential(shape)
+        draw = ember.random.numpy_rng().standard_exponential(shape)
         e = ember.tensor(np.asarray(draw), dtype=self.rate.dtype, device=self.rate.device)
         return e / self.rate
 

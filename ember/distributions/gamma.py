@@ -21,7 +21,7 @@ __all__ = ["Gamma"]
 
 def _standard_gamma(concentration: Tensor) -> Tensor:
     """Gamma(concentration, 1) draws; differentiable in concentration (ember/ops/gamma_sample.py)."""
-    return StandardGamma.apply(concentration, ember.random.rng())
+    return StandardGamma.apply(concentration, ember.random.numpy_rng())
 
 
 class Gamma(ExponentialFamily):

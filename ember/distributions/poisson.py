@@ -52,7 +52,7 @@ class Poisson(ExponentialFamily):
         shape = tuple(self._extended_shape(sample_shape))
         with ember.no_grad():
             lam = np.broadcast_to(self.rate.detach().cpu().numpy().astype(np.float64), shape)
-            draw = ember.random.rng().poisson(lam)
+            draw = ember.random.numpy_rng().poisson(lam)
             return ember.tensor(np.asarray(draw), dtype=self.rate.dtype, device=self.rate.device)
 
     def log_prob(self, value):

@@ -7,13 +7,13 @@ import warnings
 import numpy as np
 
 import ember
+from ember import _sampling
 from ember._backend import of
 from ember._tensor import Tensor
 from ember.nn.functional_conv import *  # noqa: F401,F403,E402
 from ember.nn.functional_resample import *  # noqa: F401,F403,E402
 from ember.nn.functional_vision import *  # noqa: F401,F403,E402
 from ember.ops import nn_ops as _ops
-from ember.random import rng
 
 
 def _legacy_reduction(size_average, reduce, reduction: str) -> str:
@@ -211,21 +211,30 @@ def _check_p(p: float) -> None:
 
 
 def _bernoulli_keep(shape, p: float, like):
+    """The keep mask torch draws: bernoulli_(1 - p) on a tensor of the input's type (CPU);
+    CuPy's own stream on a GPU."""
     xp = of(like)
     if xp is np:
-        u = rng().random(shape, dtype=np.float32 if like.dtype == np.float32 else np.float64)
-    else:
-        u = xp.random.random(shape, dtype=like.dtype)
-    return (u >= p).astype(like.dtype)
+        return _sampling.bernoulli_scalar(shape, like.dtype, 1.0 - p)
+    return (xp.random.random(shape, dtype=like.dtype) >= p).astype(like.dtype)
+
+
+def _dropout_noise(shape, p: float, like):
+    """torch's noise: the keep mask divided by (1 - p) in the input's type."""
+    keep = _bernoulli_keep(shape, p, like)
+    return keep / keep.dtype.type(1.0 - p)
 
 
 def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     _check_p(p)
     if not training or p == 0.0:
         return input
-    mask = _bernoulli_keep(input._data.shape, p, input._data)
-    scale = 1.0 / (1.0 - p) if p < 1.0 else 0.0
-    return _maybe_inplace(input, _ops.Dropout.apply(input, mask, scale), inplace)
+    if p == 1.0:  # torch multiplies by zero and draws nothing
+        return _maybe_inplace(
+            input, _ops.Dropout.apply(input, of(input._data).zeros_like(input._data), 1.0), inplace
+        )
+    noise = _dropout_noise(input._data.shape, p, input._data)
+    return _maybe_inplace(input, _ops.Dropout.apply(input, noise, 1.0), inplace)
 
 
 def dropout1d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
@@ -245,15 +254,19 @@ def _channel_dropout(input: Tensor, p: float, training: bool, inplace: bool, nd:
     if not training or p == 0.0:
         return input
     shape = input.shape[: input.ndim - nd] + (1,) * nd
-    mask = _bernoulli_keep(tuple(shape), p, input._data)
-    scale = 1.0 / (1.0 - p) if p < 1.0 else 0.0
-    return _maybe_inplace(input, _ops.Dropout.apply(input, mask, scale), inplace)
+    if p == 1.0:  # torch multiplies by zero and draws nothing
+        noise = of(input._data).zeros(tuple(shape), dtype=input._data.dtype)
+    else:
+        noise = _dropout_noise(tuple(shape), p, input._data)
+    return _maybe_inplace(input, _ops.Dropout.apply(input, noise, 1.0), inplace)
 
 
 def alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False, inplace: bool = False) -> Tensor:
     _check_p(p)
     if not training or p == 0.0:
         return input
+    if p == 1.0:  # torch multiplies by zero and draws nothing
+        return input * 0.0
     alpha_p = -_ops._SELU_ALPHA * _ops._SELU_SCALE
     keep = Tensor._wrap(_bernoulli_keep(input._data.shape, p, input._data))
     a = ((1 - p) * (1 + p * alpha_p**2)) ** -0.5

@@ -7,12 +7,12 @@ import warnings
 
 import numpy as np
 
+from ember import _sampling
 from ember._backend import of
 from ember._tensor import Tensor
 from ember.ops import conv as C
 from ember.ops import norm as N
 from ember.ops import shape as S
-from ember.random import rng
 
 __all__ = [
     "conv1d", "conv2d", "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d",
@@ -397,8 +397,8 @@ def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: boo
         if input.dim() == 4
         else input.shape[:1] + (1,) * (input.dim() - 1)
     )
-    keep = rng().random(shape) >= p
-    scale = 0.0 if p == 1 else 1.0 / (1 - p)
-    mask = Tensor._wrap(of(input._data).asarray((keep * scale).astype(input._data.dtype)))
+    dt = input._data.dtype
+    keep = _sampling.bernoulli_scalar(shape, dt, 1.0 - p) if p < 1 else np.zeros(shape, dtype=dt)
+    mask = Tensor._wrap(of(input._data).asarray(keep / dt.type(1.0 - p) if p < 1 else keep))
     out = input * mask
     return input._inplace(out) if inplace else out

@@ -7,10 +7,10 @@ import warnings
 
 import numpy as np
 
-from ember._backend import of
+from ember import _sampling
+from ember._backend import of, to_numpy
 from ember._tensor import Tensor
 from ember.autograd.grad_mode import no_grad
-from ember.random import rng
 
 __all__ = [
     "calculate_gain",
@@ -86,41 +86,64 @@ def _fill(tensor: Tensor, values) -> Tensor:
     return tensor
 
 
-def _rng(generator):
-    return rng(generator)
-
-
 def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator=None) -> Tensor:
     with no_grad():
-        return _fill(tensor, _rng(generator).uniform(a, b, tensor.shape))
+        return tensor.uniform_(a, b, generator=generator)
 
 
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator=None) -> Tensor:
     with no_grad():
-        return _fill(tensor, _rng(generator).normal(mean, std, tensor.shape))
+        return tensor.normal_(mean, std, generator=generator)
 
 
 def trunc_normal_(
     tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0, generator=None
 ) -> Tensor:
-    """N(mean, std) restricted to [a, b] (inverse-CDF sampling, as torch)."""
+    """N(mean, std) restricted to [a, b], drawn as torch 2.13 draws it: redraw-until-inside when
+    the interval holds more than 30% of the mass, otherwise uniform proposals accepted by the
+    log-density (the same draws in the same order, so the same numbers for the same seed)."""
+
+    def norm_cdf(x: float) -> float:
+        return (1.0 + math.erf(x / math.sqrt(2.0))) / 2.0
+
     if mean < a - 2 * std or mean > b + 2 * std:
         warnings.warn(
             "mean is more than 2 std from [a, b] in nn.init.trunc_normal_. The distribution of "
             "values may be incorrect.",
             stacklevel=2,
         )
-    # rejection sampling: the same distribution as torch's inverse-CDF method, NumPy only
-    rng = _rng(generator)
-    vals = rng.normal(mean, std, tensor.shape)
-    for _ in range(100):
-        bad = (vals < a) | (vals > b)
-        if not bad.any():
-            break
-        vals[bad] = rng.normal(mean, std, int(bad.sum()))
-    vals = np.clip(vals, a, b)
+    dt, shape = tensor._data.dtype, tuple(tensor.shape)
     with no_grad():
-        return _fill(tensor, vals)
+        if norm_cdf((b - mean) / std) - norm_cdf((a - mean) / std) > 0.3:
+            lo, hi = dt.type(a), dt.type(b)
+            result = _backend_numpy(tensor.normal_(mean, std, generator=generator))
+            while True:
+                mask = (result < lo) | (result > hi)
+                if not mask.any():
+                    break
+                result = np.where(mask, _sampling.normal(shape, dt, mean, std, generator), result)
+            return _fill(tensor, result)
+        mode = max(a, min(mean, b))
+        log_peak = -0.5 * ((mode - mean) / std) ** 2
+
+        def log_density(x):  # sub_(mean).div_(std).pow_(2).mul_(-0.5).sub_(log_peak) in the tensor's type
+            x = (x - dt.type(mean)) / dt.type(std)
+            return x * x * dt.type(-0.5) - dt.type(log_peak)
+
+        def accept_mask(candidates):
+            return np.log(_sampling.uniform(shape, dt, 0.0, 1.0, generator)) > log_density(candidates)
+
+        result = _sampling.uniform(shape, dt, a, b, generator)
+        pending = accept_mask(result)
+        while pending.any():
+            candidates = _sampling.uniform(shape, dt, a, b, generator)
+            result = np.where(pending, candidates, result)
+            pending = np.where(pending, accept_mask(candidates), pending)
+        return _fill(tensor, result)
+
+
+def _backend_numpy(t: Tensor) -> np.ndarray:
+    return np.array(to_numpy(t._data))
 
 
 def constant_(tensor: Tensor, val: float) -> Tensor:
@@ -204,7 +227,7 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0, generator=None) -> Tensor:
         return tensor
     rows = tensor.shape[0]
     cols = tensor.numel() // rows
-    flat = _rng(generator).normal(0.0, 1.0, (rows, cols))
+    flat = _sampling.normal((rows, cols), tensor._data.dtype, 0.0, 1.0, generator)
     if rows < cols:
         flat = flat.T
     q, r = np.linalg.qr(flat)
@@ -219,12 +242,12 @@ def sparse_(tensor: Tensor, sparsity: float, std: float = 0.01, generator=None) 
     if tensor.ndim != 2:
         raise ValueError("Only tensors with 2 dimensions are supported")
     rows, cols = tensor.shape
-    r = _rng(generator)
-    vals = r.normal(0.0, std, (rows, cols))
-    zeros = int(math.ceil(sparsity * rows))
-    for c in range(cols):
-        vals[r.permutation(rows)[:zeros], c] = 0
+    num_zeros = int(math.ceil(sparsity * rows))
     with no_grad():
+        tensor.normal_(0.0, std, generator=generator)
+        vals = _backend_numpy(tensor)
+        for c in range(cols):  # torch draws these permutations from the global generator
+            vals[_sampling.randperm(rows, np.int64)[:num_zeros], c] = 0
         return _fill(tensor, vals)
 
 

@@ -9,7 +9,6 @@ from ember import _dtype
 from ember._tensor import Tensor
 from ember.graph.grad_mode import _state as _grad_enabled
 from ember.ops.index import rebase_view
-from ember.random import rng
 
 
 def check_inplace(self: Tensor) -> None:
@@ -93,27 +92,3 @@ def fill_(self: Tensor, value) -> Tensor:
             )
         value = value.item()
     return fill_values(self, value)
-
-
-def uniform_(self: Tensor, a: float = 0.0, b: float = 1.0, *, generator=None) -> Tensor:
-    return fill_values(self, rng(generator).uniform(a, b, self._data.shape).astype(self._data.dtype))
-
-
-def normal_(self: Tensor, mean: float = 0.0, std: float = 1.0, *, generator=None) -> Tensor:
-    return fill_values(self, rng(generator).normal(mean, std, self._data.shape).astype(self._data.dtype))
-
-
-def bernoulli_(self: Tensor, p: float = 0.5, *, generator=None) -> Tensor:
-    return fill_values(self, (rng(generator).random(self._data.shape) < p).astype(self._data.dtype))
-
-
-def exponential_(self: Tensor, lambd: float = 1.0, *, generator=None) -> Tensor:
-    return fill_values(
-        self, rng(generator).exponential(1.0 / lambd, self._data.shape).astype(self._data.dtype)
-    )
-
-
-def random_(self: Tensor, low: int = 0, high: int | None = None, *, generator=None) -> Tensor:
-    if high is None:
-        low, high = 0, low if low else 2**24
-    return fill_values(self, rng(generator).integers(low, high, self._data.shape).astype(self._data.dtype))

@@ -87,7 +87,10 @@ def worker_loop(
     try:
         random.seed(seed)
         ember.manual_seed(seed)
-        np.random.seed(seed % (2**32))
+        base = seed - worker_id  # torch's _generate_state is NumPy's SeedSequence of these words
+        np.random.seed(
+            np.random.SeedSequence([worker_id, base & 0xFFFFFFFF, base >> 32, 0]).generate_state(4)
+        )
         _worker_info = WorkerInfo(worker_id, num_workers, seed, dataset)
         init_exception = None
         try:

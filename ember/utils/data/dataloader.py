@@ -17,9 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from ember import cuda
+from ember import _sampling, cuda
 from ember._tensor import Tensor
-from ember.random import rng
 from ember.utils.data import _worker
 from ember.utils.data._collate import default_collate, default_convert
 from ember.utils.data.dataset import Dataset, IterableDataset, Subset, TensorDataset
@@ -288,7 +287,7 @@ class _BaseIter:
             self._len = None
         self._num_yielded = 0
         # drawn in every mode, as torch does, so shuffles match with and without workers
-        self._base_seed = int(rng(loader.generator).integers(0, 2**62))
+        self._base_seed = int(_sampling.random_((), np.int64, loader.generator)[()])
 
     def __iter__(self):
         return self

@@ -10,8 +10,10 @@ from collections.abc import Iterable, Sequence
 from itertools import accumulate
 from typing import Any
 
+import numpy as np
+
+from ember import _sampling
 from ember._tensor import Tensor
-from ember.random import default_generator, rng
 
 
 class Dataset:
@@ -153,6 +155,7 @@ class Subset(Dataset):
 
 def random_split(dataset: Dataset, lengths: Sequence[int | float], generator: Any = None) -> list[Subset]:
     """Split into non-overlapping random subsets of the given lengths (or fractions)."""
+
     if math.isclose(sum(lengths), 1) and sum(lengths) <= 1:
         subset_lengths: list[int] = []
         for i, frac in enumerate(lengths):
@@ -171,7 +174,7 @@ def random_split(dataset: Dataset, lengths: Sequence[int | float], generator: An
                 )
     if sum(lengths) != len(dataset):
         raise ValueError("Sum of input lengths does not equal the length of the input dataset!")
-    indices = rng(generator or default_generator).permutation(sum(lengths)).tolist()
+    indices = _sampling.randperm(sum(lengths), np.int64, generator).tolist()
     return [
         Subset(dataset, indices[offset - length : offset])
         for offset, length in zip(accumulate(lengths), lengths)

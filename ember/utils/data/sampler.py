@@ -7,9 +7,10 @@ from typing import Any
 
 import numpy as np
 
+from ember import _sampling
 from ember._dtype import float64
 from ember.creation import as_tensor
-from ember.random import rng
+from ember.random import Generator
 
 
 class Sampler:
@@ -64,14 +65,18 @@ class RandomSampler(Sampler):
         return len(self.data_source) if self._num_samples is None else self._num_samples
 
     def _index_array(self) -> np.ndarray:
+        """torch's draws: without a generator, a seed from the global one for a fresh Generator;
+        then randint(n) per sample, or one randperm(n) per pass (the last one cut short)."""
         n = len(self.data_source)
-        r = rng(self.generator)
+        generator = self.generator
+        if generator is None:
+            seed = int(_sampling.random_((), np.int64)[()])
+            generator = Generator().manual_seed(seed)
         if self.replacement:
-            return r.integers(0, n, size=self.num_samples)
+            return _sampling.randint((self.num_samples,), np.int64, 0, n, generator)
         k = self.num_samples
-        parts = [r.permutation(n) for _ in range(k // n)]
-        if k % n:
-            parts.append(r.permutation(n)[: k % n])
+        parts = [_sampling.randperm(n, np.int64, generator) for _ in range(k // n)]
+        parts.append(_sampling.randperm(n, np.int64, generator)[: k % n])
         return np.concatenate(parts) if len(parts) != 1 else parts[0]
 
     def __iter__(self) -> Iterator[int]:
@@ -89,7 +94,7 @@ class SubsetRandomSampler(Sampler):
         self.generator = generator
 
     def __iter__(self) -> Iterator[int]:
-        for i in rng(self.generator).permutation(len(self.indices)).tolist():
+        for i in _sampling.randperm(len(self.indices), np.int64, self.generator).tolist():
             yield self.indices[i]
 
     def __len__(self) -> int:
@@ -124,13 +129,7 @@ class WeightedRandomSampler(Sampler):
 
     def __iter__(self) -> Iterator[int]:
         w = np.asarray(self.weights._data, dtype=np.float64)
-        if (w < 0).any() or not np.isfinite(w).all() or w.sum() <= 0:
-            raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
-        if not self.replacement and self.num_samples > np.count_nonzero(w):
-            raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without replacement")
-        idx = rng(self.generator).choice(
-            len(w), size=self.num_samples, replace=self.replacement, p=w / w.sum()
-        )
+        idx = _sampling.multinomial(w, self.num_samples, self.replacement, self.generator)
         return iter(idx.tolist())
 
     def __len__(self) -> int:
