@@ -68,6 +68,9 @@ from ember import _methods  # noqa: F401,E402
 from ember import autograd  # noqa: F401,E402
 from ember import linalg  # noqa: F401,E402
 from ember import cuda  # noqa: F401,E402
+from ember import accelerator, backends  # noqa: F401,E402
+from ember._defaults import *  # noqa: F401,F403,E402
+from ember.backends.cuda import get_float32_matmul_precision, set_float32_matmul_precision  # noqa: F401,E402
 
 import builtins as _b  # noqa: E402
 

@@ -20,6 +20,8 @@ def _dt(dtype, default=None):
 
 
 def _finish(arr, dtype, device, requires_grad):
+    if device is None:
+        device = _backend.default_device[0]
     if device is not None:
         dev = _backend.to_device(device)
         if dev.type == "cuda":
@@ -525,7 +527,7 @@ def randint_like(
 
 def _dev(t):
     d = t.device
-    return None if d.type == "cpu" else d
+    return None if d.type == "cpu" and _backend.default_device[0] is None else d
 
 
 def _new(name):
