@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ember import _shared
 from ember._tensor import Tensor
 from ember.ops import index, linalg, reduce, shape
 
@@ -138,6 +139,8 @@ def _bind() -> None:
     for name in ("squeeze", "unsqueeze", "t", "transpose", "swapaxes", "swapdims"):
         setattr(T, name + "_", _reshape_inplace(getattr(shape, name)))
     T.split = lambda self, split_size, dim=0: shape.split(self, split_size, dim)
+    T.share_memory_ = _shared.share_memory_
+    T.is_shared = _shared.is_shared
 
 
 _bind()
