@@ -109,9 +109,13 @@ def test_set_default_tensor_type(lib):
             warnings.simplefilter("ignore")
             lib.set_default_tensor_type("torch.FloatTensor")
             assert lib.zeros(1).dtype == lib.float32
-            with pytest.raises(TypeError, match="only floating-point types are supported as the default type"):
+            with pytest.raises(
+                TypeError, match="only floating-point types are supported as the default type"
+            ):
                 lib.set_default_tensor_type(lib.LongTensor)
-            with pytest.raises(TypeError, match="only floating-point types are supported as the default type"):
+            with pytest.raises(
+                TypeError, match="only floating-point types are supported as the default type"
+            ):
                 lib.set_default_tensor_type(lib.float64)
             with pytest.raises(ModuleNotFoundError):
                 lib.set_default_tensor_type("nomodule.FloatTensor")

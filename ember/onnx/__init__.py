@@ -15,6 +15,7 @@ from typing import Any
 
 import ember
 from ember.autograd import function as _function
+from ember.onnx._graph import UnsupportedOperatorError
 
 producer_name = "ember"
 producer_version = ember.__version__
@@ -164,4 +165,11 @@ def export(
     return program
 
 
-__all__ = ["ONNXProgram", "OnnxExporterError", "TrainingMode", "export", "is_in_onnx_export"]
+__all__ = [
+    "ONNXProgram",
+    "OnnxExporterError",
+    "UnsupportedOperatorError",
+    "TrainingMode",
+    "export",
+    "is_in_onnx_export",
+]

@@ -24,6 +24,7 @@ class Builder:
         self.keep: list = []  # tensors whose ids are in `names` stay alive
         self.dynamic: dict[int, dict[int, str]] = {}  # id(input tensor) -> {dim: symbolic name}
         self.param_names: dict[int, str] = {}
+        self.by_array: dict[int, str] = {}  # id(tensor._data) -> name, for raw-array arguments
         self._count = 0
 
     def fresh(self, hint: str) -> str:
@@ -59,11 +60,14 @@ class Builder:
                 self.names[key] = name
                 self.keep.append(x)
             return self.names[key]
+        if isinstance(x, np.ndarray):  # a primitive given a traced tensor's array (embedding's indices)
+            return self.by_array.get(id(x)) or self.const(x)
         dt = like.dtype.np if isinstance(like, ember.Tensor) else None
         return self.const(x, dtype=dt)
 
     def bind(self, t, name: str) -> None:
         self.names[id(t)] = name
+        self.by_array[id(t._data)] = name
         self.keep.append(t)
 
     def is_dynamic(self, t, dim: int) -> bool:

@@ -47,10 +47,10 @@ for _name, _onnx in (("Add", "Add"), ("Sub", "Sub"), ("Mul", "Mul"), ("Div", "Di
     def _binary(b, args, kw, out, _op=_onnx):
         x, y = args[0], args[1]
         like = x if isinstance(x, ember.Tensor) else y
-        xa, ya = _v(b, x, like), _v(b, y, like)
+        xa = _v(b, x, like)
         if _op == "Pow" and isinstance(y, (int, float)):
-            ya = b.const(y, dtype=out.dtype.np)
-        return b.op(_op, xa, ya)
+            return b.op(_op, xa, b.const(y, dtype=out.dtype.np))
+        return b.op(_op, xa, _v(b, y, like))
 
     CONVERTERS[_name] = _binary
 
@@ -177,6 +177,15 @@ def _matmul(b, args, kw, out):
 @converts("Reshape")
 def _reshape(b, args, kw, out):
     a, shape = args
+    src, dst = list(a.shape), list(out.shape)
+    if len(dst) > len(src) and [d for d in dst if d != 1] == [d for d in src if d != 1]:
+        ins = _inserted_ones(src, dst)
+        if ins is not None:  # unsqueeze: keeps every other dim symbolic
+            return b.op("Unsqueeze", _v(b, a), b.ints(ins))
+    if len(dst) < len(src) and [d for d in dst if d != 1] == [d for d in src if d != 1]:
+        rem = _inserted_ones(dst, src)
+        if rem is not None:
+            return b.op("Squeeze", _v(b, a), b.ints(rem))
     target = list(shape)
     # leading dims copied from the input are written as 0 ("same as input"), so a dynamic batch
     # dimension survives `x.view(x.size(0), -1)`
@@ -186,6 +195,19 @@ def _reshape(b, args, kw, out):
         else:
             break
     return b.op("Reshape", _v(b, a), b.ints(target))
+
+
+def _inserted_ones(short: list, long: list) -> list | None:
+    """Positions in `long` of 1s that, removed, leave `short` (None when that is not so)."""
+    pos, j = [], 0
+    for i, d in enumerate(long):
+        if j < len(short) and d == short[j]:
+            j += 1
+        elif d == 1:
+            pos.append(i)
+        else:
+            return None
+    return pos if j == len(short) else None
 
 
 @converts("Permute")
