@@ -52,8 +52,7 @@ class _SpectralNorm(Module):
         ndim = weight.ndim
         if dim >= ndim or dim < -ndim:
             raise IndexError(
-                "Dimension out of range (expected to be in range of "
-                f"[-{ndim}, {ndim - 1}] but got {dim})"
+                f"Dimension out of range (expected to be in range of [-{ndim}, {ndim - 1}] but got {dim})"
             )
         if n_power_iterations <= 0:
             raise ValueError(
@@ -98,7 +97,11 @@ class _SpectralNorm(Module):
 
 
 def spectral_norm(
-    module: Module, name: str = "weight", n_power_iterations: int = 1, eps: float = 1e-12, dim: int | None = None
+    module: Module,
+    name: str = "weight",
+    n_power_iterations: int = 1,
+    eps: float = 1e-12,
+    dim: int | None = None,
 ) -> Module:
     """Divide `name` by its largest singular value, estimated by power iteration in training."""
     weight = getattr(module, name, None)
@@ -233,7 +236,11 @@ class _Orthogonal(Module):
 
 
 def orthogonal(
-    module: Module, name: str = "weight", orthogonal_map: str | None = None, *, use_trivialization: bool = True
+    module: Module,
+    name: str = "weight",
+    orthogonal_map: str | None = None,
+    *,
+    use_trivialization: bool = True,
 ) -> Module:
     """Keep `name` orthogonal (orthonormal columns, or rows when wide) through a map of an
     unconstrained matrix: "matrix_exp", "cayley" or "householder"."""

@@ -243,7 +243,9 @@ def _check_stacked(parametrization, tensor_name: str, y: Tensor) -> None:
         if not isinstance(z, Tensor):
             raise ValueError(f"parametrization.right_inverse must return a tensor. Got: {type(z).__name__}")
         if z.dtype != y.dtype or z.shape != y.shape:
-            what, want, got = ("dtype", y.dtype, z.dtype) if z.dtype != y.dtype else ("shape", y.shape, z.shape)
+            what, want, got = (
+                ("dtype", y.dtype, z.dtype) if z.dtype != y.dtype else ("shape", y.shape, z.shape)
+            )
             raise ValueError(
                 f"The tensor returned by parametrization.right_inverse must have the same {what} "
                 f"as module.{tensor_name}, unless the `unsafe` flag is enabled.\n"
