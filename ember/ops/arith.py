@@ -9,7 +9,7 @@ from ember._repr import set_printoptions
 from ember._tensor import Tensor
 from ember.autograd.grad_mode import _state as _G
 from ember.ops import pointwise as P
-from ember.ops._promote import binary, result_dtype
+from ember.ops._promote import binary, py_scalar, result_dtype
 from ember.ops._util import quiet_fp
 from ember.ops.linalg import MatMul
 from ember.ops.out import write_out
@@ -409,6 +409,8 @@ def _inplace(fn):
 
 
 def _wrap_arr(o):
+    if isinstance(o, np.generic):  # a NumPy scalar is a Python number to torch
+        return py_scalar(o)
     return Tensor._wrap(o) if isinstance(o, np.ndarray) else o
 
 
