@@ -121,6 +121,7 @@ def grad(
 from ember.autograd import functional  # noqa: E402,F401
 from ember.autograd.custom import Function, FunctionCtx  # noqa: E402
 from ember.autograd.gradcheck import gradcheck, gradgradcheck  # noqa: E402
+from ember.autograd.variable import Variable  # noqa: E402,F401
 
 __all__ = [
     "backward",

@@ -15,7 +15,6 @@ from typing import Any
 
 import ember
 from ember.autograd import function as _function
-from ember.onnx._graph import UnsupportedOperatorError
 
 producer_name = "ember"
 producer_version = ember.__version__
@@ -30,6 +29,10 @@ class TrainingMode(enum.IntEnum):
 
 class OnnxExporterError(RuntimeError):
     """Export failed."""
+
+
+class UnsupportedOperatorError(OnnxExporterError):
+    """An ember primitive has no ONNX conversion (torch.onnx's UnsupportedOperatorError)."""
 
 
 def is_in_onnx_export() -> bool:
@@ -91,8 +94,14 @@ def export(
 ) -> ONNXProgram:
     """Trace `model(*args, **kwargs)` and write the ONNX model to `f` (a path or file object)
     when given; returns an ONNXProgram either way (torch 2.x's dynamo exporter does too)."""
-    import onnx
-    from onnx import helper
+    # lazy: `import ember.onnx` (as `import torch.onnx` in scripts) must not need the onnx package
+    try:
+        import onnx
+        from onnx import helper
+    except ImportError as e:
+        raise ImportError(
+            "ember.onnx.export needs the onnx package: pip install onnx (or the 'onnx' extra of ember)"
+        ) from e
 
     from ember.onnx import _graph, _symbolic
 

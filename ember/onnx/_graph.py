@@ -7,10 +7,7 @@ import numpy as np
 from onnx import TensorProto, helper, numpy_helper
 
 import ember
-
-
-class UnsupportedOperatorError(RuntimeError):
-    """An ember primitive has no ONNX conversion (torch.onnx's UnsupportedOperatorError)."""
+from ember.onnx import UnsupportedOperatorError
 
 
 class Builder:
