@@ -36,8 +36,6 @@ class Tensor:
         # torch.Tensor(2, 3) -> uninitialised float tensor; torch.Tensor([1, 2]) -> float tensor
         self = object.__new__(cls)
         device = kwargs.pop("device", None)
-        if device is None:
-            device = _backend.default_device[0]
         if kwargs:
             raise TypeError(f"Tensor() got unexpected keyword arguments {list(kwargs)}")
         xp = _backend.module_for(_backend.to_device(device))

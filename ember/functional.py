@@ -159,6 +159,7 @@ def as_tensor(data, dtype=None, device=None) -> Tensor:
         isinstance(data, np.ndarray)
         and (dtype is None or _dtype.to_dtype(dtype).np == data.dtype)
         and device is None
+        and _backend.default_device[0] is None
     ):
         return from_numpy(data)
     return tensor(data, dtype=dtype, device=device)

@@ -3,6 +3,7 @@ switches, against torch (CPU build)."""
 
 import warnings
 
+import numpy as np
 import pytest
 import torch
 
@@ -69,6 +70,10 @@ def test_default_device(lib):
             lib.zeros(2)
         with pytest.raises((RuntimeError, AssertionError), match="not compiled with CUDA enabled"):
             lib.nn.Linear(2, 3)
+        assert lib.Tensor(2, 3).device.type == "cpu"  # the legacy constructor ignores the default
+        assert lib.from_numpy(np.ones(2)).device.type == "cpu"
+        with pytest.raises((RuntimeError, AssertionError), match="not compiled with CUDA enabled"):
+            lib.as_tensor(np.ones(2))
         with lib.device("cpu"):  # a with-block overrides the default and restores it after
             assert lib.zeros(2).device.type == "cpu" and lib.tensor([1]).device.type == "cpu"
             assert lib.Tensor(2, 3).device.type == "cpu" and lib.arange(3).device.type == "cpu"
