@@ -148,3 +148,12 @@ def test_layer_norm_float32_backward_accuracy(offset, scale, d):
         assert e <= 2.5 * t + 1e-6, (e32, t32)
     if offset >= 100:  # the naive one-pass variance is far off here: the bound above catches it
         assert rel(_naive_layer_norm_grad(x, g, w), ref[1]) > 10 * t32[1] + 1e-6
+
+
+@pytest.mark.parametrize("dtype", ["int32", "int64", "bool", "uint8"])
+def test_integer_cast_does_not_require_grad(dtype):
+    for lib in (torch, ember):
+        x = lib.tensor([0.5, -1.5], requires_grad=True)
+        y = x.to(getattr(lib, dtype))
+        assert y.requires_grad is False and y.grad_fn is None
+        assert x.int().requires_grad is False and x.double().requires_grad is True
