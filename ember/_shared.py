@@ -27,11 +27,18 @@ class SharedBlock(mmap.mmap):
     key: tuple = ()
 
 
-def _map(fd: int, nbytes: int, name: str | None = None) -> SharedBlock:
+# Received file_descriptor blocks keep their descriptor (so they can be sent on) up to this many;
+# past it a received block closes it after mapping (a process that keeps thousands of received
+# batches would otherwise hit the open-files limit), and sending such a block sends a copy.
+MAX_HELD_RECEIVED = 512
+_held = [0]
+
+
+def _map(fd: int, nbytes: int, name: str | None = None, keep_fd: bool = True) -> SharedBlock:
     block = SharedBlock(fd, max(nbytes, 1))
     st = os.fstat(fd)
     block.key = (st.st_dev, st.st_ino)
-    if name is None:
+    if name is None and keep_fd:
         block.fd = fd
         weakref.finalize(block, os.close, fd)
     else:
@@ -39,6 +46,10 @@ def _map(fd: int, nbytes: int, name: str | None = None) -> SharedBlock:
         os.close(fd)
     _by_key[block.key] = block
     return block
+
+
+def _release_held() -> None:
+    _held[0] -= 1
 
 
 def new_block(nbytes: int, strategy: str | None = None) -> SharedBlock:
@@ -78,7 +89,12 @@ def attach_fd(fd: int, nbytes: int, key: tuple) -> SharedBlock:
     if block is not None:
         os.close(fd)
         return block
-    return _map(fd, nbytes)
+    if _held[0] >= MAX_HELD_RECEIVED:
+        return _map(fd, nbytes, keep_fd=False)
+    block = _map(fd, nbytes)
+    _held[0] += 1
+    weakref.finalize(block, _release_held)
+    return block
 
 
 def attach_name(name: str, nbytes: int, key: tuple) -> SharedBlock:

@@ -172,3 +172,35 @@ def test_dataloader_batches_through_shared_memory():
         assert [b[1].tolist() for b in batches] == [list(range(i, min(i + bs, 40))) for i in range(0, 40, bs)]
         assert np.array_equal(np.concatenate([b[0].numpy() for b in batches]), data.numpy())
         assert batches[0][0].is_shared() is shared and batches[0][0].dtype == ember.float32
+
+
+def _echo(q, r):
+    r.put(q.get())  # receive a tensor and send it straight back
+    q.get()
+
+
+def test_many_received_blocks_do_not_hold_descriptors(monkeypatch):
+    from ember import _shared
+
+    monkeypatch.setattr(_shared, "MAX_HELD_RECEIVED", 0)  # every received block closes its fd
+    ctx = mp.get_context("fork")
+    q, r = ctx.Queue(), ctx.Queue()
+    proc = ctx.Process(target=_echo, args=(q, r))
+    proc.start()
+    t = ember.arange(6.0).reshape(2, 3)
+    q.put(t)
+    back = r.get(timeout=60)  # the child re-sent a block whose descriptor it had closed: a copy
+    q.put("done")
+    proc.join(60)
+    assert proc.exitcode == 0
+    assert back.tolist() == t.tolist() and back.is_shared()
+    x = ember.ones(3).share_memory_()
+    from multiprocessing.reduction import ForkingPickler
+
+    blk = _shared.block_of(x._data)[0]
+    blk.fd, fd = None, blk.fd  # as a received block past the limit
+    try:
+        y = ForkingPickler.loads(ForkingPickler.dumps(x))
+        assert y.tolist() == [1.0, 1.0, 1.0] and y.is_shared()
+    finally:
+        blk.fd = fd

@@ -32,6 +32,7 @@ def by_value_below(nbytes: int) -> None:
 
 
 def reduce_tensor(t: ember.Tensor):
+    cls, requires_grad = type(t), t.requires_grad
     if t.requires_grad and not t.is_leaf:
         raise RuntimeError(_ERR_NON_LEAF)
     if t._data.nbytes < _by_value_below[0] and _shared.block_of(t._data) is None:
@@ -46,6 +47,9 @@ def reduce_tensor(t: ember.Tensor):
         t.share_memory_()
         found = _shared.block_of(t._data)
     block, offset = found
+    if block.fd is None and block.name is None:  # a received block that closed its descriptor
+        t = ember.Tensor._wrap(t._data.copy()).share_memory_()
+        block, offset = _shared.block_of(t._data)
     arr = t._data
     if block.fd is not None:
         handle = ("fd", reduction.DupFd(block.fd), len(block), block.key)
@@ -53,7 +57,7 @@ def reduce_tensor(t: ember.Tensor):
         handle = ("name", block.name, len(block), block.key)
     return (
         rebuild_tensor,
-        (type(t), handle, offset, arr.shape, arr.strides, arr.dtype.str, t.requires_grad),
+        (cls, handle, offset, arr.shape, arr.strides, arr.dtype.str, requires_grad),
     )
 
 
