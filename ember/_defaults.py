@@ -101,8 +101,24 @@ def set_deterministic_debug_mode(debug_mode) -> None:
     use_deterministic_algorithms(debug_mode != 0, warn_only=debug_mode == 1)
 
 
+def get_float32_matmul_precision() -> str:
+    """torch.get_float32_matmul_precision: 'highest' unless set (tied to backends.cuda.matmul)."""
+    from ember.backends import cuda  # lazy: ember.backends loads on first use (import time)
+
+    return cuda.get_float32_matmul_precision()
+
+
+def set_float32_matmul_precision(precision: str) -> None:
+    """torch.set_float32_matmul_precision: 'highest' | 'high' | 'medium'."""
+    from ember.backends import cuda  # lazy, as above
+
+    cuda.set_float32_matmul_precision(precision)
+
+
 __all__ = [
     "are_deterministic_algorithms_enabled",
+    "get_float32_matmul_precision",
+    "set_float32_matmul_precision",
     "get_default_device",
     "get_deterministic_debug_mode",
     "is_deterministic_algorithms_warn_only_enabled",

@@ -68,7 +68,7 @@ def set_float32_matmul_precision(precision: str) -> None:
             f"{precision} is not one of 'highest', 'high', or 'medium'; the current"
             "setFloat32MatmulPrecision call has no effect.",
             UserWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
         return
     _PRECISION[0] = precision
