@@ -333,6 +333,16 @@ def _pad(b, args, kw, out):
     return b.op("Pad", _v(b, x), b.ints(begin + end), b.const(value, dtype=out.dtype.np))
 
 
+@converts("IndexPad")
+def _index_pad(b, args, kw, out):
+    # reflect/replicate/circular padding and nearest resizing: one Gather per axis
+    x, maps = args
+    name = _v(b, x)
+    for ax, idx in maps:
+        name = b.op("Gather", name, b.const(ember._backend.to_numpy(idx).astype(np.int64)), axis=int(ax))
+    return name
+
+
 @converts("MaxPool")
 def _max_pool(b, args, kw, out):
     x, k, s, p, d, extra = args[:6]
@@ -420,6 +430,32 @@ def _layer_norm(b, args, kw, out):
     if bias is not None:
         y = b.op("Add", y, _v(b, bias))
     return y
+
+
+@converts("GroupNorm")
+def _group_norm(b, args, kw, out):
+    # y = (x - mean_g) / sqrt(var_g + eps) * w_c + b_c, composed (GroupNormalization changed meaning in opset 21)
+    x, w, bias, groups, eps = args
+    dt = out.dtype.np
+    xs = _v(b, x)
+    g = b.op("Reshape", xs, b.ints([0, int(groups), -1]))
+    mean = _reduce_name(b, "ReduceMean", g, [2])
+    d = b.op("Sub", g, mean)
+    var = _reduce_name(b, "ReduceMean", b.op("Mul", d, d), [2])
+    y = b.op("Div", d, b.op("Sqrt", b.op("Add", var, b.const(eps, dtype=dt))))
+    y = b.op("Reshape", y, b.op("Shape", xs))
+    cshape = b.ints([x.shape[1]] + [1] * (x.ndim - 2))
+    if w is not None:
+        y = b.op("Mul", y, b.op("Reshape", _v(b, w), cshape))
+    if bias is not None:
+        y = b.op("Add", y, b.op("Reshape", _v(b, bias), cshape))
+    return y
+
+
+def _reduce_name(b, op: str, x: str, axes: list) -> str:
+    if b.opset >= 18:
+        return b.op(op, x, b.ints(axes), keepdims=1)
+    return b.op(op, x, axes=axes, keepdims=1)
 
 
 @converts("Dropout")
