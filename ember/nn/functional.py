@@ -11,6 +11,7 @@ from ember._backend import of
 from ember._tensor import Tensor
 from ember.nn.functional_conv import *  # noqa: F401,F403,E402
 from ember.nn.functional_extra import *  # noqa: F401,F403,E402
+from ember.nn.functional_transpose import *  # noqa: F401,F403,E402
 from ember.ops import nn_ops as _ops
 
 
