@@ -74,6 +74,7 @@ from ember import _methods  # noqa: F401,E402
 from ember import autograd  # noqa: F401,E402
 from ember import linalg  # noqa: F401,E402
 from ember import cuda  # noqa: F401,E402
+from ember._defaults import *  # noqa: F401,F403,E402
 
 import builtins as _b  # noqa: E402
 
@@ -86,8 +87,16 @@ from ember._threads import get_num_threads, set_num_threads  # noqa: E402,F401
 # nn, optim, utils, vision and serialization (with save/load) load on first use (`ember.nn`,
 # `import ember.nn`, `ember.save`): `import ember` stays fast, as the import-time goal asks,
 # and the package's own namespace imports nothing above the core layers.
-_LAZY = ("nn", "optim", "utils", "vision", "serialization", "distributed", "distributions")
-_LAZY_NAMES = {"save": "serialization", "load": "serialization"}
+_LAZY = (
+    "nn", "optim", "utils", "vision", "serialization", "distributed", "distributions",
+    "multiprocessing", "onnx", "func", "testing", "backends", "accelerator",
+)  # fmt: skip
+_LAZY_NAMES = {
+    "save": "serialization",
+    "load": "serialization",
+    "get_float32_matmul_precision": "backends.cuda",
+    "set_float32_matmul_precision": "backends.cuda",
+}
 
 
 def __getattr__(name: str):

@@ -66,8 +66,19 @@ class device:
     def __reduce__(self):
         return (device, (self.type, self.index))
 
+    def __enter__(self) -> device:
+        # `with torch.device("cuda"):` makes it the factories' default device for the block
+        _device_stack.append(default_device[0])
+        default_device[0] = self
+        return self
+
+    def __exit__(self, *exc) -> None:
+        default_device[0] = _device_stack.pop()
+
 
 CPU = device("cpu")
+default_device = [None]  # torch.set_default_device's device; None = cpu (factories' fast path)
+_device_stack: list = []  # defaults saved by `with device(...)` blocks
 
 
 def to_device(d) -> device:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ember import creation
+from ember import _shared, creation
 from ember._tensor import Tensor
 from ember.autograd import graph_math
 from ember.autograd.backward import tensor_backward
@@ -157,6 +157,8 @@ OTHER_METHODS = {
     "new_empty": creation.new_empty,
     "new_full": creation.new_full,
     "new_tensor": creation.new_tensor,
+    "share_memory_": _shared.share_memory_,
+    "is_shared": _shared.is_shared,
 }
 
 # Fast paths bound over a general method: `t.add_(x)` with no graph to record writes straight

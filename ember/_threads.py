@@ -9,6 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 _MIN_ITEMS = 1 << 16  # below this, thread hand-off costs more than it saves
 _state = {"threads": None, "pool": None}
+# a forked child (multiprocessing, DataLoader workers) has none of the parent's pool threads
+os.register_at_fork(after_in_child=lambda: _state.update(pool=None))
 
 
 def _default_threads() -> int:

@@ -19,6 +19,8 @@ def _dt(dtype, default=None):
 
 
 def _finish(arr, dtype, device, requires_grad):
+    if device is None:
+        device = _backend.default_device[0]
     if device is not None:
         dev = _backend.to_device(device)
         if dev.type == "cuda":
@@ -156,6 +158,7 @@ def as_tensor(data, dtype=None, device=None) -> Tensor:
         isinstance(data, np.ndarray)
         and (dtype is None or _dtype.to_dtype(dtype).np == data.dtype)
         and device is None
+        and _backend.default_device[0] is None
     ):
         return from_numpy(data)
     return tensor(data, dtype=dtype, device=device)
@@ -526,7 +529,7 @@ def randint_like(
 
 def _dev(t):
     d = t.device
-    return None if d.type == "cpu" else d
+    return None if d.type == "cpu" and _backend.default_device[0] is None else d
 
 
 def _new_factory(fn):

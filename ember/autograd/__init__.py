@@ -13,6 +13,7 @@ from ember.autograd.grad_mode import (
     set_grad_enabled,
 )
 from ember.autograd.gradcheck import gradcheck, gradgradcheck
+from ember.autograd.variable import Variable  # noqa: F401
 
 __all__ = [
     "backward",

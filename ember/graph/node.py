@@ -19,7 +19,7 @@ _ERR_FREED = (
     "graph a second time or if you need to access saved intermediate values after calling backward."
 )
 
-tracer = [None]  # set by utils.tensorboard's graph recorder: tracer[0].record(node_cls, args, out)
+tracer = [None]  # set by add_graph / onnx.export recorders: tracer[0].record(node_cls, args, out, kw)
 
 
 class Function:
@@ -76,7 +76,7 @@ class Function:
         if cls.takes_batch_last:
             flag_batch_last(res)
         if tracer[0] is not None:
-            tracer[0].record(cls, args, res)
+            tracer[0].record(cls, args, res, kw)
         return res
 
     def __init_subclass__(cls, **kw) -> None:

@@ -16,6 +16,8 @@ def result_dtype(*vals) -> _dtype.dtype:
     dim = zero = None
     scal = None
     for v in vals:
+        if isinstance(v, np.generic):
+            v = py_scalar(v)
         if isinstance(v, _SCALARS):
             c = _dtype.category(v)
             if scal is None or c > scal:
@@ -91,7 +93,16 @@ _F32_SCALARS: dict = {}
 _F64_SCALARS: dict = {}
 
 
+def py_scalar(v):
+    """A NumPy scalar as the Python number torch's argument parser makes of it: np.integer ->
+    int, any other (np.floating, np.bool_, np.complexfloating) -> float. So np.float64(2.0)
+    meets a float32 tensor as a weak scalar, as in torch (NumPy would upcast to float64)."""
+    return int(v) if isinstance(v, np.integer) else float(v)
+
+
 def _cast(v, rt):
+    if isinstance(v, np.generic):
+        return py_scalar(v)
     if isinstance(v, _SCALARS):
         return v  # NumPy 2 treats Python scalars as weak, like torch
     if v.dtype != rt:

@@ -36,6 +36,8 @@ def to(self: Tensor, *args, **kwargs) -> Tensor:
     dev = None if device is None else _backend.to_device(device)
     if (dt is None or dt is self.dtype) and (dev is None or dev == self.device) and not copy:
         return self
+    if dt is not None and not (dt.is_floating_point or dt.is_complex):
+        return ToCopy.apply(self.detach(), dt, dev)  # integer tensors never require grad (torch)
     return ToCopy.apply(self, dt, dev)
 
 

@@ -156,7 +156,7 @@ class Hardtanh(Function):
     @staticmethod
     def backward(ctx, g):
         (inside,) = ctx.saved
-        return of(g).where(inside, g, 0.0 * g), None, None
+        return of(g).where(inside, g, 0), None, None  # masked: NaN/inf gradients give 0 outside
 
 
 class Prelu(Function):

@@ -12,6 +12,7 @@ import numpy as np
 
 from ember._tensor import Tensor
 from ember.graph.grad_mode import _state as _grad_enabled
+from ember.ops._promote import py_scalar
 from ember.ops.compare import eq, ne
 from ember.ops.inplace import write_inplace
 from ember.ops.linalg import MatMul
@@ -66,6 +67,8 @@ def inplace_method(general, ufunc):
 
 
 def as_tensor(o):
+    if isinstance(o, np.generic):  # a NumPy scalar is a Python number to torch
+        return py_scalar(o)
     return Tensor._wrap(o) if isinstance(o, np.ndarray) else o
 
 

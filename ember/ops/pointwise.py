@@ -391,18 +391,18 @@ class Clamp(Function):
     def backward(ctx, g):
         a, lo, hi = ctx.saved
         n = ctx.needs_input_grad
-        keep = 1
-        if lo is not None:
-            keep = keep * (a >= lo)
+        xp = of(g)
+        # torch masks (where), it does not multiply: a NaN/inf gradient gives exactly 0 where clamped
+        keep = (a >= lo) if lo is not None else None
         if hi is not None:
-            keep = keep * (a <= hi)
-        ga = unbroadcast(g * keep, ctx.sa) if n[0] else None
+            keep = (a <= hi) if keep is None else keep & (a <= hi)
+        ga = unbroadcast(xp.where(keep, g, 0), ctx.sa) if n[0] else None
         both = lo is not None and hi is not None
         glo = ghi = None
         if len(n) > 1 and n[1]:
-            glo = unbroadcast(g * ((a < lo) * (lo < hi) if both else (a < lo)), ctx.sl)
+            glo = unbroadcast(xp.where((a < lo) & (lo < hi) if both else (a < lo), g, 0), ctx.sl)
         if len(n) > 2 and n[2]:
-            ghi = unbroadcast(g * ((a > hi) + (hi < lo) > 0 if both else (a > hi)), ctx.sh)
+            ghi = unbroadcast(xp.where((a > hi) | (hi < lo) if both else (a > hi), g, 0), ctx.sh)
         return ga, glo, ghi
 
 

@@ -4,8 +4,8 @@ from ember.utils import data  # noqa: F401
 
 
 def __getattr__(name: str):
-    if name == "tensorboard":
+    if name in ("tensorboard", "checkpoint"):
         import importlib
 
-        return importlib.import_module("ember.utils.tensorboard")
+        return importlib.import_module(f"ember.utils.{name}")
     raise AttributeError(f"module 'ember.utils' has no attribute {name!r}")

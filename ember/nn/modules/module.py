@@ -660,4 +660,10 @@ class Module:
         return main + ")"
 
     def share_memory(self) -> Module:
+        """Move parameters, their gradients and buffers into shared memory (in place), so
+        processes started after this (or sent the module) update the same storage (Hogwild)."""
+        for t in list(self.parameters()) + list(self.buffers()):
+            t.share_memory_()
+            if t.grad is not None:
+                t.grad.share_memory_()
         return self

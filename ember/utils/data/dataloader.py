@@ -19,6 +19,7 @@ import numpy as np
 
 from ember import _sampling, cuda
 from ember._tensor import Tensor
+from ember.multiprocessing import reductions as _reductions
 from ember.utils.data import _worker
 from ember.utils.data._collate import default_collate, default_convert
 from ember.utils.data.dataset import Dataset, IterableDataset, Subset, TensorDataset
@@ -317,6 +318,13 @@ class _SingleProcessIter(_BaseIter):
         return self._fetcher.fetch(index)
 
 
+def _shm_worker_loop(*args: Any) -> None:
+    """A worker process: batches of 1 MiB and more come back through shared memory
+    (ember.multiprocessing), smaller ones by value, which is cheaper for them."""
+    _reductions.by_value_below(1 << 20)
+    _worker.worker_loop(*args)
+
+
 class _MultiProcessIter(_BaseIter):
     """Workers get (task index, batch indices) round-robin; results come back in order."""
 
@@ -341,7 +349,7 @@ class _MultiProcessIter(_BaseIter):
             iq = ctx.Queue()
             iq.cancel_join_thread()
             w = ctx.Process(
-                target=_worker.worker_loop,
+                target=_shm_worker_loop,
                 args=(
                     factory,
                     loader.dataset,

@@ -78,6 +78,25 @@ class StackDataset(Dataset):
             return {k: d[index] for k, d in self.datasets.items()}
         return tuple(d[index] for d in self.datasets)
 
+    def __getitems__(self, indices: list) -> list:
+        """A batch of samples, through each dataset's own __getitems__ where it has one."""
+
+        def column(d) -> list:
+            if not callable(getattr(d, "__getitems__", None)):
+                return [d[i] for i in indices]
+            items = d.__getitems__(indices)
+            if len(items) != len(indices):
+                raise ValueError(
+                    f"Nested dataset's output size mismatch. Expected {len(indices)}, got {len(items)}"
+                )
+            return items
+
+        if isinstance(self.datasets, dict):
+            cols = {k: column(d) for k, d in self.datasets.items()}
+            return [{k: c[j] for k, c in cols.items()} for j in range(len(indices))]
+        cols = [column(d) for d in self.datasets]
+        return [tuple(c[j] for c in cols) for j in range(len(indices))]
+
     def __len__(self) -> int:
         return self._length
 

@@ -98,7 +98,7 @@ class GraphRecorder:
         if self.stack:
             self.stack.pop()
 
-    def record(self, fn_cls, args, out) -> None:
+    def record(self, fn_cls, args, out, kw=None) -> None:
         scope = self.stack[-1] if self.stack else self.root
         kind = aten_kind(fn_cls)
         inputs = [self._source(t, scope) for t in _tensors(args)]

@@ -1,0 +1,101 @@
+"""The recorder set as `autograd.function.tracer[0]` during export, and the graph builder the
+op converters (_symbolic.py) write ONNX nodes into."""
+
+from __future__ import annotations
+
+import numpy as np
+from onnx import TensorProto, helper, numpy_helper
+
+import ember
+from ember.onnx import UnsupportedOperatorError
+
+
+class Builder:
+    """Nodes, initializers and names of the graph under construction."""
+
+    def __init__(self, opset: int) -> None:
+        self.opset = opset
+        self.nodes: list = []
+        self.initializers: list = []
+        self.names: dict[int, str] = {}  # id(tensor) -> value name
+        self.keep: list = []  # tensors whose ids are in `names` stay alive
+        self.dynamic: dict[int, dict[int, str]] = {}  # id(input tensor) -> {dim: symbolic name}
+        self.param_names: dict[int, str] = {}
+        self.by_array: dict[int, str] = {}  # id(tensor._data) -> name, for raw-array arguments
+        self._count = 0
+
+    def fresh(self, hint: str) -> str:
+        self._count += 1
+        return f"/{hint}_{self._count}"
+
+    def node(self, op: str, inputs: list[str], n_out: int = 1, **attrs) -> list[str]:
+        outs = [self.fresh(op) for _ in range(n_out)]
+        self.nodes.append(helper.make_node(op, inputs, outs, name=outs[0].lstrip("/"), **attrs))
+        return outs
+
+    def op(self, op: str, *inputs: str, **attrs) -> str:
+        return self.node(op, list(inputs), 1, **attrs)[0]
+
+    def const(self, value, dtype=None, hint: str = "const") -> str:
+        arr = np.asarray(value, dtype=dtype)
+        name = self.fresh(hint)
+        self.initializers.append(numpy_helper.from_array(arr, name))
+        return name
+
+    def ints(self, values) -> str:
+        return self.const(np.asarray(list(values), dtype=np.int64), hint="ints")
+
+    def value(self, x, like=None) -> str:
+        """The graph name for a Tensor argument (a constant when no traced op made it), or a
+        constant for a Python number (in `like`'s dtype, as the op's promotion gives)."""
+        if isinstance(x, ember.Tensor):
+            key = id(x)
+            if key not in self.names:
+                arr = ember._backend.to_numpy(x.detach()._data)
+                name = self.param_names.get(key) or self.fresh("const")
+                self.initializers.append(numpy_helper.from_array(np.ascontiguousarray(arr), name))
+                self.names[key] = name
+                self.keep.append(x)
+            return self.names[key]
+        if isinstance(x, np.ndarray):  # a primitive given a traced tensor's array (embedding's indices)
+            return self.by_array.get(id(x)) or self.const(x)
+        dt = like.dtype.np if isinstance(like, ember.Tensor) else None
+        return self.const(x, dtype=dt)
+
+    def bind(self, t, name: str) -> None:
+        self.names[id(t)] = name
+        self.by_array[id(t._data)] = name
+        self.keep.append(t)
+
+    def is_dynamic(self, t, dim: int) -> bool:
+        return dim in self.dynamic.get(id(t), {})
+
+
+def elem_type(dtype) -> int:
+    return helper.np_dtype_to_tensor_dtype(np.dtype(dtype.np))
+
+
+def value_info(name: str, t, dims: dict[int, str]):
+    shape = [dims.get(i, s) for i, s in enumerate(t.shape)]
+    return helper.make_tensor_value_info(name, elem_type(t.dtype), shape)
+
+
+class Recorder:
+    """tracer protocol: scopes from Module.__call__ (unused) and one `record` per primitive."""
+
+    def __init__(self, builder: Builder, convert) -> None:
+        self.b = builder
+        self.convert = convert
+
+    def push_scope(self, module) -> None:
+        pass
+
+    def pop_scope(self, module) -> None:
+        pass
+
+    def record(self, fn_cls, args, out, kw=None) -> None:
+        name = self.convert(self.b, fn_cls, args, kw or {}, out)
+        self.b.bind(out, name)
+
+
+__all__ = ["Builder", "Recorder", "TensorProto", "UnsupportedOperatorError", "elem_type", "value_info"]

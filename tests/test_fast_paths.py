@@ -1,0 +1,260 @@
+"""Each named fast path against the general path it shortcuts (its oracle): same values, same
+gradients, same version records and the same errors. Plus the bugs the split exposed, against
+torch: the implicit backward seed of a NaN loss, and version records keeping activations alive."""
+
+from __future__ import annotations
+
+import gc
+import itertools
+import weakref
+
+import numpy as np
+import pytest
+import torch
+
+import ember
+from ember.graph import engine
+from ember.ops import operators
+from ember.ops.inplace import write_inplace
+from ember.ops.linalg import MatMul
+from ember.ops.pointwise import Add, Div, Mul, Pow, Sub
+
+
+def _leaves(seed: int, shapes, requires=(True, True)):
+    rng = np.random.default_rng(seed)
+    return [
+        ember.tensor(rng.standard_normal(s).astype(np.float32) + 2.0, requires_grad=r)
+        for s, r in zip(shapes, requires)
+    ]
+
+
+def _outcome(fn):
+    """(value, grads, grad_fn name) or the exception type and message."""
+    try:
+        a, b, out = fn()
+    except Exception as e:  # the fast path must raise exactly what the general path raises
+        return type(e), str(e)
+    name = out.grad_fn.name() if out.grad_fn is not None else None
+    if out.requires_grad:
+        out.sum().backward()
+    grads = [None if t.grad is None else t.grad.numpy().copy() for t in (a, b) if isinstance(t, ember.Tensor)]
+    return out.detach().numpy().copy(), grads, name
+
+
+@pytest.mark.parametrize("cls", [Add, Sub, Mul, Div, Pow])
+@pytest.mark.parametrize("shapes", [((3, 4), (3, 4)), ((3, 4), (4,)), ((1, 4), (3, 1)), ((3,), (2, 3))])
+@pytest.mark.parametrize("requires", list(itertools.product([True, False], repeat=2)))
+def test_apply_binary_matches_apply(cls, shapes, requires):
+    def run(path):
+        def fn():
+            a, b = _leaves(0, shapes, requires)
+            return a, b, getattr(cls, path)(a, b)
+
+        return fn
+
+    fast, general = _outcome(run("apply_binary")), _outcome(run("apply"))
+    assert type(fast) is type(general)
+    if isinstance(general[0], type):
+        assert fast == general
+        return
+    np.testing.assert_array_equal(fast[0], general[0])
+    assert fast[2] == general[2]
+    for f, g in zip(fast[1], general[1]):
+        assert (f is None) == (g is None)
+        if f is not None:
+            np.testing.assert_array_equal(f, g)
+
+
+@pytest.mark.parametrize("cls", [Add, Mul, Pow, Div])
+@pytest.mark.parametrize("number", [2, 0.5, -1.5, 0])
+def test_apply_binary_with_a_number_matches_apply(cls, number):
+    def run(path):
+        def fn():
+            (a,) = _leaves(1, [(5,)], (True,))
+            return a, number, getattr(cls, path)(a, number)
+
+        return fn
+
+    fast, general = _outcome(run("apply_binary")), _outcome(run("apply"))
+    np.testing.assert_array_equal(fast[0], general[0])
+    np.testing.assert_array_equal(fast[1][0], general[1][0])
+
+
+def test_apply_binary_matmul_and_shape_errors_match_apply():
+    def run(path, sa, sb):
+        def fn():
+            a, b = _leaves(2, [sa, sb])
+            return a, b, getattr(MatMul, path)(a, b)
+
+        return fn
+
+    for sa, sb in [((3, 4), (4, 2)), ((3, 4), (3, 2)), ((2, 3, 4), (4, 5))]:
+        fast, general = _outcome(run("apply_binary", sa, sb)), _outcome(run("apply", sa, sb))
+        assert type(fast[0]) is type(general[0])
+        if isinstance(general[0], type):
+            assert fast == general
+        else:
+            np.testing.assert_array_equal(fast[0], general[0])
+
+
+@pytest.mark.parametrize("path", ["apply_binary", "apply"])
+def test_version_records_of_both_paths_catch_inplace_changes(path):
+    a, b = _leaves(3, [(4,), (4,)])
+    y = getattr(Mul, path)(a * 1, b)  # Mul saves both inputs
+    src = y.grad_fn._versions
+    assert src is not None and all(r is not None for r in src)
+    with ember.no_grad():
+        b.add_(1)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.sum().backward()
+
+
+def _random_graph(lib, seed: int):
+    """A random DAG of elementwise ops over three leaves, with fan-in and reuse."""
+    rng = np.random.default_rng(seed)
+    leaves = [lib.tensor(rng.standard_normal(4).astype(np.float32), requires_grad=True) for _ in range(3)]
+    nodes = list(leaves)
+    for _ in range(8):
+        x, y = nodes[rng.integers(len(nodes))], nodes[rng.integers(len(nodes))]
+        op = rng.integers(4)
+        nodes.append(x * y if op == 0 else x + y if op == 1 else (x * 0.5).tanh() if op == 2 else x - y * 2)
+    return leaves, sum(n.sum() for n in nodes[3:])
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_single_root_backward_matches_general_engine(seed):
+    la, loss_a = _random_graph(ember, seed)
+    engine.run_backward_single_root(loss_a.grad_fn, engine.seed_grad(loss_a._data), False)
+    lb, loss_b = _random_graph(ember, seed)
+    engine.run_backward_general([loss_b], [engine.seed_grad(loss_b._data)], False, False)
+    assert any(x.grad is not None for x in la)
+    for x, y in zip(la, lb):
+        assert (x.grad is None) == (y.grad is None)  # a leaf the random graph did not use
+        if x.grad is not None:
+            np.testing.assert_allclose(x.grad.numpy(), y.grad.numpy(), rtol=1e-5)  # summation order
+
+
+def test_leaf_accumulation_fast_path_matches_general_accumulate():
+    x = ember.ones(3, requires_grad=True)
+    (x * 2).sum().backward()
+    first = x.grad
+    v0 = first._version
+    (x * 3).sum().backward()  # fast path: in place into the existing .grad, version bumped
+    assert x.grad is first and first._version == v0 + 1
+    np.testing.assert_array_equal(x.grad.numpy(), [5, 5, 5])
+    y = ember.ones(3, requires_grad=True)
+    engine._accumulate(y, np.full(3, 2.0, np.float32), False)
+    engine._accumulate(y, np.full(3, 3.0, np.float32), False)
+    np.testing.assert_array_equal(y.grad.numpy(), x.grad.numpy())
+
+
+def test_leaf_accumulation_into_a_read_only_grad_takes_the_general_path():
+    x = ember.ones(2, requires_grad=True)
+    x.grad = ember.from_numpy(np.zeros(2, np.float32))
+    x.grad._data.flags.writeable = False
+    (x * 2).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [2, 2])
+
+
+@pytest.mark.parametrize("ufunc_name", ["add_", "sub_", "mul_", "div_"])
+@pytest.mark.parametrize(
+    "other",
+    [2.0, 3, "tensor", "tensor64", "broadcast", "bad_shape"],
+)
+def test_direct_inplace_matches_the_general_inplace_path(ufunc_name, other):
+    def make():
+        a = ember.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+        if other == "tensor":
+            o = ember.tensor([[0.5, 1.5, 2.5], [1.0, 2.0, 4.0]])
+        elif other == "tensor64":
+            o = ember.tensor([[0.5, 1.5, 2.5], [1.0, 2.0, 4.0]], dtype=ember.float64)
+        elif other == "broadcast":
+            o = ember.tensor([1.0, 2.0, 4.0])
+        elif other == "bad_shape":
+            o = ember.tensor([1.0, 2.0])
+        else:
+            o = other
+        return a, o
+
+    cls = {"add_": Add, "sub_": Sub, "mul_": Mul, "div_": Div}[ufunc_name]
+    uf = {"add_": np.add, "sub_": np.subtract, "mul_": np.multiply, "div_": np.true_divide}[ufunc_name]
+
+    def fast():
+        a, o = make()
+        r = operators.direct_inplace(a, o, uf)
+        if r is None:  # declined: the general path
+            r = write_inplace(a, cls.apply(a, o))
+        return r
+
+    def general():
+        a, o = make()
+        return write_inplace(a, cls.apply(a, o))
+
+    def outcome(fn):
+        try:
+            r = fn()
+            return r.numpy().copy(), r._version, r.dtype
+        except Exception as e:
+            return type(e), str(e)
+
+    f, g = outcome(fast), outcome(general)
+    assert type(f[0]) is type(g[0])
+    if isinstance(g[0], type):
+        assert f == g
+    else:
+        np.testing.assert_array_equal(f[0], g[0])
+        assert f[1:] == g[1:]
+
+
+def test_tensor_backward_fast_path_matches_autograd_backward():
+    a = ember.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    b = ember.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    ((a * a).sum() * 2).backward()  # fast path
+    ember.autograd.backward([(b * b).sum() * 2])  # general path
+    np.testing.assert_array_equal(a.grad.numpy(), b.grad.numpy())
+
+
+@pytest.mark.parametrize("mode", ["fast", "inputs", "create_graph", "autograd.grad"])
+def test_nan_loss_seeds_backward_with_one_as_torch(mode):
+    def run(lib):
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        loss = (x + float("nan")).sum() + (x * 3).sum()  # NaN loss, finite gradient (4)
+        if mode == "fast":
+            loss.backward()
+            return x.grad
+        if mode == "inputs":
+            loss.backward(inputs=[x])
+            return x.grad
+        if mode == "create_graph":
+            loss.backward(create_graph=True)
+            return x.grad.detach()
+        return lib.autograd.grad(loss, [x])[0]
+
+    e, t = run(ember), run(torch)
+    np.testing.assert_array_equal(e.numpy(), t.numpy())  # NaN where torch has NaN, not everywhere
+
+
+def test_version_records_keep_no_activation_alive():
+    x = ember.randn(64, 64, requires_grad=True)
+    a = x * 2
+    y = a.sin()
+    loss = (y * y).sum()
+    ref = weakref.ref(a)
+    del a
+    gc.collect()
+    loss.backward()
+    gc.collect()
+    assert ref() is None  # torch frees it too; `loss` (and history lists of losses) may live on
+    assert loss.grad_fn is not None
+
+
+def test_create_graph_rebuilds_saved_tensors_from_version_records():
+    for lib in (ember, torch):
+        x = lib.tensor([0.5, 1.5], requires_grad=True)
+        y = (x * 2).sin()  # Sin saves its (non-leaf) input
+        (g,) = lib.autograd.grad(y.sum(), [x], create_graph=True)
+        (gg,) = lib.autograd.grad(g.sum(), [x])
+        if lib is ember:
+            e = gg.numpy()
+        else:
+            np.testing.assert_allclose(e, gg.detach().numpy(), rtol=1e-6)
