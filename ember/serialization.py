@@ -454,6 +454,10 @@ def _read_storage(
         raise RuntimeError(
             f"ember.load: data record {brief(name)} is corrupt ({type(e).__name__}: {e})"
         ) from e
+    except MemoryError:
+        raise RuntimeError(
+            f"ember.load: cannot allocate memory to inflate data record {brief(name)} ({nbytes} bytes)"
+        ) from None
     if got != nbytes:
         raise RuntimeError(f"ember.load: data record {brief(name)} is truncated ({got} of {nbytes} bytes)")
     return arr.astype(np_dtype, copy=False)
