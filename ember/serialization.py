@@ -8,12 +8,16 @@ tensors as persistent ids ('storage', torch.FloatStorage, key, location, numel))
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import pickle
 import pickletools
+import re
 import secrets
+import socket
 import struct
+import sys
 import zipfile
 from collections.abc import Callable
 from typing import IO, Any
@@ -90,18 +94,67 @@ def _archive_name(f) -> str:
     return "archive"
 
 
+# temp files are named .<target>.ember-<host>-<pid>-<random>.tmp so that a later save can tell
+# the leftovers of a killed save (writer process gone) from a save in progress
+_HOST = hashlib.sha1(socket.gethostname().encode()).hexdigest()[:8]
+_TMP_RE = re.compile(r"\.ember-([0-9a-f]{8})-(\d+)-[0-9a-f]{8}\.tmp")
+_writing: set[str] = set()  # temp files this process is writing now
+
+
+def _temp_name(parent: str, base: str) -> str:
+    return os.path.join(parent, f".{base}.ember-{_HOST}-{os.getpid()}-{secrets.token_hex(4)}.tmp")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
+
+
+def _remove_stale_temps(parent: str, base: str) -> None:
+    """Delete temp files an interrupted save to <parent>/<base> left behind: only files named
+    like our temp files for this target, written on this host by a process that no longer runs
+    (or by this process, outside a save in progress). A finished checkpoint is never touched."""
+    prefix = f".{base}"
+    try:
+        names = os.listdir(parent)
+    except OSError:
+        return
+    for name in names:
+        if not name.startswith(prefix):
+            continue
+        m = _TMP_RE.fullmatch(name[len(prefix) :])
+        if m is None or m.group(1) != _HOST:
+            continue
+        path = os.path.join(parent, name)
+        pid = int(m.group(2))
+        if (pid == os.getpid() and path not in _writing) or (pid != os.getpid() and not _pid_alive(pid)):
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+
+
 def _atomic_write(path: str, write: Callable) -> None:
     target = os.path.realpath(path)  # write through symlinks, like open() would
     parent = os.path.dirname(target) or "."
+    base = os.path.basename(target)
     if not os.path.isdir(parent):
         raise RuntimeError(f"Parent directory {os.path.dirname(path) or '.'} does not exist.")
     while True:
-        tmp = os.path.join(parent, f".{os.path.basename(target)}.{secrets.token_hex(4)}.tmp")
+        tmp = _temp_name(parent, base)
+        _writing.add(tmp)  # before it exists: another thread's cleanup must not take it
         try:  # O_EXCL: never clobber; mode 0o666 lets the umask decide, as open() does
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
             break
-        except FileExistsError:
-            continue
+        except BaseException:
+            _writing.discard(tmp)
+            if not isinstance(sys.exc_info()[1], FileExistsError):
+                raise
     try:
         with os.fdopen(fd, "wb") as fp:
             write(fp)
@@ -116,6 +169,10 @@ def _atomic_write(path: str, write: Callable) -> None:
         except OSError:
             pass
         raise
+    finally:
+        _writing.discard(tmp)
+    # only after the new checkpoint is in place: a stale temp may hold the newest finished data
+    _remove_stale_temps(parent, base)
 
 
 def _write_zip(fp, name: str, pkl: bytes, table: StorageTable, byteorder: bool) -> None:
