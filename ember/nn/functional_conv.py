@@ -327,14 +327,31 @@ def batch_norm(
 ) -> Tensor:
     """Normalise over (N, *spatial) per channel; in training, update the running buffers in place
     with the batch mean and the unbiased batch variance."""
+    if input.dim() < 2:
+        n = max(input.dim(), 1)
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got 1)")
+    channels = input.shape[1]
+    for name, t in (
+        ("running_mean", running_mean),
+        ("running_var", running_var),
+        ("weight", weight),
+        ("bias", bias),
+    ):
+        if t is not None and t.numel() != channels:
+            raise RuntimeError(f"{name} should contain {channels} elements not {t.numel()}")
     if training:
-        size = input.numel() // input.shape[1] if input.dim() > 1 else 0
-        if size <= 1:
+        if input.shape[0] * math.prod(input.shape[2:]) == 1:
             raise ValueError(
                 f"Expected more than 1 value per channel when training, got input size {input.shape}"
             )
     elif running_mean is None or running_var is None:
         raise RuntimeError("running_mean and running_var must be defined in evaluation mode")
+    if input.numel() == 0:  # torch: an empty batch normalises to an empty batch, stats untouched
+        view = (1, channels) + (1,) * (input.dim() - 2)
+        out = input * 1
+        if weight is not None:
+            out = out * weight.reshape(view)
+        return out + bias.reshape(view) if bias is not None else out
     rm = running_mean._data if running_mean is not None else None
     rv = running_var._data if running_var is not None else None
     stats: list = []

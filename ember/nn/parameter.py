@@ -15,6 +15,8 @@ class Parameter(Tensor):
             from ember.functional import empty
 
             data = empty(0)
+        if requires_grad and not (data.dtype.is_floating_point or data.dtype.is_complex):
+            raise RuntimeError("Only Tensors of floating point and complex dtype can require gradients")
         _init(self, data._data, bool(requires_grad))
         return self
 
