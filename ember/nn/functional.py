@@ -391,8 +391,8 @@ def cross_entropy(
     C = input.shape[1] if input.ndim >= 2 else input.shape[0]
     _check_weight(weight, C)
     if target.is_floating_point() and tuple(target.shape) == tuple(input.shape):  # class probabilities
-        if target.dtype is not input.dtype:
-            raise RuntimeError(f"expected scalar type {_tname(input)} but found {_tname(target)}")
+        if target.dtype is not input.dtype:  # torch computes in the promoted dtype
+            input, target = _promote_pair(input, target)
         coef = _rows(target.detach())._data
         if label_smoothing > 0.0:
             coef = coef * (1.0 - label_smoothing) + label_smoothing / C
