@@ -277,7 +277,7 @@ def _build(u):
 
 def _append_to(u, items: list) -> None:
     target = u.top()
-    if type(target) is not list:
+    if type(target) is not list or u.made.get(id(target)) is not target:
         raise pickle.UnpicklingError(
             f"corrupt checkpoint: can only append to lists, got {type(target).__name__}"
         )
@@ -309,7 +309,7 @@ def _setitems_on(u, pairs: list) -> None:
 def _additems(u):
     items = u.pop_mark()
     target = u.top()
-    if type(target) is not set:
+    if type(target) is not set or u.made.get(id(target)) is not target:
         raise pickle.UnpicklingError(
             f"corrupt checkpoint: can only add items to sets, got {type(target).__name__}"
         )

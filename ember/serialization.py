@@ -395,6 +395,11 @@ def _check_record(info: zipfile.ZipInfo, archive_size: int) -> None:
             f"{info.header_offset} but the archive has only {archive_size} bytes (corrupt directory)"
         )
     stored = info.compress_type == zipfile.ZIP_STORED
+    if stored and info.file_size != info.compress_size:
+        raise RuntimeError(
+            f"ember.load: stored record {name} claims {info.file_size} bytes but occupies "
+            f"{info.compress_size} (corrupt directory)"
+        )
     limit = info.compress_size if stored else info.compress_size * _MAX_DEFLATE_RATIO + 64
     if info.file_size > limit:
         raise RuntimeError(
