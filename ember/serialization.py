@@ -290,7 +290,10 @@ class _LoadContext:
         """Move a freshly read CPU storage to where `map_location` says."""
         ml = self.map_location
         if callable(ml) and not isinstance(ml, (str, _backend.device)):
-            out = ml(Storage(array, location), location)
+            try:
+                out = ml(Storage(array, location), location)
+            except Exception as e:  # the caller's own error, not the file's: let it through as is
+                raise _CallerError(e) from e
             if out is not None:
                 if not isinstance(out, Storage):
                     raise TypeError(f"map_location must return a storage or None, got {type(out).__name__}")
@@ -317,6 +320,8 @@ def _load_file(fp, ctx: _LoadContext):
     contents is a RuntimeError or pickle.UnpicklingError naming the problem (docs/security.md)."""
     try:
         return _load_any(fp, ctx)
+    except _CallerError as e:
+        raise e.error from None
     except (RuntimeError, pickle.UnpicklingError):
         raise
     except MemoryError:
@@ -327,6 +332,15 @@ def _load_file(fp, ctx: _LoadContext):
         if not ctx.weights_only or isinstance(e, (FileNotFoundError, PermissionError, IsADirectoryError)):
             raise
         raise RuntimeError(f"ember.load: corrupt checkpoint ({type(e).__name__}: {brief(str(e))})") from e
+
+
+class _CallerError(Exception):
+    """An exception raised by the caller's map_location callable, carried past the wrapping of
+    file errors."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 def _file_size(fp) -> int:

@@ -112,3 +112,15 @@ def test_corrupt_files_raise_documented_errors_only():
             except (RuntimeError, pickle.UnpicklingError) as e:
                 kinds.add(type(e).__name__)
     assert kinds <= {"RuntimeError", "UnpicklingError"} and kinds
+
+
+def test_map_location_errors_are_the_callers_not_wrapped():
+    buf = io.BytesIO()
+    ember.save({"w": ember.ones(2)}, buf)
+
+    def refuse(storage, location):
+        raise KeyError("no such device here")
+
+    buf.seek(0)
+    with pytest.raises(KeyError, match="no such device here"):
+        ember.load(buf, map_location=refuse)
