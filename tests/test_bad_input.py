@@ -140,6 +140,12 @@ ROWS = {
         L.randn(2, 4), L.zeros(3), L.ones(3)
     ),
     "layernorm_shape": lambda L: L.nn.LayerNorm(4)(L.randn(2, 3)),
+    "layernorm_int": lambda L: L.nn.functional.layer_norm(L.ones(2, 3, dtype=L.long), (3,)),
+    "batchnorm_int": lambda L: L.nn.BatchNorm1d(3)(L.ones(2, 3, dtype=L.long)),
+    "batchnorm_one_value_wrong_channels": lambda L: L.nn.BatchNorm1d(3)(L.randn(1, 4)),
+    "avg_pool_int_keeps_dtype": lambda L: L.nn.functional.avg_pool2d(L.ones(1, 1, 2, 2, dtype=L.long), 2),
+    "linear_int_input": lambda L: L.nn.Linear(3, 2)(L.ones(2, 3, dtype=L.long)),
+    "conv_int_input": lambda L: L.nn.Conv2d(1, 1, 2)(L.ones(1, 1, 3, 3, dtype=L.long)),
     "dropout_p": lambda L: L.nn.Dropout(1.5),
     "maxpool_kernel_too_big": lambda L: L.nn.MaxPool2d(5)(L.randn(1, 1, 3, 3)),
     # -- optimizers ---------------------------------------------------------------------------
