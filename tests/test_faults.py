@@ -22,7 +22,11 @@ ENV = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("P
 
 def _run(code: str, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code), *args], env=ENV, capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", textwrap.dedent(code), *args],
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -107,6 +111,23 @@ def test_summary_writer_flushes_when_garbage_collected(tmp_path):
     del w
     gc.collect()
     assert files[0].stat().st_size > size_before
+
+
+def test_file_writer_flushes_when_garbage_collected(tmp_path):
+    pytest.importorskip("tensorboard")
+    import gc
+
+    from tensorboard.compat.proto.event_pb2 import Event
+
+    from ember.utils.tensorboard.writer import FileWriter
+
+    fw = FileWriter(tmp_path, max_queue=1000, flush_secs=1000)
+    fw.add_event(Event(step=1))
+    (path,) = tmp_path.glob("events.out.tfevents.*")
+    size_before = path.stat().st_size
+    del fw
+    gc.collect()
+    assert path.stat().st_size > size_before
 
 
 # -- DataLoader worker killed -----------------------------------------------------------------------

@@ -39,6 +39,13 @@ def _close_writers(box: _Writers) -> None:
             pass
 
 
+def _close_event_writer(event_writer: EventFileWriter) -> None:
+    try:
+        event_writer.close()  # flushes; a second close is a no-op
+    except Exception:
+        pass
+
+
 class FileWriter:
     """Writes Event protos to one event file in log_dir (asynchronously, tensorboard's writer)."""
 
@@ -46,6 +53,7 @@ class FileWriter:
         self, log_dir, max_queue: int = 10, flush_secs: int = 120, filename_suffix: str = ""
     ) -> None:
         self.event_writer = EventFileWriter(str(log_dir), max_queue, flush_secs, filename_suffix)
+        weakref.finalize(self, _close_event_writer, self.event_writer)  # dropped without close()
 
     def get_logdir(self) -> str:
         return self.event_writer.get_logdir()
