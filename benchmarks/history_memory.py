@@ -42,7 +42,9 @@ print(json.dumps({"mb_per_step": (rss_kb() - start) / 1024 / steps, "total_mb": 
 
 def measure(lib: str, steps: int) -> dict:
     env = {**os.environ, "PYTHONPATH": os.path.dirname(os.path.dirname(os.path.abspath(__file__)))}
-    out = subprocess.run([sys.executable, "-c", CHILD, lib, str(steps)], env=env, capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, lib, str(steps)], env=env, capture_output=True, text=True
+    )
     if out.returncode:
         raise RuntimeError(out.stderr)
     return json.loads(out.stdout)

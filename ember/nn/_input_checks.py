@@ -35,7 +35,7 @@ def is_float(t: Tensor) -> bool:
 def require_float(t: Tensor, kernel: str) -> None:
     """torch's `"<kernel>" not implemented for 'Long'` for a kernel that has no integer version."""
     if not is_float(t):
-        raise NotImplementedError(f'"{kernel}" not implemented for \'{tname(t)}\'')
+        raise NotImplementedError(f"\"{kernel}\" not implemented for '{tname(t)}'")
 
 
 def softmax_kernel(name: str, ndim: int, dim: int) -> str:

@@ -387,7 +387,9 @@ def cross_entropy(
     if not 0.0 <= label_smoothing <= 1.0:
         raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
     # torch runs log_softmax over dim 1 first: integer logits fail there
-    _checks.require_float(input, _checks.softmax_kernel("log_softmax", input.ndim, 1 if input.ndim >= 2 else 0))
+    _checks.require_float(
+        input, _checks.softmax_kernel("log_softmax", input.ndim, 1 if input.ndim >= 2 else 0)
+    )
     C = input.shape[1] if input.ndim >= 2 else input.shape[0]
     _check_weight(weight, C)
     if target.is_floating_point() and tuple(target.shape) == tuple(input.shape):  # class probabilities
