@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import _compat_pickle
 import collections
+import math
 import pickle
+import reprlib
 from collections.abc import Callable
 from typing import Any
 
@@ -63,6 +65,18 @@ UNSUPPORTED_DTYPES = (
     "bits16",
     "float4_e2m1fn_x2",
 )
+
+
+_brief = reprlib.Repr()
+_brief.maxlevel, _brief.maxstring, _brief.maxother = 2, 60, 60
+
+
+def brief(obj: Any) -> str:
+    """A short repr of an untrusted object (bounded however the object nests)."""
+    try:
+        return _brief.repr(obj)
+    except Exception:
+        return f"<{type(obj).__name__}>"
 
 
 class StorageType:
@@ -130,13 +144,13 @@ class Storage:
 
 def _check_int(value, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise pickle.UnpicklingError(f"corrupt checkpoint: tensor {what} must be an int, got {value!r}")
+        raise pickle.UnpicklingError(f"corrupt checkpoint: tensor {what} must be an int, got {brief(value)}")
     return value
 
 
 def _check_ints(value, what: str) -> tuple[int, ...]:
     if not isinstance(value, (tuple, list)):
-        raise pickle.UnpicklingError(f"corrupt checkpoint: tensor {what} must be a tuple, got {value!r}")
+        raise pickle.UnpicklingError(f"corrupt checkpoint: tensor {what} must be a tuple, got {brief(value)}")
     return tuple(_check_int(v, what) for v in value)
 
 
@@ -149,14 +163,19 @@ def rebuild_tensor(storage, storage_offset, size, stride) -> Tensor:
     arr = storage.array
     if len(size) != len(stride) or offset < 0 or min(size + stride, default=0) < 0:
         raise RuntimeError(
-            f"corrupt checkpoint: invalid tensor geometry size={list(size)} stride={list(stride)} "
+            f"corrupt checkpoint: invalid tensor geometry size={brief(list(size))} stride={brief(list(stride))} "
             f"storage_offset={offset}"
         )
-    numel = int(np.prod(size, dtype=np.int64)) if size else 1
+    if any(n >= 1 << 62 or s >= 1 << 62 for n, s in zip(size, stride)) or offset >= 1 << 62:
+        raise RuntimeError(
+            f"corrupt checkpoint: tensor geometry out of range size={brief(list(size))} "
+            f"stride={brief(list(stride))} storage_offset={offset}"
+        )
+    numel = math.prod(size)
     last = offset + sum((n - 1) * s for n, s in zip(size, stride)) if numel else offset - 1
     if last >= arr.size or offset > arr.size:
         raise RuntimeError(
-            f"corrupt checkpoint: tensor of size {list(size)}, stride {list(stride)} and storage "
+            f"corrupt checkpoint: tensor of size {brief(list(size))}, stride {brief(list(stride))} and storage "
             f"offset {offset} needs {last + 1} elements but its storage holds only {arr.size}"
         )
     item = arr.itemsize
@@ -207,24 +226,47 @@ def rebuild_parameter_with_state(data, requires_grad, backward_hooks, state) -> 
 def rebuild_from_type_v2(func, new_type, args, state) -> Tensor:
     """torch._tensor._rebuild_from_type_v2: a tensor (or Parameter) with extra attributes."""
     if func not in (rebuild_tensor_v2, rebuild_tensor, rebuild_parameter, rebuild_parameter_with_state):
-        raise pickle.UnpicklingError(f"corrupt checkpoint: cannot rebuild a tensor with {func!r}")
+        raise pickle.UnpicklingError(f"corrupt checkpoint: cannot rebuild a tensor with {brief(func)}")
     t = func(*args)
     cls = _parameter_class()
     if new_type is not Tensor and not (cls is not None and new_type is cls):
-        raise pickle.UnpicklingError(f"ember cannot rebuild tensor subclass {new_type!r}")
+        raise pickle.UnpicklingError(f"ember cannot rebuild tensor subclass {brief(new_type)}")
     if new_type is cls and not isinstance(t, cls):
         t = cls(t, t.requires_grad)
     _set_state(t, state)
     return t
 
 
-def _set_state(t: Tensor, state) -> None:
+def _state_dict(state) -> dict:
+    if state is None:
+        return {}
+    if type(state) is not dict and not isinstance(state, collections.OrderedDict):
+        raise pickle.UnpicklingError(
+            f"corrupt checkpoint: object state must be a dict, got {type(state).__name__}"
+        )
+    return state
+
+
+def set_allowed_state(obj: Any, state) -> None:
+    """Set pickled state (a dict, or a (dict, slots dict) pair) as entries of obj's own __dict__.
+
+    The allow-list of names: identifiers that do not start with '__' and are not attributes of
+    obj's class, so state can add data to the one object but never replace a method, a slot or a
+    class attribute (`tolist`, `_data`, `__class__`), and never touches anything shared."""
     if isinstance(state, tuple) and len(state) == 2:  # (dict_state, slots_state)
-        state = {**(state[0] or {}), **(state[1] or {})}
-    if state:
-        if not isinstance(state, dict):
-            raise pickle.UnpicklingError(f"corrupt checkpoint: tensor state is {type(state).__name__}")
-        t.__dict__.update({k: v for k, v in state.items() if isinstance(k, str) and not k.startswith("_")})
+        state = {**_state_dict(state[0]), **_state_dict(state[1])}
+    state = _state_dict(state)
+    cls = type(obj)
+    for k in state:
+        if not isinstance(k, str) or not k.isidentifier() or k.startswith("__") or hasattr(cls, k):
+            raise pickle.UnpicklingError(
+                f"Weights only load failed: the checkpoint sets attribute {brief(k)} on a "
+                f"{cls.__name__}, which is not an allowed state name"
+            )
+    obj.__dict__.update(state)
+
+
+_set_state = set_allowed_state
 
 
 def _parameter_new(data=None, requires_grad=True):
@@ -237,7 +279,11 @@ def _parameter_new(data=None, requires_grad=True):
 def _codecs_encode(obj, encoding="utf-8", errors="strict"):
     # protocol 2 pickles bytes as _codecs.encode(str, 'latin1'): allow only text codecs
     if not isinstance(obj, str) or encoding not in ("latin1", "latin-1", "utf-8", "utf8", "ascii"):
-        raise pickle.UnpicklingError(f"_codecs.encode({type(obj).__name__}, {encoding!r}) is not allowed")
+        raise pickle.UnpicklingError(
+            f"_codecs.encode({type(obj).__name__}, {brief(encoding)}) is not allowed"
+        )
+    if not isinstance(errors, str):
+        raise pickle.UnpicklingError("_codecs.encode: errors must be a str")
     return obj.encode(encoding, errors)
 
 
@@ -318,10 +364,10 @@ class TorchUnpickler(pickle.Unpickler):
 def storage_dtype(storage_type) -> _dtype.dtype:
     """The ember dtype of a `torch.XStorage` token from a persistent id (clear error if none)."""
     if not isinstance(storage_type, StorageType):
-        raise pickle.UnpicklingError(f"corrupt checkpoint: invalid storage type {storage_type!r}")
+        raise pickle.UnpicklingError(f"corrupt checkpoint: invalid storage type {brief(storage_type)}")
     if storage_type.dtype is None:
         raise RuntimeError(
-            f"ember cannot load a {storage_type!r}: its element type has no NumPy equivalent "
+            f"ember cannot load a {brief(storage_type)}: its element type has no NumPy equivalent "
             "(convert the tensors with .float() in torch before saving)"
         )
     return storage_type.dtype

@@ -146,7 +146,10 @@ class Tensor:
     def stride(self, dim: int | None = None):
         if self._batch_last:
             make_nchw(self)
-        st = tuple(s // self._data.itemsize for s in self._data.strides)
+        if self._data.size:
+            st = tuple(s // self._data.itemsize for s in self._data.strides)
+        else:  # NumPy gives empty arrays zero strides; torch gives them contiguous ones
+            st = _contiguous_strides(self._data.shape)
         return st if dim is None else st[_wrap_dim(dim, self._data.ndim)]
 
     def storage_offset(self) -> int:
@@ -411,7 +414,18 @@ class _Storage:
         return base.__array_interface__["data"][0] if type(base) is np.ndarray else 0
 
     def nbytes(self) -> int:
-        return self._t._data.nbytes
+        base = self._t._data  # the whole storage, not the view's extent (as torch)
+        while isinstance(base.base, type(self._t._data)):
+            base = base.base
+        return int(base.nbytes)
+
+
+def _contiguous_strides(shape) -> tuple[int, ...]:
+    st, out = 1, []
+    for n in reversed(shape):
+        out.append(st)
+        st *= max(n, 1)
+    return tuple(reversed(out))
 
 
 _new = object.__new__

@@ -10,6 +10,7 @@ import ember
 from ember import _sampling
 from ember._backend import of
 from ember._tensor import Tensor
+from ember.nn import _input_checks as _checks
 from ember.nn.functional_conv import *  # noqa: F401,F403,E402
 from ember.nn.functional_resample import *  # noqa: F401,F403,E402
 from ember.nn.functional_vision import *  # noqa: F401,F403,E402
@@ -59,8 +60,7 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     return _ops.Linear.apply(input, weight, bias)
 
 
-def _tname(t: Tensor) -> str:
-    return t.dtype.scalar_name
+_tname = _checks.tname
 
 
 # -- activations -------------------------------------------------------------------------------
@@ -169,6 +169,7 @@ def _softmax_prep(input: Tensor, dim, dtype, name: str):
 
 def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
     x, d = _softmax_prep(input, dim, dtype, "softmax")
+    _checks.require_float(x, _checks.softmax_kernel("softmax", x.ndim, d))
     if x.ndim == 0:
         return _ops.Softmax.apply(x.reshape(1), 0).reshape(())
     return _ops.Softmax.apply(x, d)
@@ -180,6 +181,7 @@ def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=N
 
 def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
     x, d = _softmax_prep(input, dim, dtype, "log_softmax")
+    _checks.require_float(x, _checks.softmax_kernel("log_softmax", x.ndim, d))
     if x.ndim == 0:
         return _ops.LogSoftmax.apply(x.reshape(1), 0).reshape(())
     return _ops.LogSoftmax.apply(x, d)
@@ -332,6 +334,10 @@ def _class_layout(input: Tensor, target: Tensor):
     if tuple(target.shape) != want:
         if input.ndim == 2:
             raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
+        if input.ndim == 4:  # torch's nll_loss2d wording (sic: the unbalanced parenthesis)
+            raise RuntimeError(
+                f"size mismatch (got input: {list(input.shape)} , target: {list(target.shape)}"
+            )
         raise RuntimeError(f"Expected target size {list(want)}, got {list(target.shape)}")
     return input.shape[1], int(np.prod(want))
 
@@ -394,15 +400,15 @@ def cross_entropy(
     reduction = _check_reduction(_legacy_reduction(size_average, reduce, reduction))
     if not 0.0 <= label_smoothing <= 1.0:
         raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
+    # torch runs log_softmax over dim 1 first: integer logits fail there
+    _checks.require_float(
+        input, _checks.softmax_kernel("log_softmax", input.ndim, 1 if input.ndim >= 2 else 0)
+    )
     C = input.shape[1] if input.ndim >= 2 else input.shape[0]
     _check_weight(weight, C)
-    if target.is_floating_point():
-        if tuple(target.shape) != tuple(input.shape):
-            raise RuntimeError(
-                f"Expected target size {list(input.shape[:1]) + list(input.shape[2:])}, got {list(target.shape)}"
-            )
-        if target.dtype is not input.dtype:
-            raise RuntimeError(f"expected scalar type {_tname(input)} but found {_tname(target)}")
+    if target.is_floating_point() and tuple(target.shape) == tuple(input.shape):  # class probabilities
+        if target.dtype is not input.dtype:  # torch computes in the promoted dtype
+            input, target = _promote_pair(input, target)
         coef = _rows(target.detach())._data
         if label_smoothing > 0.0:
             coef = coef * (1.0 - label_smoothing) + label_smoothing / C
@@ -411,7 +417,11 @@ def cross_entropy(
         M = coef.shape[0]
         out = _ops.SoftmaxCrossEntropy.apply(_rows(input), coef, reduction, float(M))
         out_shape = input.shape[:1] + input.shape[2:] if input.ndim >= 2 else ()
-    else:
+    else:  # class indices (a float target of another shape fails the dtype check, as in torch)
+        if input.ndim >= 2 and (target.ndim == 0 or target.shape[0] != input.shape[0]):
+            _class_layout(input, target)  # torch reports a batch-size mismatch before the dtype
+        if target.dtype not in (ember.int64, ember.uint8):
+            raise RuntimeError(f"expected target dtype to be Long or Byte, but got {_tname(target)}")
         _class_layout(input, target)
         t = target._data
         if (
@@ -440,6 +450,7 @@ def nll_loss(
     reduction: str = "mean",
 ) -> Tensor:
     reduction = _check_reduction(_legacy_reduction(size_average, reduce, reduction))
+    _checks.require_float(input, "nll_loss_out_frame" if input.ndim <= 2 else "nll_loss2d_forward_out_frame")
     _class_layout(input, target)
     C = input.shape[1] if input.ndim >= 2 else input.shape[0]
     _check_weight(weight, C)
@@ -454,6 +465,7 @@ def _promote_pair(input: Tensor, target: Tensor):
 
 
 def _pair_loss(cls, input, target, reduction, p=None, name="") -> Tensor:
+    """`name`: torch's kernel name, for the error on integer inputs (none: integers allowed)."""
     if tuple(target.shape) != tuple(input.shape):
         warnings.warn(
             f"Using a target size ({target.shape}) that is different to the input size "
@@ -463,6 +475,8 @@ def _pair_loss(cls, input, target, reduction, p=None, name="") -> Tensor:
         )
         _broadcast_check(input.shape, target.shape)
     x, y = _promote_pair(input, target)
+    if name:
+        _checks.require_float(x, name)
     return cls.apply(x, y, reduction, p)
 
 
@@ -479,13 +493,19 @@ def mse_loss(
     input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean", weight=None
 ) -> Tensor:
     reduction = _check_reduction(_legacy_reduction(size_average, reduce, reduction))
-    return _pair_loss(_ops.MseLoss, input, target, reduction)
+    return _pair_loss(_ops.MseLoss, input, target, reduction, name="mse_cpu")
 
 
 def l1_loss(
     input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean", weight=None
 ) -> Tensor:
     reduction = _check_reduction(_legacy_reduction(size_average, reduce, reduction))
+    dt = ember.promote_types(input.dtype, target.dtype)
+    if reduction == "mean" and not (dt.is_floating_point or dt.is_complex):
+        raise RuntimeError(
+            "mean(): could not infer output dtype. Input dtype must be either a floating point or "
+            f"complex dtype. Got: {_checks._TORCH_NAMES.get(dt.name, dt.name)}"
+        )
     return _pair_loss(_ops.L1Loss, input, target, reduction)
 
 
@@ -495,7 +515,7 @@ def smooth_l1_loss(
     reduction = _check_reduction(_legacy_reduction(size_average, reduce, reduction))
     if beta < 0:
         raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
-    return _pair_loss(_ops.SmoothL1Loss, input, target, reduction, float(beta))
+    return _pair_loss(_ops.SmoothL1Loss, input, target, reduction, float(beta), name="smooth_l1_cpu")
 
 
 def huber_loss(
@@ -504,7 +524,8 @@ def huber_loss(
     _check_reduction(reduction)
     if delta <= 0:
         raise RuntimeError("huber_loss does not support non-positive values for delta.")
-    return _pair_loss(_ops.HuberLoss, input, target, reduction, float(delta))
+    _checks.require_castable(target, input)
+    return _pair_loss(_ops.HuberLoss, input, target, reduction, float(delta), name="huber_cpu")
 
 
 def binary_cross_entropy(
@@ -523,6 +544,11 @@ def binary_cross_entropy(
         )
     if weight is not None:
         _broadcast_check(input.shape, weight.shape)
+    _checks.require_float(input, "binary_cross_entropy")
+    if target.dtype is not input.dtype:
+        raise RuntimeError(f"Found dtype {_tname(target)} but expected {_tname(input)}")
+    _checks.require_unit_interval(input, "input")
+    _checks.require_unit_interval(target, "target")
     return _ops.BinaryCrossEntropy.apply(input, target, weight, reduction)
 
 
@@ -538,6 +564,8 @@ def binary_cross_entropy_with_logits(
     reduction = _check_reduction(_legacy_reduction(size_average, reduce, reduction))
     if tuple(target.shape) != tuple(input.shape):
         raise ValueError(f"Target size ({target.shape}) must be the same as input size ({input.shape})")
+    _checks.require_float(input, "log_sigmoid_cpu")
+    _checks.require_castable(input, target)
     return _ops.BinaryCrossEntropyWithLogits.apply(input, target, weight, pos_weight, reduction)
 
 
@@ -550,6 +578,8 @@ def kl_div(
     log_target: bool = False,
 ) -> Tensor:
     reduction = _legacy_reduction(size_average, reduce, reduction)
+    if not (_checks.is_float(input) and _checks.is_float(target)):
+        raise RuntimeError("kl_div: Integral inputs not supported.")
     if log_target:
         loss = ember.exp(target) * (target - input)
     else:

@@ -3,6 +3,7 @@ the math in ember.ops.conv / ember.ops.norm)."""
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
@@ -10,6 +11,7 @@ import numpy as np
 from ember import _sampling
 from ember._backend import of
 from ember._tensor import Tensor
+from ember.nn import _input_checks as _checks
 from ember.ops import conv as C
 from ember.ops import norm as N
 from ember.ops import shape as S
@@ -254,6 +256,8 @@ def avg_pool2d(
     x, squeeze = _unbatch(input, 2)
     div = _avg_divisor(x.shape[-2:], k, s, p, out, count_include_pad, divisor_override, x._data.dtype)
     res = C.AvgPool.apply(x, k, s, p, extra, of(x._data).asarray(div))
+    if not _checks.is_float(input):  # torch keeps integer dtypes (the mean truncated toward zero)
+        res = res.to(input.dtype)
     return S.squeeze(res, 0) if squeeze else res
 
 
@@ -324,14 +328,31 @@ def batch_norm(
 ) -> Tensor:
     """Normalise over (N, *spatial) per channel; in training, update the running buffers in place
     with the batch mean and the unbiased batch variance."""
-    if training:
-        size = input.numel() // input.shape[1] if input.dim() > 1 else 0
-        if size <= 1:
-            raise ValueError(
-                f"Expected more than 1 value per channel when training, got input size {input.shape}"
-            )
-    elif running_mean is None or running_var is None:
+    if training and input.dim() and input.shape[0] * math.prod(input.shape[2:]) == 1:
+        raise ValueError(
+            f"Expected more than 1 value per channel when training, got input size {input.shape}"
+        )
+    if input.dim() < 2:
+        n = max(input.dim(), 1)
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got 1)")
+    channels = input.shape[1]
+    for name, t in (
+        ("running_mean", running_mean),
+        ("running_var", running_var),
+        ("weight", weight),
+        ("bias", bias),
+    ):
+        if t is not None and t.numel() != channels:
+            raise RuntimeError(f"{name} should contain {channels} elements not {t.numel()}")
+    if not training and (running_mean is None or running_var is None):
         raise RuntimeError("running_mean and running_var must be defined in evaluation mode")
+    _checks.require_float(input, "batch_norm")
+    if input.numel() == 0:  # torch: an empty batch normalises to an empty batch, stats untouched
+        view = (1, channels) + (1,) * (input.dim() - 2)
+        out = input * 1
+        if weight is not None:
+            out = out * weight.reshape(view)
+        return out + bias.reshape(view) if bias is not None else out
     rm = running_mean._data if running_mean is not None else None
     rv = running_var._data if running_var is not None else None
     stats: list = []
@@ -363,6 +384,7 @@ def layer_norm(
             f"Given normalized_shape={list(ns)}, expected input with shape [*, {', '.join(map(str, ns))}], "
             f"but got input of size{_shape(input)}"
         )
+    _checks.require_float(input, "LayerNormKernelImpl")
     return N.LayerNorm.apply(input, weight, bias, len(ns), float(eps))
 
 

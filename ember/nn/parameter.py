@@ -14,6 +14,8 @@ class Parameter(Tensor):
         self = object.__new__(cls)
         if data is None:
             data = empty(0)
+        if requires_grad and not (data.dtype.is_floating_point or data.dtype.is_complex):
+            raise RuntimeError("Only Tensors of floating point and complex dtype can require gradients")
         _set_fields(self, data._data, bool(requires_grad), None)
         return self
 

@@ -535,9 +535,13 @@ def argmin(input, dim=None, keepdim: bool = False) -> Tensor:
 def _argext(input, dim, keepdim, is_max):
     a = input._data
     xp = of(a)
-    if a.size == 0:
+    if a.size == 0:  # torch: IndexError; only an empty reduced dimension is an error
         name = "argmax" if is_max else "argmin"
-        raise RuntimeError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0.")
+        if dim is None:
+            raise IndexError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0.")
+        d = dim + a.ndim if dim < 0 else dim  # (`max` is this module's reduction)
+        if 0 <= d < a.ndim and a.shape[d] == 0:
+            raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size.")
     if a.dtype == np.bool_:
         raise RuntimeError(f"{'argmax' if is_max else 'argmin'}(): does not support bool input")
     fn = xp.argmax if is_max else xp.argmin

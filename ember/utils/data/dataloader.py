@@ -10,9 +10,11 @@ import functools
 import itertools
 import multiprocessing
 import queue
+import time
 import warnings
 import weakref
 from collections.abc import Callable, Iterable
+from multiprocessing import connection as mp_connection
 from typing import Any
 
 import numpy as np
@@ -403,22 +405,31 @@ class _MultiProcessIter(_BaseIter):
         self._send_idx += 1
 
     def _get_data(self) -> tuple:
-        if self._timeout > 0:
-            try:
-                return self._data_queue.get(timeout=self._timeout)
-            except queue.Empty:
-                raise RuntimeError(f"DataLoader timed out after {self._timeout} seconds") from None
+        """The next (task index, data) from any worker. Waits on the data pipe and on every live
+        worker's process sentinel together, so a worker that dies is reported at once (torch's
+        message), and `timeout` only bounds how long healthy workers may take."""
+        deadline = time.monotonic() + self._timeout if self._timeout > 0 else None
+        reader = self._data_queue._reader
         while True:
-            try:
-                return self._data_queue.get(timeout=_PARENT_CHECK_INTERVAL)
-            except queue.Empty:
-                dead = [
-                    w for i, w in enumerate(self._workers) if self._workers_status[i] and not w.is_alive()
-                ]
-                if dead:
-                    self._shutdown_workers()
-                    pids = ", ".join(str(w.pid) for w in dead)
-                    raise RuntimeError(f"DataLoader worker (pid(s) {pids}) exited unexpectedly") from None
+            wait_s = _PARENT_CHECK_INTERVAL
+            if deadline is not None:
+                wait_s = max(0.0, min(wait_s, deadline - time.monotonic()))
+            live = [w for i, w in enumerate(self._workers) if self._workers_status[i]]
+            ready = mp_connection.wait([reader] + [w.sentinel for w in live], timeout=wait_s)
+            if reader in ready:
+                try:  # a message is arriving: get() waits for the whole of it
+                    return self._data_queue.get(timeout=_PARENT_CHECK_INTERVAL)
+                except queue.Empty:
+                    continue
+            dead = [w for w in live if not w.is_alive()]
+            if dead:
+                if reader.poll():  # what a worker sent just before it died comes first
+                    continue
+                self._shutdown_workers()
+                pids = ", ".join(str(w.pid) for w in dead)
+                raise RuntimeError(f"DataLoader worker (pid(s) {pids}) exited unexpectedly")
+            if deadline is not None and time.monotonic() >= deadline:
+                raise RuntimeError(f"DataLoader timed out after {self._timeout} seconds")
 
     def _next_data(self) -> Any:
         while True:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import atexit
 import os
 import socket
 import time
@@ -18,17 +17,33 @@ from ember.utils.tensorboard.graph import graph as _graph
 
 __all__ = ["FileWriter", "SummaryWriter"]
 
-_live: weakref.WeakSet = weakref.WeakSet()
+
+class _Writers:
+    """The file writers of one SummaryWriter, closed by a finalizer that holds this box (not the
+    SummaryWriter): event files lose nothing when a writer is dropped without close(), whether
+    it is garbage-collected or still alive at interpreter exit."""
+
+    __slots__ = ("writers",)
+
+    def __init__(self) -> None:
+        self.writers: dict | None = None
 
 
-@atexit.register
-def _flush_all() -> None:
-    """Event files lose nothing when a script never calls close(): flush and close at exit."""
-    for w in list(_live):
+def _close_writers(box: _Writers) -> None:
+    writers, box.writers = box.writers, None
+    for w in (writers or {}).values():
         try:
+            w.flush()
             w.close()
         except Exception:
             pass
+
+
+def _close_event_writer(event_writer: EventFileWriter) -> None:
+    try:
+        event_writer.close()  # flushes; a second close is a no-op
+    except Exception:
+        pass
 
 
 class FileWriter:
@@ -38,6 +53,7 @@ class FileWriter:
         self, log_dir, max_queue: int = 10, flush_secs: int = 120, filename_suffix: str = ""
     ) -> None:
         self.event_writer = EventFileWriter(str(log_dir), max_queue, flush_secs, filename_suffix)
+        weakref.finalize(self, _close_event_writer, self.event_writer)  # dropped without close()
 
     def get_logdir(self) -> str:
         return self.event_writer.get_logdir()
@@ -89,8 +105,9 @@ class SummaryWriter:
         self.filename_suffix = filename_suffix
         self.file_writer = self.all_writers = None
         self.default_bins = S.DEFAULT_BINS
+        self._box = _Writers()
+        self._finalizer = weakref.finalize(self, _close_writers, self._box)  # runs on GC and at exit
         self._get_file_writer()
-        _live.add(self)
 
     def _get_file_writer(self) -> FileWriter:
         """The default FileWriter; recreated (new event file) after close()."""
@@ -103,7 +120,7 @@ class SummaryWriter:
                 start = Event(step=self.purge_step, session_log=SessionLog(status=SessionLog.START))
                 self.file_writer.add_event(start)
                 self.purge_step = None
-            _live.add(self)
+            self._box.writers = self.all_writers
         return self.file_writer
 
     def get_logdir(self) -> str:
@@ -236,11 +253,8 @@ class SummaryWriter:
     def close(self) -> None:
         if self.all_writers is None:
             return  # double close is fine
-        for w in self.all_writers.values():
-            w.flush()
-            w.close()
+        _close_writers(self._box)
         self.file_writer = self.all_writers = None
-        _live.discard(self)
 
     def __enter__(self) -> SummaryWriter:
         return self
