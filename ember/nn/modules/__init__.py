@@ -11,6 +11,8 @@ from ember.nn.modules import (
     loss,
     normalization,
     pooling,
+    rnn,
+    rnn_cell,
     sparse,
 )
 from ember.nn.modules.activation import *  # noqa: F401,F403
@@ -24,6 +26,8 @@ from ember.nn.modules.loss import *  # noqa: F401,F403
 from ember.nn.modules.module import Module
 from ember.nn.modules.normalization import *  # noqa: F401,F403
 from ember.nn.modules.pooling import *  # noqa: F401,F403
+from ember.nn.modules.rnn import *  # noqa: F401,F403
+from ember.nn.modules.rnn_cell import *  # noqa: F401,F403
 from ember.nn.modules.sparse import *  # noqa: F401,F403
 
 __all__ = ["Module"] + [
@@ -39,6 +43,8 @@ __all__ = ["Module"] + [
         loss,
         normalization,
         pooling,
+        rnn,
+        rnn_cell,
         sparse,
     )
     for name in mod.__all__
