@@ -110,6 +110,7 @@ def gradgradcheck(
     """gradcheck of the first derivative (built with create_graph=True)."""
     from ember import functional as F
     from ember.autograd import grad
+    from ember.autograd.grad_mode import enable_grad
 
     inputs = _inputs(inputs)
     outs = _flat_outputs(func(*inputs))
@@ -117,14 +118,16 @@ def gradgradcheck(
     gos = grad_outputs or [F.tensor(rng.standard_normal(o.shape), dtype=o.dtype) for o in outs]
 
     def first(*xs):
-        os = _flat_outputs(func(*xs))
-        gs = grad(
-            os,
-            [x for x in xs if hasattr(x, "_requires_grad") and x._requires_grad],
-            gos,
-            create_graph=True,
-            allow_unused=True,
-        )
+        # enable_grad: the finite differences call this under no_grad, and it needs a graph
+        with enable_grad():
+            os = _flat_outputs(func(*xs))
+            gs = grad(
+                os,
+                [x for x in xs if hasattr(x, "_requires_grad") and x._requires_grad],
+                gos,
+                create_graph=True,
+                allow_unused=True,
+            )
         return tuple(g for g in gs if g is not None)
 
     return gradcheck(first, inputs, eps=eps, atol=atol, rtol=rtol, raise_exception=raise_exception)
