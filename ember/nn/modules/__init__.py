@@ -2,6 +2,7 @@
 
 from ember.nn.modules import (
     activation,
+    attention,
     batchnorm,
     container,
     conv,
@@ -14,8 +15,10 @@ from ember.nn.modules import (
     rnn,
     rnn_cell,
     sparse,
+    transformer,
 )
 from ember.nn.modules.activation import *  # noqa: F401,F403
+from ember.nn.modules.attention import *  # noqa: F401,F403
 from ember.nn.modules.batchnorm import *  # noqa: F401,F403
 from ember.nn.modules.container import *  # noqa: F401,F403
 from ember.nn.modules.conv import *  # noqa: F401,F403
@@ -29,11 +32,13 @@ from ember.nn.modules.pooling import *  # noqa: F401,F403
 from ember.nn.modules.rnn import *  # noqa: F401,F403
 from ember.nn.modules.rnn_cell import *  # noqa: F401,F403
 from ember.nn.modules.sparse import *  # noqa: F401,F403
+from ember.nn.modules.transformer import *  # noqa: F401,F403
 
 __all__ = ["Module"] + [
     name
     for mod in (
         activation,
+        attention,
         batchnorm,
         container,
         conv,
@@ -46,6 +51,7 @@ __all__ = ["Module"] + [
         rnn,
         rnn_cell,
         sparse,
+        transformer,
     )
     for name in mod.__all__
 ]
