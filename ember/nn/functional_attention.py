@@ -466,12 +466,20 @@ def embedding_bag(
     if psw is not None:
         rows = rows * psw.unsqueeze(-1)
     valid = np.ones(n_idx, dtype=bool) if padding_idx is None else idx != padding_idx
-    bags = []
-    for s, e in zip(starts, ends):
-        sel = np.arange(s, e)[valid[s:e]]
-        if sel.size == 0:
-            bags.append(ember.zeros(weight.shape[1], dtype=weight.dtype, device=weight.device))
-            continue
-        r = rows[ember.tensor(sel)]
-        bags.append(r.sum(0) if mode == "sum" else (r.mean(0) if mode == "mean" else r.max(0)[0]))
-    return ember.stack(bags, 0)
+    n_bags = len(starts)
+    bag_of = np.searchsorted(starts, np.arange(n_idx), side="right") - 1  # bag of every index
+    keep = valid & (np.arange(n_idx) < (ends[-1] if n_bags else 0))
+    sel, bags = np.flatnonzero(keep), bag_of[keep]
+    D = weight.shape[1]
+    zeros = ember.zeros(n_bags, D, dtype=weight.dtype, device=weight.device)
+    if mode == "max":
+        out = []
+        for b in range(n_bags):
+            rb = sel[bags == b]
+            out.append(rows[ember.tensor(rb)].max(0)[0] if rb.size else zeros[0])
+        return ember.stack(out, 0) if out else zeros
+    total = zeros.index_add(0, ember.tensor(bags), rows[ember.tensor(sel)])
+    if mode == "sum":
+        return total
+    counts = np.maximum(np.bincount(bags, minlength=n_bags), 1).astype(np.asarray(weight._data).dtype)
+    return total / ember.tensor(counts[:, None])
