@@ -120,7 +120,10 @@ class RecurrentLayer(Function):
                 xp.tanh(a[:, : 2 * H], out=a[:, : 2 * H])
                 _sig_from_tanh(a[:, : 2 * H])
                 hn = HN[s, :b]
-                xp.add(hw[:, 2 * H :], bhn, out=hn) if bhn is not None else xp.copyto(hn, hw[:, 2 * H :])
+                if bhn is not None:
+                    xp.add(hw[:, 2 * H :], bhn, out=hn)
+                else:
+                    hn[...] = hw[:, 2 * H :]
                 n = a[:, 2 * H :]
                 n += a[:, :H] * hn
                 xp.tanh(n, out=n)

@@ -398,3 +398,10 @@ def test_rms_norm(shape, eps, affine, dtype):
     if affine:
         assert_same(em.weight.grad, tm.weight.grad, atol=tol * 10, rtol=tol * 10)
     _err(lambda: F.rms_norm(ex, (5,)), lambda: TF.rms_norm(tx, (5,)))
+
+
+def test_double_backward_through_fused_attention_raises():
+    q = ember.randn(2, 3, 4, dtype=ember.float64, requires_grad=True)
+    out = F.scaled_dot_product_attention(q, q, q)
+    with pytest.raises(RuntimeError, match="double backward"):
+        ember.autograd.grad(out.sum(), q, create_graph=True)

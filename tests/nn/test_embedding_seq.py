@@ -146,3 +146,36 @@ def test_gumbel_softmax(hard):
     assert np.allclose(logits.grad.numpy(), logits2.grad.numpy(), atol=1e-10)
     t = TF.gumbel_softmax(torch.tensor(logits_np), tau=0.5, hard=hard)
     assert tuple(t.shape) == (1, 4)
+
+
+@pytest.mark.parametrize("head_bias", [False, True])
+def test_adaptive_log_softmax_with_loss(head_bias):
+    torch.manual_seed(0)
+    kw = dict(in_features=8, n_classes=20, cutoffs=[4, 10], div_value=2.0, head_bias=head_bias)
+    tm = torch.nn.AdaptiveLogSoftmaxWithLoss(**kw).double()
+    em = nn.AdaptiveLogSoftmaxWithLoss(**kw).double()
+    em.load_state_dict({k: ember.tensor(v.detach().numpy().copy()) for k, v in tm.state_dict().items()})
+    x = rng.standard_normal((12, 8))
+    y = np.array([0, 3, 4, 9, 10, 19, 1, 5, 15, 2, 11, 7])
+    ex, tx = ember.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    eo, to = em(ex, ember.tensor(y)), tm(tx, torch.tensor(y))
+    assert_same(eo.output, to.output, atol=1e-12)
+    assert_same(eo.loss, to.loss, atol=1e-12)
+    eo.loss.backward()
+    to.loss.backward()
+    assert_same(ex.grad, tx.grad, atol=1e-12)
+    tp = dict(tm.named_parameters())
+    for name, p in em.named_parameters():
+        assert_same(p.grad, tp[name].grad, atol=1e-12)
+    with ember.no_grad(), torch.no_grad():
+        assert_same(em.log_prob(ex), tm.log_prob(tx), atol=1e-12)
+        assert em.predict(ex).tolist() == tm.predict(tx).tolist()
+        e0 = em(ex[0], ember.tensor(y[0]))
+        t0 = tm(tx[0], torch.tensor(y[0]))
+        assert_same(e0.output, t0.output, atol=1e-12)
+    _err(lambda: em(ex, ember.tensor(y + 20)), lambda: tm(tx, torch.tensor(y + 20)))
+    _err(
+        lambda: nn.AdaptiveLogSoftmaxWithLoss(8, 20, [10, 4]),
+        lambda: torch.nn.AdaptiveLogSoftmaxWithLoss(8, 20, [10, 4]),
+    )
+    assert repr(em) == repr(tm)

@@ -2,6 +2,7 @@
 
 from ember.nn.modules import (
     activation,
+    adaptive,
     attention,
     batchnorm,
     container,
@@ -18,6 +19,7 @@ from ember.nn.modules import (
     transformer,
 )
 from ember.nn.modules.activation import *  # noqa: F401,F403
+from ember.nn.modules.adaptive import *  # noqa: F401,F403
 from ember.nn.modules.attention import *  # noqa: F401,F403
 from ember.nn.modules.batchnorm import *  # noqa: F401,F403
 from ember.nn.modules.container import *  # noqa: F401,F403
@@ -38,6 +40,7 @@ __all__ = ["Module"] + [
     name
     for mod in (
         activation,
+        adaptive,
         attention,
         batchnorm,
         container,
