@@ -9,6 +9,7 @@ import numpy as np
 import ember
 from ember._backend import of
 from ember._tensor import Tensor
+from ember.nn.functional_attention import *  # noqa: F401,F403,E402
 from ember.nn.functional_conv import *  # noqa: F401,F403,E402
 from ember.ops import nn_ops as _ops
 
@@ -560,4 +561,3 @@ def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -
     n1 = ember.sqrt((x1 * x1).sum(dim))
     n2 = ember.sqrt((x2 * x2).sum(dim))
     return (x1 * x2).sum(dim) / ember.clamp(n1 * n2, min=eps)
-from ember.nn.functional_attention import *  # noqa: F401,F403,E402

@@ -13,6 +13,7 @@ from conftest import assert_same
 
 import ember
 from ember import nn
+from ember.nn.modules import rnn_cell
 
 T, B, I, H = 4, 3, 3, 4
 
@@ -178,8 +179,6 @@ def test_packed_input_and_output(cls, extra, lengths, bidir):
 @pytest.mark.parametrize("mode", ["RNN_TANH", "RNN_RELU", "GRU", "LSTM"])
 def test_fused_layer_against_unrolled_cells(mode):
     """The fused node (fast path) against the composite cells stepped in a Python loop."""
-    from ember.nn.modules import rnn_cell
-
     cls = {"RNN_TANH": "RNN", "RNN_RELU": "RNN", "GRU": "GRU", "LSTM": "LSTM"}[mode]
     extra = {"nonlinearity": "relu"} if mode == "RNN_RELU" else {}
     ember.manual_seed(0)
