@@ -27,6 +27,8 @@ GOALS = {
     "lenet_relu": 1.5,
     "lenet_sigmoid:ember-threads": 1.5,
     "lenet_relu:ember-threads": 1.5,
+    "char_lstm": 1.0,
+    "transformer_encoder": 1.0,
 }
 
 

@@ -160,3 +160,87 @@ WORKLOADS = {
     "lenet_sigmoid": (lenet_sigmoid, "s/epoch", 1, 3),
     "lenet_relu": (lenet_relu, "s/epoch", 1, 3),
 }
+
+
+# -- sequence models (issue #13) -----------------------------------------------------------------
+SEEDS = os.environ.get("EMBER_BENCH_SEEDS") or next(
+    (
+        d
+        for d in (os.path.join(os.path.dirname(__file__), *[".."] * k, "shared", "seeds") for k in (2, 3))
+        if os.path.isdir(d)
+    ),
+    os.path.join(os.path.dirname(__file__), "..", "..", "shared", "seeds"),
+)  # the project's ../shared (a worktree under wt/ sits one level deeper)
+
+
+def seed_corpus() -> str:
+    names = sorted(n for n in os.listdir(SEEDS) if n.endswith(".txt"))
+    return "".join(open(os.path.join(SEEDS, n), encoding="utf-8").read() for n in names)
+
+
+def char_lstm(lib):
+    """One epoch of a char-level LSTM LM on the seed notes (the whole corpus, ~51k chars, vocab
+    ~790): embedding 256 -> LSTM(256, 256) -> Linear(256, V), batch 32 x 35 steps, sequential
+    batches with the state detached between them, Adam lr 1e-3, grad-norm clip 1.0."""
+    lib.manual_seed(0)
+    nn = lib.nn
+    text = seed_corpus()
+    vocab = {c: i for i, c in enumerate(sorted(set(text)))}
+    idx = np.array([vocab[c] for c in text], dtype=np.int64)
+    B, T, H = 32, 35, 256
+    n = (len(idx) - 1) // B
+    X = lib.from_numpy(idx[: n * B].reshape(B, n).copy())
+    Y = lib.from_numpy(idx[1 : n * B + 1].reshape(B, n).copy())
+    starts = range(0, n - T + 1, T)
+    emb, rnn, out = nn.Embedding(len(vocab), H), nn.LSTM(H, H, batch_first=True), nn.Linear(H, len(vocab))
+    params = [*emb.parameters(), *rnn.parameters(), *out.parameters()]
+    opt = lib.optim.Adam(params, lr=1e-3)
+    loss_fn = nn.CrossEntropyLoss()
+
+    def run():
+        state = None
+        for s in starts:
+            if state is not None:
+                state = (state[0].detach(), state[1].detach())
+            y, state = rnn(emb(X[:, s : s + T]), state)
+            loss = loss_fn(out(y.reshape(-1, H)), Y[:, s : s + T].reshape(-1))
+            opt.zero_grad()
+            loss.backward()
+            nn.utils.clip_grad_norm_(params, 1.0)
+            opt.step()
+
+    return run
+
+
+def transformer_encoder(lib):
+    """One training step of a Transformer-encoder classifier: tokens (vocab 1000) -> embedding
+    128 -> 2 x TransformerEncoderLayer(128, 4 heads, ff 512, dropout 0.1, batch_first) -> mean
+    -> Linear(128, 10); batch 32 x 64 tokens, Adam lr 1e-3."""
+    lib.manual_seed(0)
+    nn = lib.nn
+    layer = nn.TransformerEncoderLayer(128, 4, dim_feedforward=512, batch_first=True)
+    emb = nn.Embedding(1000, 128)
+    enc = nn.TransformerEncoder(layer, 2, enable_nested_tensor=False)
+    head = nn.Linear(128, 10)
+    params = [*emb.parameters(), *enc.parameters(), *head.parameters()]
+    opt = lib.optim.Adam(params, lr=1e-3)
+    r = np.random.default_rng(0)
+    x = lib.from_numpy(r.integers(0, 1000, (32, 64)))
+    y = lib.from_numpy(r.integers(0, 10, 32))
+    loss_fn = nn.CrossEntropyLoss()
+
+    def step():
+        loss = loss_fn(head(enc(emb(x)).mean(1)), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    return step
+
+
+WORKLOADS.update(
+    {
+        "char_lstm": (char_lstm, "s/epoch", 1, 3),
+        "transformer_encoder": (transformer_encoder, "us/iter", 10, 3),
+    }
+)

@@ -7,7 +7,7 @@ import numpy as np
 from ember import creation as F
 from ember._tensor import Tensor
 from ember.autograd.backward import grad
-from ember.autograd.grad_mode import no_grad
+from ember.autograd.grad_mode import enable_grad, no_grad
 
 
 class GradcheckError(RuntimeError):
@@ -109,14 +109,16 @@ def gradgradcheck(
     gos = grad_outputs or [F.tensor(rng.standard_normal(o.shape), dtype=o.dtype) for o in outs]
 
     def first(*xs):
-        os = _flat_outputs(func(*xs))
-        gs = grad(
-            os,
-            [x for x in xs if hasattr(x, "_requires_grad") and x._requires_grad],
-            gos,
-            create_graph=True,
-            allow_unused=True,
-        )
+        # enable_grad: the finite differences call this under no_grad, and it needs a graph
+        with enable_grad():
+            os = _flat_outputs(func(*xs))
+            gs = grad(
+                os,
+                [x for x in xs if hasattr(x, "_requires_grad") and x._requires_grad],
+                gos,
+                create_graph=True,
+                allow_unused=True,
+            )
         return tuple(g for g in gs if g is not None)
 
     return gradcheck(first, inputs, eps=eps, atol=atol, rtol=rtol, raise_exception=raise_exception)

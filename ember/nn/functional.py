@@ -11,6 +11,7 @@ from ember import _sampling
 from ember._backend import of
 from ember._tensor import Tensor
 from ember.nn import _input_checks as _checks
+from ember.nn.functional_attention import *  # noqa: F401,F403,E402
 from ember.nn.functional_conv import *  # noqa: F401,F403,E402
 from ember.nn.functional_resample import *  # noqa: F401,F403,E402
 from ember.nn.functional_vision import *  # noqa: F401,F403,E402

@@ -3,6 +3,8 @@
 from ember.nn.modules import (
     activation,
     activation_extra,
+    adaptive,
+    attention,
     batchnorm,
     container,
     conv,
@@ -20,11 +22,16 @@ from ember.nn.modules import (
     pixelshuffle,
     pooling,
     pooling_extra,
+    rnn,
+    rnn_cell,
     sparse,
+    transformer,
     upsampling,
 )
 from ember.nn.modules.activation import *  # noqa: F401,F403
 from ember.nn.modules.activation_extra import *  # noqa: F401,F403
+from ember.nn.modules.adaptive import *  # noqa: F401,F403
+from ember.nn.modules.attention import *  # noqa: F401,F403
 from ember.nn.modules.batchnorm import *  # noqa: F401,F403
 from ember.nn.modules.container import *  # noqa: F401,F403
 from ember.nn.modules.conv import *  # noqa: F401,F403
@@ -43,32 +50,40 @@ from ember.nn.modules.padding import *  # noqa: F401,F403
 from ember.nn.modules.pixelshuffle import *  # noqa: F401,F403
 from ember.nn.modules.pooling import *  # noqa: F401,F403
 from ember.nn.modules.pooling_extra import *  # noqa: F401,F403
+from ember.nn.modules.rnn import *  # noqa: F401,F403
+from ember.nn.modules.rnn_cell import *  # noqa: F401,F403
 from ember.nn.modules.sparse import *  # noqa: F401,F403
+from ember.nn.modules.transformer import *  # noqa: F401,F403
 from ember.nn.modules.upsampling import *  # noqa: F401,F403
 
 __all__ = ["Module"] + [
     name
     for mod in (
         activation,
+        activation_extra,
+        adaptive,
+        attention,
         batchnorm,
         container,
         conv,
+        conv_transpose,
         dropout,
         dropout_extra,
         flatten,
-        linear,
-        loss,
-        normalization,
-        pooling,
-        sparse,
-        activation_extra,
-        conv_transpose,
         fold,
         instancenorm,
+        linear,
         local_response_norm,
+        loss,
+        normalization,
         padding,
         pixelshuffle,
+        pooling,
         pooling_extra,
+        rnn,
+        rnn_cell,
+        sparse,
+        transformer,
         upsampling,
     )
     for name in mod.__all__
