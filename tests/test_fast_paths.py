@@ -258,3 +258,41 @@ def test_create_graph_rebuilds_saved_tensors_from_version_records():
             e = gg.numpy()
         else:
             np.testing.assert_allclose(e, gg.detach().numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("fn", ["relu", "sigmoid", "tanh"])
+@pytest.mark.parametrize("layout", ["contiguous", "batch_last", "strided"])
+def test_activation_kernels_match_the_general_path(fn, layout, monkeypatch):
+    from ember.ops import kernels
+
+    rng = np.random.default_rng(5)
+    base = rng.standard_normal((4, 3, 5, 6)).astype(np.float32)
+    base[0, 0, 0, :3] = [0.0, np.nan, -0.0]
+    g = rng.standard_normal(base.shape).astype(np.float32)
+    g[0, 0, 1, :3] = [np.nan, np.inf, -np.inf]
+
+    def run():
+        arr = base.copy()
+        if layout == "batch_last":
+            arr = np.ascontiguousarray(base.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)
+        elif layout == "strided":
+            arr = np.concatenate([base, base], axis=3)[..., ::2]
+        x = ember.from_numpy(arr).requires_grad_()
+        y = getattr(ember, fn)(x)
+        y.backward(ember.from_numpy(g))
+        return y.detach().numpy().copy(), x.grad.numpy().copy()
+
+    fast = run()
+    monkeypatch.setattr(kernels, "takes_kernel", lambda *a: False)
+    general = run()
+    for f, ge in zip(fast, general):
+        np.testing.assert_array_equal(f, ge)
+
+
+def test_relu_gradient_is_exactly_zero_where_clamped_as_torch():
+    grads = []
+    for lib in (ember, torch):
+        x = lib.tensor([[-1.0, 0.0, 2.0, float("nan")]], requires_grad=True)
+        lib.relu(x).backward(lib.tensor([[float("nan"), float("inf"), 1.0, 2.0]]))
+        grads.append(x.grad.numpy())
+    np.testing.assert_array_equal(*grads)

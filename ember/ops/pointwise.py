@@ -7,8 +7,8 @@ import numpy as np
 from ember import _backend, _dtype
 from ember._backend import of
 from ember._memory_format import copy_as
-from ember._threads import map_flat
 from ember.graph.node import Function
+from ember.ops import kernels
 from ember.ops._promote import binary, float_binary, result_dtype, scalar_array, to_float
 from ember.ops._util import unbroadcast
 
@@ -477,11 +477,8 @@ class Tanh(Function):
     @staticmethod
     def backward(ctx, g):
         y = ctx.saved[0]
-        if type(g) is np.ndarray and g.ndim and g.shape == y.shape:
-            t = y * y
-            np.subtract(1, t, out=t)
-            t *= g
-            return t
+        if kernels.takes_kernel(y, g):
+            return kernels.tanh_backward(y, g)
         return g * (1 - y * y)
 
 
@@ -492,66 +489,34 @@ class Sigmoid(Function):
     @staticmethod
     def forward(ctx, a):
         a = to_float(a)
-        xp = of(a)
-        # 1/(1+e^-a) overflows for a << 0; tanh form is stable and one pass
-        if type(a) is np.ndarray and a.ndim:
-            out = np.empty_like(a)  # keeps a batch-last layout
-
-            def chunk(v, x):  # in place on a fresh buffer, split across threads
-                np.multiply(x, 0.5, out=v)
-                np.tanh(v, out=v)
-                v *= 0.5
-                v += 0.5
-
-            map_flat(chunk, out, a)
-        else:
-            out = _nd(xp.tanh(a * 0.5) * 0.5 + 0.5)
+        out = kernels.sigmoid_forward(a) if kernels.takes_kernel(a) else _nd(of(a).tanh(a * 0.5) * 0.5 + 0.5)
         ctx.save_for_backward(out)
         return out
 
     @staticmethod
     def backward(ctx, g):
         y = ctx.saved[0]
-        if type(g) is np.ndarray and g.ndim and g.shape == y.shape and g.dtype == y.dtype:
-            t = np.empty_like(y)
-
-            def chunk(v, yy, gg):
-                np.subtract(1, yy, out=v)
-                v *= yy
-                v *= gg
-
-            map_flat(chunk, t, y, g)
-            return t
-        return g * y * (1 - y)
+        if kernels.takes_kernel(y, g):
+            return kernels.sigmoid_backward(y, g)
+        return (1 - y) * y * g  # the kernel's order of rounding
 
 
 class Relu(Function):
-    # d relu(a) = [a > 0] da
+    # d relu(a) = [a > 0] da  (exactly 0 where a <= 0, whatever g is)
     takes_batch_last = True
 
     @staticmethod
     def forward(ctx, a):
-        if type(a) is np.ndarray and a.ndim:
-            out = np.empty_like(a)  # keeps a batch-last layout
-            map_flat(lambda v, x: np.maximum(x, 0, out=v), out, a)
-        else:
-            out = _nd(of(a).maximum(a, 0))
+        out = kernels.relu_forward(a) if kernels.takes_kernel(a) else _nd(of(a).maximum(a, 0))
         ctx.save_for_backward(out)
         return out
 
     @staticmethod
     def backward(ctx, g):
         y = ctx.saved[0]
-        if type(g) is np.ndarray and g.ndim and g.shape == y.shape and g.dtype == y.dtype:
-            t = np.empty_like(y)
-
-            def chunk(v, yy, gg):  # y = relu(x) >= 0 or NaN: y != 0 is torch's "not y <= 0"
-                np.not_equal(yy, 0, out=v)
-                v *= gg
-
-            map_flat(chunk, t, y, g)
-            return t
-        return g * (y != 0)
+        if kernels.takes_kernel(y, g):
+            return kernels.relu_backward(y, g)
+        return of(y).where(y != 0, g, 0)
 
 
 class Abs(Function):
