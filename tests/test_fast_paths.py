@@ -296,3 +296,34 @@ def test_relu_gradient_is_exactly_zero_where_clamped_as_torch():
         lib.relu(x).backward(lib.tensor([[float("nan"), float("inf"), 1.0, 2.0]]))
         grads.append(x.grad.numpy())
     np.testing.assert_array_equal(*grads)
+
+
+def _conv_pool_net(x, w, b):
+    y = ember.nn.functional.conv2d(x, w, b, padding=1)
+    y = ember.relu(y)
+    return ember.nn.functional.max_pool2d(y, 2)
+
+
+@pytest.mark.parametrize("tie", [False, True])
+def test_conv_and_pool_fast_paths_match_their_general_paths(tie, monkeypatch):
+    from ember.ops import conv
+
+    rng = np.random.default_rng(7)
+    xs = rng.standard_normal((3, 2, 8, 8)).astype(np.float32)
+    if tie:
+        xs[:, :, :4, :4] = 0.5  # ties inside pooling windows: the first maximum wins
+    ws = rng.standard_normal((4, 2, 3, 3)).astype(np.float32)
+    bs = rng.standard_normal(4).astype(np.float32)
+
+    def run():
+        x, w, b = (ember.from_numpy(a.copy()).requires_grad_() for a in (xs, ws, bs))
+        out = _conv_pool_net(x, w, b)
+        out.backward(ember.from_numpy(np.arange(out.numel(), dtype=np.float32).reshape(out.shape) % 7))
+        return [out.detach().numpy().copy()] + [t.grad.numpy().copy() for t in (x, w, b)]
+
+    fast = run()
+    monkeypatch.setattr(conv, "uses_batch_last", lambda *a: False)
+    monkeypatch.setattr(conv, "uses_tiled_pool", lambda *a: False)
+    general = run()
+    for f, g in zip(fast, general):
+        np.testing.assert_allclose(f, g, rtol=1e-5, atol=1e-5)

@@ -9,14 +9,17 @@ weight/bias grad ~1.5 ms (torch: fwd 2.0, bwd 5-7 ms); 256x6x12x12 -> 16@5x5 fwd
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ember._backend import of
-from ember._layout import from_batch_last, is_batch_last, nchw_view
+from ember._layout import from_batch_last, is_batch_last, nchw_view, to_batch_last
 from ember._threads import get_num_threads, split
 from ember.graph.node import Function
 from ember.ops import batch_last as BL
+from ember.ops import kernels
 from ember.ops.batch_last import col2im_add
 
 
@@ -74,6 +77,45 @@ def _from_batch_last(xp, a):
     return from_batch_last(a) if xp is np else xp.ascontiguousarray(a.transpose(3, 0, 1, 2))
 
 
+@dataclass(slots=True)
+class BatchLastConv:
+    """Backward state of Convolution.forward_batch_last."""
+
+    cols: object  # (C, KH, KW, OH, OW, N) columns, for the weight gradient (None if not needed)
+    x_shape: tuple
+    w_shape: tuple
+    stride: tuple
+    pad: tuple
+    dil: tuple
+    x_batch_last: bool  # the input's gradient goes back in the input's layout
+
+
+@dataclass(slots=True)
+class NchwConv:
+    """Backward state of Convolution.forward_nchw."""
+
+    one_d: bool
+    x_shape: tuple
+    w_shape: tuple
+    stride: tuple
+    pad: tuple
+    dil: tuple
+    groups: int
+    out_hw: tuple
+
+
+def uses_batch_last(x, w, stride, pad, dil, groups) -> bool:
+    """The predicate for Convolution's batch-last fast path: 2-d NumPy, one group, one dtype,
+    columns within BL.MAX_COLS_BYTES."""
+    return (
+        type(x) is np.ndarray
+        and x.ndim == 4
+        and groups == 1
+        and x.dtype == w.dtype
+        and BL.conv_cols_bytes(x, w, stride, pad, dil) <= BL.MAX_COLS_BYTES
+    )
+
+
 class Convolution(Function):
     # y[n,o] = b[o] + sum_{c,i,j} w[o,c,i,j] x_pad[n, c, s*h + d*i, s*w + d*j]  (cross-correlation)
     takes_batch_last = True
@@ -81,25 +123,47 @@ class Convolution(Function):
 
     @staticmethod
     def forward(ctx, x, w, b, stride, pad, dil, groups):
+        if uses_batch_last(x, w, stride, pad, dil, groups):
+            return Convolution.forward_batch_last(ctx, x, w, b, stride, pad, dil)
+        return Convolution.forward_nchw(ctx, x, w, b, stride, pad, dil, groups)
+
+    @staticmethod
+    def backward(ctx, go):
+        if isinstance(ctx.state, BatchLastConv):
+            return Convolution.backward_batch_last(ctx, go)
+        return Convolution.backward_nchw(ctx, go)
+
+    @staticmethod
+    def forward_batch_last(ctx, x, w, b, stride, pad, dil):
+        """Fast path: the output stays (C, H, W, N) in memory (ops/batch_last.py); the columns
+        are kept for the weight gradient."""
+        y, cols = BL.conv_forward(x, w, b, stride, pad, dil)
+        need = ctx.needs_input_grad
+        if need:
+            ctx.save_for_backward(None, w if need[0] else None)
+            ctx.state = BatchLastConv(
+                cols if need[1] else None, x.shape, w.shape, stride, pad, dil, is_batch_last(x)
+            )
+        return nchw_view(y)
+
+    @staticmethod
+    def backward_batch_last(ctx, go):
+        st, w = ctx.state, ctx.saved[1]
+        gx, gw, gb = BL.conv_backward(
+            go, st.cols, w, st.w_shape, st.x_shape, st.stride, st.pad, st.dil, ctx.needs_input_grad
+        )
+        if gx is not None:  # the input's gradient in the input's layout
+            gx = nchw_view(gx) if st.x_batch_last else from_batch_last(gx)
+        return gx, gw, gb
+
+    @staticmethod
+    def forward_nchw(ctx, x, w, b, stride, pad, dil, groups):
+        """The general path: any groups, 1-d, CuPy; columns built in cache-sized slices."""
         one_d = x.ndim == 3
         if one_d:
             x, w = x[:, :, None], w[:, :, None]
         xp = of(x)
         g = groups
-        if (
-            xp is np
-            and g == 1
-            and not one_d
-            and x.dtype == w.dtype
-            and BL.conv_cols_bytes(x, w, stride, pad, dil) <= BL.MAX_COLS_BYTES
-        ):  # batch-last: the output stays (C, H, W, N) in memory (see ops/batch_last.py)
-            y, cols = BL.conv_forward(x, w, b, stride, pad, dil)
-            need = ctx.needs_input_grad
-            if need:
-                ctx.save_for_backward(None, w if need[0] else None)
-                ctx.cols_bl = cols if need[1] else None
-                ctx.meta = ("bl", x.shape, w.shape, stride, pad, dil, is_batch_last(x))
-            return nchw_view(y)
         n, c, h, wd = x.shape
         o, cg, kh, kw = w.shape
         xpad = _pad2(x, pad)
@@ -124,19 +188,23 @@ class Convolution(Function):
         if need:
             # keep the (small) padded input, not the columns: backward rebuilds them in chunks
             ctx.save_for_backward(xpad if need[1] else None, w if need[0] else None)
-            ctx.meta = (one_d, x.shape, w.shape, stride, pad, dil, g, (oh, ow))
+            ctx.state = NchwConv(one_d, x.shape, w.shape, stride, pad, dil, g, (oh, ow))
         return out[:, :, 0] if one_d else out
 
     @staticmethod
-    def backward(ctx, go):
+    def backward_nchw(ctx, go):
         xpad, w = ctx.saved
-        if ctx.meta[0] == "bl":
-            _, xs, ws, stride, pad, dil, x_bl = ctx.meta
-            gx, gw, gb = BL.conv_backward(go, ctx.cols_bl, w, ws, xs, stride, pad, dil, ctx.needs_input_grad)
-            if gx is not None:  # the input's gradient in the input's layout
-                gx = nchw_view(gx) if x_bl else from_batch_last(gx)
-            return gx, gw, gb
-        one_d, xs, ws, stride, pad, dil, g, (oh, ow) = ctx.meta
+        st = ctx.state
+        one_d, xs, ws, stride, pad, dil, g, (oh, ow) = (
+            st.one_d,
+            st.x_shape,
+            st.w_shape,
+            st.stride,
+            st.pad,
+            st.dil,
+            st.groups,
+            st.out_hw,
+        )
         need = ctx.needs_input_grad
         xp = of(go)
         if one_d:
@@ -144,7 +212,6 @@ class Convolution(Function):
         n, c, h, wd = xs
         o, cg, kh, kw = ws
         gx = gw = gb = None
-        gt = None
         if need[1]:
             gm = go.reshape(n, g, o // g, oh * ow)
             win = _windows(xpad, (kh, kw), stride, dil)
@@ -170,9 +237,7 @@ class Convolution(Function):
             if one_d:
                 w = w[:, :, None]
             # (G, Og, OH*OW*N) with the batch innermost, then one batched GEMM per group
-            if gt is None:
-                gt = xp.ascontiguousarray(go.transpose(1, 2, 3, 0))
-            gt = gt.reshape(g, o // g, oh * ow * n)
+            gt = xp.ascontiguousarray(go.transpose(1, 2, 3, 0)).reshape(g, o // g, oh * ow * n)
             wm = w.reshape(g, o // g, cg * kh * kw)
             # 2-D dots: stacked matmul with a transposed operand skips BLAS in NumPy
             if g > 1:
@@ -254,6 +319,45 @@ class IndexPad(Function):
         return g, None
 
 
+@dataclass(slots=True)
+class TiledPool:
+    """Backward state of MaxPool.forward_tiled: the input and output in one layout."""
+
+    x: object  # NCHW array, or the (C, H, W, N) buffer when batch_last
+    out: object
+    k: tuple
+    batch_last: bool
+
+
+@dataclass(slots=True)
+class WindowPool:
+    """Backward state of MaxPool.forward_windows."""
+
+    x_shape: tuple
+    k: tuple
+    stride: tuple
+    pad: tuple
+    extra: tuple
+    dil: tuple
+    out_hw: tuple
+    arg: object  # argmax within each window, (N, C, OH, OW)
+
+
+def uses_tiled_pool(x, k, stride, pad, dil, extra, aux) -> bool:
+    """The predicate for MaxPool's fast path: non-overlapping windows that tile the input
+    exactly (stride == kernel, no padding or dilation), no indices asked for."""
+    n, c, h, w = x.shape
+    return (
+        aux is None
+        and stride == k
+        and dil == (1, 1)
+        and pad == (0, 0)
+        and extra == (0, 0)
+        and h % k[0] == 0
+        and w % k[1] == 0
+    )
+
+
 class MaxPool(Function):
     # y = max over each window; dy flows to the (first) argmax of its window
     takes_batch_last = True
@@ -262,25 +366,41 @@ class MaxPool(Function):
     @staticmethod
     def forward(ctx, x, k, stride, pad, dil, extra, aux=None):
         """extra = (bottom, right) more -inf padding for ceil_mode windows; aux gets the argmax."""
+        if uses_tiled_pool(x, k, stride, tuple(pad), dil, tuple(extra), aux):
+            return MaxPool.forward_tiled(ctx, x, k)
+        return MaxPool.forward_windows(ctx, x, k, stride, pad, dil, extra, aux)
+
+    @staticmethod
+    def backward(ctx, g):
+        if isinstance(ctx.state, TiledPool):
+            return MaxPool.backward_tiled(ctx, g), None, None, None, None, None, None
+        return MaxPool.backward_windows(ctx, g)
+
+    @staticmethod
+    def forward_tiled(ctx, x, k):
+        """Fast path: the max of the kh*kw strided slices, elementwise (no argmax pass, no
+        window copy), in the input's layout: batch-last inputs stay batch-last."""
+        bl = type(x) is np.ndarray and not x.flags.c_contiguous and is_batch_last(x)
+        src = x.transpose(1, 2, 3, 0) if bl else x
+        hw_axis = 1 if bl else 2
+        out = kernels.tiled_max_forward(src, k, hw_axis)
+        ctx.state = TiledPool(src, out, k, bl)
+        return nchw_view(out) if bl else out
+
+    @staticmethod
+    def backward_tiled(ctx, g):
+        st = ctx.state
+        if st.batch_last:
+            return nchw_view(kernels.tiled_max_backward(st.x, st.out, to_batch_last(g), st.k, 1))
+        return kernels.tiled_max_backward(st.x, st.out, g, st.k, 2)
+
+    @staticmethod
+    def forward_windows(ctx, x, k, stride, pad, dil, extra, aux):
+        """The general path: any windows (padding, dilation, ceil_mode, indices)."""
         xp = of(x)
         n, c, h, w = x.shape
         kh, kw = k
         (ph, pw), (eb, er) = pad, extra
-        if (
-            aux is None
-            and stride == k
-            and dil == (1, 1)
-            and ph == pw == eb == er == 0
-            and h % kh == 0
-            and w % kw == 0
-        ):
-            if xp is np and not x.flags.c_contiguous and is_batch_last(x):
-                xbl = x.transpose(1, 2, 3, 0)
-                out = BL.max_pool_forward(xbl, k)
-                ctx.meta = None
-                ctx.tiled = (xbl, out, k, True)
-                return nchw_view(out)
-            return _tiled_max_forward(ctx, x, k)
         fill = -xp.inf if x.dtype.kind == "f" else xp.iinfo(x.dtype).min
         xpad = _pad2(x, ((ph, ph + eb), (pw, pw + er)), fill)
         if stride == k and dil == (1, 1) and xpad.shape[2] % kh == 0 and xpad.shape[3] % kw == 0:
@@ -292,25 +412,26 @@ class MaxPool(Function):
         flat = win.reshape(n, c, oh, ow, kh * kw)
         arg = flat.argmax(-1)
         out = xp.take_along_axis(flat, arg[..., None], -1)[..., 0]
-        ctx.meta = (x.shape, k, stride, (ph, pw), (eb, er), dil, (oh, ow))
-        ctx.arg = arg
+        ctx.state = WindowPool(x.shape, k, stride, (ph, pw), (eb, er), dil, (oh, ow), arg)
         if aux is not None:
             aux.append(arg)
         return out
 
     @staticmethod
-    def backward(ctx, g):
-        if ctx.meta is None:
-            if ctx.tiled[3]:
-                xbl, out, k, _ = ctx.tiled
-                gx = nchw_view(BL.max_pool_backward(xbl, out, g, k))
-            else:
-                gx = _tiled_max_backward(ctx, g)
-            return gx, None, None, None, None, None, None
-        (n, c, h, w), k, stride, (ph, pw), (eb, er), dil, (oh, ow) = ctx.meta
+    def backward_windows(ctx, g):
+        st = ctx.state
+        (n, c, h, w), k, stride, (ph, pw), (eb, er), dil, (oh, ow) = (
+            st.x_shape,
+            st.k,
+            st.stride,
+            st.pad,
+            st.extra,
+            st.dil,
+            st.out_hw,
+        )
         xp = of(g)
         kh, kw = k
-        onehot = ctx.arg[..., None] == xp.arange(kh * kw)
+        onehot = st.arg[..., None] == xp.arange(kh * kw)
         gwin = xp.where(onehot, g[..., None], g.dtype.type(0))  # (N, C, OH, OW, KK)
         hp, wp = h + 2 * ph + eb, w + 2 * pw + er
         if stride == k and dil == (1, 1) and hp == oh * kh and wp == ow * kw:
@@ -321,64 +442,6 @@ class MaxPool(Function):
             col2im_add(gpad, gcol, k, stride, dil, (oh, ow))
             gpad = gpad.transpose(3, 0, 1, 2)
         return xp.ascontiguousarray(gpad[:, :, ph : ph + h, pw : pw + w]), None, None, None, None, None
-
-
-def _tiled_max_forward(ctx, x, k):
-    """Non-overlapping windows (stride == kernel, no padding): the max of the kh*kw strided
-    slices, elementwise; no argmax pass and no window copy."""
-    kh, kw = k
-    xp = of(x)
-    out = xp.empty((x.shape[0], x.shape[1], x.shape[2] // kh, x.shape[3] // kw), dtype=x.dtype)
-
-    def chunk(lo, hi):
-        o, xs = out[lo:hi], x[lo:hi]
-        o[...] = xs[:, :, ::kh, ::kw]
-        for i in range(kh):
-            for j in range(kw):
-                if i or j:
-                    xp.maximum(o, xs[:, :, i::kh, j::kw], out=o)  # NaN propagates, as in torch
-
-    split(chunk, x.shape[0], x.size) if xp is np else chunk(0, x.shape[0])
-    ctx.meta = None
-    ctx.tiled = (x, out, k, False)
-    return out
-
-
-def _tiled_max_backward(ctx, g):
-    """Each window's gradient goes to its first maximal element (row-major), as torch does."""
-    x, out, (kh, kw), _ = ctx.tiled
-    xp = of(g)
-    gx = xp.empty(x.shape, dtype=g.dtype)
-    zero = g.dtype.type(0)
-    nan = bool(xp.isnan(out).any()) if out.dtype.kind == "f" else False
-
-    def chunk(lo, hi):
-        o, gs, xs, gxs = out[lo:hi], g[lo:hi], x[lo:hi], gx[lo:hi]
-        pos = [(i, j) for i in range(kh) for j in range(kw)]
-        hits = []
-        for i, j in pos:
-            s = xs[:, :, i::kh, j::kw]
-            hit = s == o
-            if nan:
-                hit |= s != s  # a NaN is the max of its window
-            hits.append(hit)
-        # exactly one hit per window (no ties, the usual case for real-valued inputs): no
-        # first-max bookkeeping needed
-        if not nan and sum(int(xp.count_nonzero(h)) for h in hits) == o.size:
-            taken = None
-        else:
-            taken = hits[0].copy()
-            for h in hits[1:]:
-                h &= ~taken
-                taken |= h
-        for (i, j), hit in zip(pos, hits):
-            if gs.dtype.kind == "f":
-                xp.multiply(gs, hit, out=gxs[:, :, i::kh, j::kw])
-            else:
-                gxs[:, :, i::kh, j::kw] = xp.where(hit, gs, zero)
-
-    split(chunk, x.shape[0], x.size) if xp is np else chunk(0, x.shape[0])
-    return gx
 
 
 def max_pool_indices(arg, x_hw, k, stride, pad, dil):
