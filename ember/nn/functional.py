@@ -16,6 +16,7 @@ from ember.nn.functional_conv import *  # noqa: F401,F403,E402
 from ember.nn.functional_resample import *  # noqa: F401,F403,E402
 from ember.nn.functional_vision import *  # noqa: F401,F403,E402
 from ember.ops import nn_ops as _ops
+from ember.ops.reduce import LogSoftmax, Softmax, softmax_default_dim
 
 
 def _legacy_reduction(size_average, reduce, reduction: str) -> str:
@@ -146,18 +147,9 @@ def prelu(input: Tensor, weight: Tensor) -> Tensor:
     return _ops.Prelu.apply(input, weight)
 
 
-def _softmax_dim(ndim: int, name: str) -> int:
-    warnings.warn(
-        f"Implicit dimension choice for {name} has been deprecated. Change the call to include dim=X "
-        "as an argument.",
-        stacklevel=3,
-    )
-    return 0 if ndim in (0, 1, 3) else 1
-
-
 def _softmax_prep(input: Tensor, dim, dtype, name: str):
     if dim is None:
-        dim = _softmax_dim(input.ndim, name)
+        dim = softmax_default_dim(input.ndim, name)
     if dtype is not None:
         input = input.to(dtype)
     n = max(input.ndim, 1)
@@ -172,8 +164,8 @@ def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=N
     x, d = _softmax_prep(input, dim, dtype, "softmax")
     _checks.require_float(x, _checks.softmax_kernel("softmax", x.ndim, d))
     if x.ndim == 0:
-        return _ops.Softmax.apply(x.reshape(1), 0).reshape(())
-    return _ops.Softmax.apply(x, d)
+        return Softmax.apply(x.reshape(1), 0).reshape(())
+    return Softmax.apply(x, d)
 
 
 def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
@@ -184,8 +176,8 @@ def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dty
     x, d = _softmax_prep(input, dim, dtype, "log_softmax")
     _checks.require_float(x, _checks.softmax_kernel("log_softmax", x.ndim, d))
     if x.ndim == 0:
-        return _ops.LogSoftmax.apply(x.reshape(1), 0).reshape(())
-    return _ops.LogSoftmax.apply(x, d)
+        return LogSoftmax.apply(x.reshape(1), 0).reshape(())
+    return LogSoftmax.apply(x, d)
 
 
 def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12, out=None) -> Tensor:

@@ -184,40 +184,6 @@ class Prelu(Function):
         return gx, ga
 
 
-class Softmax(Function):
-    # y = e^x / sum e^x;  dx = y (g - sum(g y))
-    @staticmethod
-    def forward(ctx, x, dim):
-        xp = of(x)
-        e = xp.exp(x - x.max(axis=dim, keepdims=True))
-        out = e / e.sum(axis=dim, keepdims=True)
-        ctx.save_for_backward(out)
-        ctx.dim = dim
-        return out
-
-    @staticmethod
-    def backward(ctx, g):
-        (y,) = ctx.saved
-        gy = g * y
-        return gy - y * of(gy).sum(gy, axis=ctx.dim, keepdims=True), None
-
-
-class LogSoftmax(Function):
-    # y = x - log sum e^x;  dx = g - e^y sum(g)
-    @staticmethod
-    def forward(ctx, x, dim):
-        out = log_softmax_array(x, dim)
-        ctx.save_for_backward(out)
-        ctx.dim = dim
-        return out
-
-    @staticmethod
-    def backward(ctx, g):
-        (y,) = ctx.saved
-        xp = of(g)
-        return g - xp.exp(y) * xp.sum(g, axis=ctx.dim, keepdims=True), None
-
-
 def log_softmax_array(x, dim: int):
     xp = of(x)
     s = x - x.max(axis=dim, keepdims=True)

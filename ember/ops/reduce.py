@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
@@ -665,13 +666,12 @@ def _fix0(res, input, out):
     return res
 
 
-def _softmax_dim(ndim: int) -> int:
-    import warnings
-
+def softmax_default_dim(ndim: int, name: str = "softmax") -> int:
+    """The dim softmax/log_softmax/softmin take when none is given (deprecated, as torch warns)."""
     warnings.warn(
-        "Implicit dimension choice for softmax has been deprecated. Change the call to "
-        "include dim=X as an argument.",
-        stacklevel=3,
+        f"Implicit dimension choice for {name} has been deprecated. Change the call to include dim=X "
+        "as an argument.",
+        stacklevel=4,
     )
     return 0 if ndim in (0, 1, 3) else 1
 
@@ -679,7 +679,7 @@ def _softmax_dim(ndim: int) -> int:
 def softmax(input, dim=None, dtype=None, **kw) -> Tensor:
     """torch.softmax: exp(x - max) / sum(exp(x - max)) along dim"""
     if dim is None:
-        dim = _softmax_dim(input.ndim)
+        dim = softmax_default_dim(input.ndim)
     if dtype is not None:
         input = input.to(dtype)
     elif input.dtype._cat < 2:
@@ -690,7 +690,7 @@ def softmax(input, dim=None, dtype=None, **kw) -> Tensor:
 def log_softmax(input, dim=None, dtype=None, **kw) -> Tensor:
     """torch.log_softmax: x - logsumexp(x) along dim"""
     if dim is None:
-        dim = _softmax_dim(input.ndim)
+        dim = softmax_default_dim(input.ndim, "log_softmax")
     if dtype is not None:
         input = input.to(dtype)
     elif input.dtype._cat < 2:
