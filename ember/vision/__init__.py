@@ -1,3 +1,6 @@
-"""torchvision subset: datasets (MNIST, FashionMNIST), transforms, utils (make_grid, save_image)."""
+"""torchvision for ember: datasets, io, models, ops, transforms, utils (Pillow, the ``vision`` extra, for images)."""
 
-from ember.vision import datasets, transforms, utils  # noqa: F401
+import ember.hub  # noqa: F401  (torchvision's weights load through torch.hub's cache)
+from ember.vision import datasets, io, models, ops, transforms, utils  # noqa: F401
+
+__version__ = "0.1.0"

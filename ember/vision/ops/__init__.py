@@ -1,0 +1,2 @@
+"""ops"""
+from ember.vision.ops import misc  # noqa: F401
