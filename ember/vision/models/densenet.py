@@ -11,7 +11,7 @@ import ember
 from ember import nn
 from ember.nn import functional as F
 from ember.vision.models._api import Weights, WeightsEnum, _ovewrite_named_param, register_model
-from ember.vision.models._api import weights_builder
+from ember.vision.models._api import fill_num_batches_tracked, weights_builder
 from ember.vision.models._meta import _IMAGENET_CATEGORIES
 from ember.vision.transforms._presets import ImageClassification
 
@@ -156,7 +156,7 @@ def _load_state_dict(model: nn.Module, weights: WeightsEnum, progress: bool) -> 
         res = _OLD_KEY.match(key)
         if res:
             state_dict[res.group(1) + res.group(2)] = state_dict.pop(key)
-    model.load_state_dict(state_dict)
+    model.load_state_dict(fill_num_batches_tracked(model, state_dict))
 
 
 def _densenet(

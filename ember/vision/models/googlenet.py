@@ -12,7 +12,7 @@ import ember
 from ember import nn
 from ember.nn import functional as F
 from ember.vision.models._api import Weights, WeightsEnum, _ovewrite_named_param, register_model
-from ember.vision.models._api import weights_builder
+from ember.vision.models._api import fill_num_batches_tracked, weights_builder
 from ember.vision.models._meta import _IMAGENET_CATEGORIES
 from ember.vision.transforms._presets import ImageClassification
 
@@ -222,7 +222,8 @@ def googlenet(*, weights: GoogLeNet_Weights | None = None, progress: bool = True
         _ovewrite_named_param(kwargs, "num_classes", len(weights.meta["categories"]))
     model = GoogLeNet(**kwargs)
     if weights is not None:
-        model.load_state_dict(weights.get_state_dict(progress=progress, check_hash=True))
+        state_dict = weights.get_state_dict(progress=progress, check_hash=True)
+        model.load_state_dict(fill_num_batches_tracked(model, state_dict))
         if not original_aux_logits:
             model.aux_logits = False
             model.aux1 = None
