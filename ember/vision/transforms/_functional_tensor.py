@@ -80,14 +80,15 @@ def resize_matrix(n_in: int, n_out: int, mode: str, antialias: bool) -> np.ndarr
         src = np.floor((rows + (0.5 if mode == "nearest-exact" else 0.0)) * scale).astype(np.int64)
         w[rows, np.minimum(src, n_in - 1)] = 1.0
         return w
-    if antialias and scale > 1.0:  # torch's _upsample_*_aa: the filter stretched by the scale
+    if antialias:  # torch's _upsample_*_aa (PIL's filters): stretched by the scale when shrinking
         interp = 1.0 if mode == "bilinear" else 2.0
-        support = interp * scale
+        stretch = max(scale, 1.0)
+        support = interp * stretch
         centers = scale * (rows + 0.5)
         j = np.arange(n_in)
         lo = np.maximum((centers - support + 0.5).astype(np.int64), 0)
         hi = np.minimum((centers + support + 0.5).astype(np.int64), n_in)
-        x = (j[None, :] - centers[:, None] + 0.5) / scale
+        x = (j[None, :] - centers[:, None] + 0.5) / stretch
         f = np.clip(1.0 - np.abs(x), 0.0, None) if mode == "bilinear" else _cubic(x, -0.5)
         f = np.where((j[None, :] >= lo[:, None]) & (j[None, :] < hi[:, None]), f, 0.0)
         return f / f.sum(axis=1, keepdims=True)
