@@ -129,14 +129,24 @@ def draw_bounding_boxes(
         color_list = [parse(c) for c in colors[:num_boxes]]
     else:
         color_list = [parse(colors)] * num_boxes
-    text_colors = color_list if label_colors is None else (
-        [parse(c) for c in label_colors] if isinstance(label_colors, list) else [parse(label_colors)] * num_boxes
+    text_colors = (
+        color_list
+        if label_colors is None
+        else (
+            [parse(c) for c in label_colors]
+            if isinstance(label_colors, list)
+            else [parse(label_colors)] * num_boxes
+        )
     )
     arr = image.detach().cpu().numpy()
     gray = arr.shape[0] == 1
-    pil = Image.fromarray(np.ascontiguousarray(np.repeat(arr, 3, 0).transpose(1, 2, 0) if gray else arr.transpose(1, 2, 0)))
+    pil = Image.fromarray(
+        np.ascontiguousarray(np.repeat(arr, 3, 0).transpose(1, 2, 0) if gray else arr.transpose(1, 2, 0))
+    )
     draw = ImageDraw.Draw(pil, "RGBA" if fill else None)
-    txt_font = ImageFont.load_default() if font is None else ImageFont.truetype(font=font, size=font_size or 10)
+    txt_font = (
+        ImageFont.load_default() if font is None else ImageFont.truetype(font=font, size=font_size or 10)
+    )
     for k, (bbox, color) in enumerate(zip(box_arr.tolist(), color_list)):
         if fill:
             draw.rectangle(bbox, width=width, outline=color, fill=color + (100,))

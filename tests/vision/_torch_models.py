@@ -85,7 +85,29 @@ VGG_CFG = {
     "vgg11": [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
     "vgg13": [64, 64, "M", 128, 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
     "vgg16": [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"],
-    "vgg19": [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512, "M"],
+    "vgg19": [
+        64,
+        64,
+        "M",
+        128,
+        128,
+        "M",
+        256,
+        256,
+        256,
+        256,
+        "M",
+        512,
+        512,
+        512,
+        512,
+        "M",
+        512,
+        512,
+        512,
+        512,
+        "M",
+    ],
 }
 
 
@@ -97,7 +119,9 @@ class VGG(nn.Module):
             if v == "M":
                 layers.append(nn.MaxPool2d(2, 2))
             else:
-                layers += [nn.Conv2d(cin, v, 3, padding=1)] + ([nn.BatchNorm2d(v)] if bn else []) + [nn.ReLU(True)]
+                layers += (
+                    [nn.Conv2d(cin, v, 3, padding=1)] + ([nn.BatchNorm2d(v)] if bn else []) + [nn.ReLU(True)]
+                )
                 cin = v
         self.features = nn.Sequential(*layers)
         self.avgpool = nn.AdaptiveAvgPool2d((7, 7))
@@ -111,14 +135,18 @@ class VGG(nn.Module):
 
 
 class AlexNet(nn.Module):
-    def __init__(self, num_classes=1000):
-        super().__init__()
-        self.features = nn.Sequential(
+    @staticmethod
+    def make_features():
+        return [
             nn.Conv2d(3, 64, 11, 4, 2), nn.ReLU(True), nn.MaxPool2d(3, 2),
             nn.Conv2d(64, 192, 5, padding=2), nn.ReLU(True), nn.MaxPool2d(3, 2),
             nn.Conv2d(192, 384, 3, padding=1), nn.ReLU(True), nn.Conv2d(384, 256, 3, padding=1), nn.ReLU(True),
             nn.Conv2d(256, 256, 3, padding=1), nn.ReLU(True), nn.MaxPool2d(3, 2),
-        )  # fmt: skip
+        ]  # fmt: skip
+
+    def __init__(self, num_classes=1000):
+        super().__init__()
+        self.features = nn.Sequential(*self.make_features())
         self.avgpool = nn.AdaptiveAvgPool2d((6, 6))
         self.classifier = nn.Sequential(
             nn.Dropout(), nn.Linear(9216, 4096), nn.ReLU(True), nn.Dropout(), nn.Linear(4096, 4096),
@@ -138,7 +166,9 @@ class Fire(nn.Module):
 
     def forward(self, x):
         x = self.squeeze_activation(self.squeeze(x))
-        return torch.cat([self.expand1x1_activation(self.expand1x1(x)), self.expand3x3_activation(self.expand3x3(x))], 1)
+        return torch.cat(
+            [self.expand1x1_activation(self.expand1x1(x)), self.expand3x3_activation(self.expand3x3(x))], 1
+        )
 
 
 class SqueezeNet(nn.Module):
@@ -154,7 +184,9 @@ class SqueezeNet(nn.Module):
                     pool(), Fire(128, 32, 128, 128), Fire(256, 32, 128, 128), pool(), Fire(256, 48, 192, 192),
                     Fire(384, 48, 192, 192), Fire(384, 64, 256, 256), Fire(512, 64, 256, 256)]  # fmt: skip
         self.features = nn.Sequential(*body)
-        self.classifier = nn.Sequential(nn.Dropout(), nn.Conv2d(512, num_classes, 1), nn.ReLU(True), nn.AdaptiveAvgPool2d(1))
+        self.classifier = nn.Sequential(
+            nn.Dropout(), nn.Conv2d(512, num_classes, 1), nn.ReLU(True), nn.AdaptiveAvgPool2d(1)
+        )
 
     def forward(self, x):
         return torch.flatten(self.classifier(self.features(x)), 1)
@@ -228,7 +260,11 @@ class IR2(nn.Module):
         hid = int(round(cin * t))
         self.res = s == 1 and cin == cout
         layers = [cna(cin, hid, 1, act=nn.ReLU6)] if t != 1 else []
-        layers += [cna(hid, hid, 3, s, hid, act=nn.ReLU6), nn.Conv2d(hid, cout, 1, bias=False), nn.BatchNorm2d(cout)]
+        layers += [
+            cna(hid, hid, 3, s, hid, act=nn.ReLU6),
+            nn.Conv2d(hid, cout, 1, bias=False),
+            nn.BatchNorm2d(cout),
+        ]
         self.conv = nn.Sequential(*layers)
 
     def forward(self, x):
@@ -239,7 +275,15 @@ class MobileNetV2(nn.Module):
     def __init__(self, num_classes=1000):
         super().__init__()
         feats, cin = [cna(3, 32, 3, 2, act=nn.ReLU6)], 32
-        for t, c, n, s in [[1, 16, 1, 1], [6, 24, 2, 2], [6, 32, 3, 2], [6, 64, 4, 2], [6, 96, 3, 1], [6, 160, 3, 2], [6, 320, 1, 1]]:
+        for t, c, n, s in [
+            [1, 16, 1, 1],
+            [6, 24, 2, 2],
+            [6, 32, 3, 2],
+            [6, 64, 4, 2],
+            [6, 96, 3, 1],
+            [6, 160, 3, 2],
+            [6, 320, 1, 1],
+        ]:
             for i in range(n):
                 feats.append(IR2(cin, c, s if i == 0 else 1, t))
                 cin = c
@@ -301,7 +345,10 @@ class MobileNetV3(nn.Module):
         self.features = nn.Sequential(*layers)
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Sequential(
-            nn.Linear(6 * setting[-1][3], last), nn.Hardswish(True), nn.Dropout(0.2, True), nn.Linear(last, num_classes)
+            nn.Linear(6 * setting[-1][3], last),
+            nn.Hardswish(True),
+            nn.Dropout(0.2, True),
+            nn.Linear(last, num_classes),
         )
 
     def forward(self, x):
@@ -335,7 +382,11 @@ class Aux(nn.Module):
     def __init__(self, cin, num_classes):
         super().__init__()
         self.conv = BConv(cin, 128, kernel_size=1)
-        self.fc1, self.fc2, self.dropout = nn.Linear(2048, 1024), nn.Linear(1024, num_classes), nn.Dropout(0.7)
+        self.fc1, self.fc2, self.dropout = (
+            nn.Linear(2048, 1024),
+            nn.Linear(1024, num_classes),
+            nn.Dropout(0.7),
+        )
 
     def forward(self, x):
         x = torch.flatten(self.conv(F.adaptive_avg_pool2d(x, 4)), 1)
@@ -364,7 +415,11 @@ class GoogLeNet(nn.Module):
         self.inception5b = Inception(832, 384, 192, 384, 48, 128, 128)
         self.aux1 = Aux(512, num_classes) if aux else None
         self.aux2 = Aux(528, num_classes) if aux else None
-        self.avgpool, self.dropout, self.fc = nn.AdaptiveAvgPool2d(1), nn.Dropout(0.2), nn.Linear(1024, num_classes)
+        self.avgpool, self.dropout, self.fc = (
+            nn.AdaptiveAvgPool2d(1),
+            nn.Dropout(0.2),
+            nn.Linear(1024, num_classes),
+        )
 
     def forward(self, x):
         if self.transform_input:
@@ -397,5 +452,26 @@ BUILD = {
     "mobilenet_v3_large": lambda: MobileNetV3(V3_LARGE),
     "mobilenet_v3_small": lambda: MobileNetV3(V3_SMALL),
     "googlenet": GoogLeNet,
-    **{f"{n}{'_bn' if bn else ''}": partial(VGG, cfg, bn) for n, cfg in VGG_CFG.items() for bn in (False, True)},
+    **{
+        f"{n}{'_bn' if bn else ''}": partial(VGG, cfg, bn)
+        for n, cfg in VGG_CFG.items()
+        for bn in (False, True)
+    },
 }
+
+
+def features_of(name: str) -> nn.Module:
+    """The convolutional part alone (VGG / AlexNet), built without their big classifiers."""
+    if name == "alexnet":
+        return nn.Sequential(*AlexNet.make_features())
+    cfg, bn = VGG_CFG[name.removesuffix("_bn")], name.endswith("_bn")
+    layers, cin = [], 3
+    for v in cfg:
+        if v == "M":
+            layers.append(nn.MaxPool2d(2, 2))
+        else:
+            layers += (
+                [nn.Conv2d(cin, v, 3, padding=1)] + ([nn.BatchNorm2d(v)] if bn else []) + [nn.ReLU(True)]
+            )
+            cin = v
+    return nn.Sequential(*layers)

@@ -51,7 +51,12 @@ def _write_cifar(folder, cifar100: bool = False, n: int = 4, seed: int = 0):
     for name in names[0] + names[1]:
         data = rng.integers(0, 256, (n, 3072), dtype=np.uint8)
         labels = rng.integers(0, 100 if cifar100 else 10, n).tolist()
-        entry = {"batch_label": name, key: labels, "data": data, "filenames": [f"{name}_{i}.png" for i in range(n)]}
+        entry = {
+            "batch_label": name,
+            key: labels,
+            "data": data,
+            "filenames": [f"{name}_{i}.png" for i in range(n)],
+        }
         if cifar100:
             entry["coarse_labels"] = [v // 5 for v in labels]
         with open(folder / name, "wb") as f:
@@ -93,7 +98,9 @@ def test_cifar_reads_the_pickled_batches(tmp_path, cifar100):
     assert isinstance(img, Image.Image) and img.size == (32, 32) and img.mode == "RGB"
     np.testing.assert_array_equal(np.asarray(img), want[3])
     assert target == train.targets[3]
-    np.testing.assert_array_equal(test[0][0], content[names[1][0]][0][0].reshape(3, 32, 32).transpose(1, 2, 0))
+    np.testing.assert_array_equal(
+        test[0][0], content[names[1][0]][0][0].reshape(3, 32, 32).transpose(1, 2, 0)
+    )
     assert len(test) == 4 and "Split: Test" in repr(test)
 
 
@@ -136,7 +143,9 @@ def test_cifar_download_from_a_local_server(tmp_path, http_root):
     Local.url, Local.tgz_md5 = url + "cifar-10-python.tar.gz", _md5(archive)
     root = tmp_path / "data"
     ds = Local(root, train=False, download=True)
-    np.testing.assert_array_equal(ds.data[1], content["test_batch"][0][1].reshape(3, 32, 32).transpose(1, 2, 0))
+    np.testing.assert_array_equal(
+        ds.data[1], content["test_batch"][0][1].reshape(3, 32, 32).transpose(1, 2, 0)
+    )
     assert len(Local(root, train=True, download=True)) == 20  # already there: checked, not fetched
 
 
@@ -191,7 +200,12 @@ def test_image_folder(tmp_path):
     ds = datasets.ImageFolder(tmp_path)
     assert ds.classes == ["cat", "dog"] and ds.class_to_idx == {"cat": 0, "dog": 1}
     rel = [(os.path.relpath(p, tmp_path), t) for p, t in ds.samples]
-    assert rel == [("cat/z.png", 0), ("cat/sub/y.bmp", 0), ("dog/a.jpg", 1), ("dog/b.png", 1)]  # os.walk order
+    assert rel == [
+        ("cat/z.png", 0),
+        ("cat/sub/y.bmp", 0),
+        ("dog/a.jpg", 1),
+        ("dog/b.png", 1),
+    ]  # os.walk order
     assert ds.targets == [0, 0, 1, 1] and ds.imgs == ds.samples
     img, target = ds[3]
     assert isinstance(img, Image.Image) and img.mode == "RGB" and target == 1
@@ -213,7 +227,9 @@ def test_dataset_folder_with_a_custom_loader(tmp_path):
     for cls in ("a", "b"):
         (tmp_path / cls).mkdir()
         np.save(tmp_path / cls / "x.npy", np.full(3, ord(cls)))
-    ds = datasets.DatasetFolder(tmp_path, loader=np.load, extensions=(".npy",), target_transform=lambda t: t * 10)
+    ds = datasets.DatasetFolder(
+        tmp_path, loader=np.load, extensions=(".npy",), target_transform=lambda t: t * 10
+    )
     x, t = ds[1]
     assert x.tolist() == [98, 98, 98] and t == 10
     with pytest.raises(ValueError, match="Both extensions and is_valid_file"):
@@ -262,7 +278,10 @@ def test_emnist_split_files_and_download(tmp_path, http_root):
     images = rng.integers(0, 256, (5, 28, 28), dtype=np.uint8)
     with zipfile.ZipFile(zpath, "w") as zf:
         for part, n in (("train", 5), ("test", 2)):
-            for kind, arr in (("images-idx3", images[:n]), ("labels-idx1", rng.integers(0, 10, n, dtype=np.uint8))):
+            for kind, arr in (
+                ("images-idx3", images[:n]),
+                ("labels-idx1", rng.integers(0, 10, n, dtype=np.uint8)),
+            ):
                 tmp = tmp_path / f"emnist-digits-{part}-{kind}-ubyte.gz"
                 write_idx(tmp, arr)
                 zf.write(tmp, f"gzip/{tmp.name}")

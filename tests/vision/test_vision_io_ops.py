@@ -44,7 +44,9 @@ def test_png_round_trip_and_modes(tmp_path):
     la.save(tmp_path / "la.png")
     assert tuple(vio.read_image(tmp_path / "la.png").shape) == (2, 9, 7)
     enc = vio.encode_png(x)
-    assert enc.dtype == ember.uint8 and enc.ndim == 1 and bytes(enc.numpy()[:8].tolist()) == b"\x89PNG\r\n\x1a\n"
+    assert (
+        enc.dtype == ember.uint8 and enc.ndim == 1 and bytes(enc.numpy()[:8].tolist()) == b"\x89PNG\r\n\x1a\n"
+    )
     np.testing.assert_array_equal(vio.decode_png(enc).numpy(), x.numpy())
 
 
@@ -105,7 +107,9 @@ def test_draw_bounding_boxes():
     assert (o[:, 3, 2:11] == np.array([255, 0, 0])[:, None]).all()  # the red box's top edge
     assert (o[:, 18, 5:19] == np.array([0, 255, 0])[:, None]).all()  # the green box's bottom edge
     assert img.numpy().sum() == 0  # the input is not drawn on
-    gray = utils.draw_bounding_boxes(ember.zeros(1, 8, 8, dtype=ember.uint8), ember.tensor([[1.0, 1, 5, 5]]), fill=True)
+    gray = utils.draw_bounding_boxes(
+        ember.zeros(1, 8, 8, dtype=ember.uint8), ember.tensor([[1.0, 1, 5, 5]]), fill=True
+    )
     assert tuple(gray.shape) == (3, 8, 8)
     with pytest.raises(ValueError, match=r"\(xmin, ymin, xmax, ymax\)"):
         utils.draw_bounding_boxes(img, ember.tensor([[5.0, 5, 1, 1]]))
@@ -136,8 +140,12 @@ def _iou_numpy(a, b):
 
 def test_box_area_iou_giou_and_gradients():
     a, b = _boxes(6, 0), _boxes(4, 1)
-    np.testing.assert_allclose(ops.box_area(ember.from_numpy(a)).numpy(), (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1]), rtol=1e-6)
-    np.testing.assert_allclose(ops.box_iou(ember.from_numpy(a), ember.from_numpy(b)).numpy(), _iou_numpy(a, b), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(
+        ops.box_area(ember.from_numpy(a)).numpy(), (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1]), rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        ops.box_iou(ember.from_numpy(a), ember.from_numpy(b)).numpy(), _iou_numpy(a, b), rtol=1e-5, atol=1e-7
+    )
     ea = ember.from_numpy(a.copy()).requires_grad_()
     ta = torch.from_numpy(a.copy()).requires_grad_()
     tb = torch.from_numpy(b)
@@ -167,7 +175,9 @@ def test_box_convert_round_trips():
     cxcywh = np.concatenate([(a[:, :2] + a[:, 2:]) / 2, a[:, 2:] - a[:, :2]], 1)
     np.testing.assert_allclose(ops.box_convert(x, "xyxy", "xywh").numpy(), xywh, rtol=1e-6)
     np.testing.assert_allclose(ops.box_convert(x, "xyxy", "cxcywh").numpy(), cxcywh, rtol=1e-6)
-    np.testing.assert_allclose(ops.box_convert(ember.from_numpy(cxcywh), "cxcywh", "xywh").numpy(), xywh, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        ops.box_convert(ember.from_numpy(cxcywh), "cxcywh", "xywh").numpy(), xywh, rtol=1e-5, atol=1e-5
+    )
     np.testing.assert_allclose(ops.box_convert(ember.from_numpy(xywh), "xywh", "xyxy").numpy(), a, rtol=1e-6)
     with pytest.raises(ValueError, match="Unsupported Bounding Box Conversions"):
         ops.box_convert(x, "xyxy", "yxyx")
@@ -196,12 +206,17 @@ def test_nms_and_batched_nms(thr):
         idx = np.nonzero(cls == c)[0]
         want += [int(idx[k]) for k in _nms_reference(b[idx], s[idx], thr)]
     assert kept == sorted(want, key=lambda i: -s[i])
-    assert ops.batched_nms(ember.zeros(0, 4), ember.zeros(0), ember.zeros(0, dtype=ember.int64), thr).tolist() == []
+    assert (
+        ops.batched_nms(ember.zeros(0, 4), ember.zeros(0), ember.zeros(0, dtype=ember.int64), thr).tolist()
+        == []
+    )
 
 
 def test_clip_and_remove_small_boxes():
     b = ember.tensor([[-5.0, 2.0, 30.0, 8.0], [1.0, 1.0, 1.5, 9.0]])
-    np.testing.assert_array_equal(ops.clip_boxes_to_image(b, (6, 20)).numpy(), [[0, 2, 20, 6], [1, 1, 1.5, 6]])
+    np.testing.assert_array_equal(
+        ops.clip_boxes_to_image(b, (6, 20)).numpy(), [[0, 2, 20, 6], [1, 1, 1.5, 6]]
+    )
     assert ops.remove_small_boxes(b, 1.0).tolist() == [0]
 
 
@@ -253,13 +268,20 @@ def _roi_align_loop(x, rois, ph, pw, scale, ratio, aligned):
 @pytest.mark.parametrize("ratio", [-1, 2])
 def test_roi_align_matches_kernel_reference(aligned, ratio):
     x = np.random.default_rng(6).standard_normal((2, 3, 10, 12)).astype(np.float32)
-    rois = np.array([[0, 1.0, 1.5, 8.0, 7.0], [1, 0.0, 0.0, 11.9, 9.9], [0, 6.2, 3.1, 6.9, 3.5], [1, -2, -1, 3, 4]], np.float32)
+    rois = np.array(
+        [[0, 1.0, 1.5, 8.0, 7.0], [1, 0.0, 0.0, 11.9, 9.9], [0, 6.2, 3.1, 6.9, 3.5], [1, -2, -1, 3, 4]],
+        np.float32,
+    )
     out = ops.roi_align(ember.from_numpy(x), ember.from_numpy(rois), (3, 4), 1.0, ratio, aligned)
-    np.testing.assert_allclose(out.numpy(), _roi_align_loop(x, rois, 3, 4, 1.0, ratio, aligned), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        out.numpy(), _roi_align_loop(x, rois, 3, 4, 1.0, ratio, aligned), rtol=1e-5, atol=1e-6
+    )
     per_image = [ember.from_numpy(rois[rois[:, 0] == i, 1:].copy()) for i in range(2)]
     out2 = ops.RoIAlign((3, 4), 0.5, ratio, aligned)(ember.from_numpy(x), per_image)
     order = np.argsort(rois[:, 0], kind="stable")
-    np.testing.assert_allclose(out2.numpy(), _roi_align_loop(x, rois[order], 3, 4, 0.5, ratio, aligned), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        out2.numpy(), _roi_align_loop(x, rois[order], 3, 4, 0.5, ratio, aligned), rtol=1e-5, atol=1e-6
+    )
 
 
 def test_roi_align_aligned_full_box_is_the_image_and_gradcheck():
@@ -272,3 +294,17 @@ def test_roi_align_aligned_full_box_is_the_image_and_gradcheck():
     assert ember.autograd.gradcheck(lambda t: ops.roi_align(t, boxes, (2, 3), 1.0, 2, False), (xe,))
     with pytest.raises(ValueError, match=r"Tensor\[K, 5\]"):
         ops.roi_align(xe, ember.zeros(2, 4, dtype=ember.float64), 2)
+
+
+def test_missing_pillow_names_the_extra(monkeypatch):
+    from ember.vision import _pil
+    from ember.vision import transforms as T
+
+    monkeypatch.setattr(_pil, "_Image", None)
+    with pytest.raises(ImportError, match=r'pip install "ember\[vision\]"'):
+        vio.encode_png(ember.zeros(3, 2, 2, dtype=ember.uint8))
+    with pytest.raises(ImportError, match=r"ember\[vision\]"):
+        T.ToPILImage()(ember.zeros(3, 2, 2))
+    # tensors and NumPy image arrays need no Pillow
+    assert tuple(T.Resize(4)(ember.zeros(3, 8, 8)).shape) == (3, 4, 4)
+    assert T.CenterCrop(2)(np.zeros((4, 4), np.uint8)).shape == (2, 2)

@@ -95,7 +95,9 @@ def test_pad_tensor_pil_array_match_numpy(mode):
     np.testing.assert_array_equal(_np(F.pad(_chw(arr), pad, 7, mode)).transpose(1, 2, 0), ref)
     np.testing.assert_array_equal(np.asarray(F.pad(Image.fromarray(arr), pad, 7, mode)), ref)
     np.testing.assert_array_equal(F.pad(arr, pad, 7, mode), ref)
-    np.testing.assert_array_equal(np.asarray(T.Pad((1, 2), fill=(1, 2, 3))(Image.fromarray(arr)))[0, 0], [1, 2, 3])
+    np.testing.assert_array_equal(
+        np.asarray(T.Pad((1, 2), fill=(1, 2, 3))(Image.fromarray(arr)))[0, 0], [1, 2, 3]
+    )
     with pytest.raises(ValueError, match="Padding must be an int or a 1, 2, or 4"):
         T.Pad((1, 2, 3))
 
@@ -106,7 +108,11 @@ def test_center_five_ten_crop():
     np.testing.assert_array_equal(_np(F.center_crop(t, 4)), arr[2:6, 2:6].transpose(2, 0, 1))
     np.testing.assert_array_equal(np.asarray(F.center_crop(p, [5, 3])), arr[2:7, 2:5])
     big = _np(F.center_crop(t, [11, 10]))  # pads with zeros around the image
-    assert big.shape == (3, 11, 10) and big[:, 0].sum() == 0 and np.array_equal(big[:, 1:10, 1:9], arr.transpose(2, 0, 1))
+    assert (
+        big.shape == (3, 11, 10)
+        and big[:, 0].sum() == 0
+        and np.array_equal(big[:, 1:10, 1:9], arr.transpose(2, 0, 1))
+    )
     crops = T.FiveCrop(4)(p)
     refs = [arr[:4, :4], arr[:4, 4:], arr[5:, :4], arr[5:, 4:], arr[2:6, 2:6]]
     for c, r in zip(crops, refs):
@@ -139,7 +145,11 @@ def test_grayscale_tensor_formula_and_pil():
     pil = np.asarray(T.Grayscale()(Image.fromarray(arr)))
     assert np.abs(pil.astype(int) - ref).max() <= 1
     x = arr.transpose(2, 0, 1).astype(np.float32) / 255
-    np.testing.assert_allclose(_np(F.rgb_to_grayscale(ember.from_numpy(x)))[0], 0.2989 * x[0] + 0.587 * x[1] + 0.114 * x[2], rtol=1e-6)
+    np.testing.assert_allclose(
+        _np(F.rgb_to_grayscale(ember.from_numpy(x)))[0],
+        0.2989 * x[0] + 0.587 * x[1] + 0.114 * x[2],
+        rtol=1e-6,
+    )
 
 
 @pytest.mark.parametrize(
@@ -174,13 +184,20 @@ def test_adjust_hue_matches_colorsys(hue):
 
 def test_brightness_contrast_saturation_formulas():
     x = np.random.default_rng(4).random((3, 5, 6)).astype(np.float32)
-    np.testing.assert_allclose(_np(F.adjust_brightness(ember.from_numpy(x), 1.5)), np.clip(1.5 * x, 0, 1), rtol=1e-6)
+    np.testing.assert_allclose(
+        _np(F.adjust_brightness(ember.from_numpy(x), 1.5)), np.clip(1.5 * x, 0, 1), rtol=1e-6
+    )
     gray = 0.2989 * x[0] + 0.587 * x[1] + 0.114 * x[2]
     np.testing.assert_allclose(
-        _np(F.adjust_contrast(ember.from_numpy(x), 0.5)), np.clip(0.5 * x + 0.5 * gray.mean(), 0, 1), rtol=1e-5
+        _np(F.adjust_contrast(ember.from_numpy(x), 0.5)),
+        np.clip(0.5 * x + 0.5 * gray.mean(), 0, 1),
+        rtol=1e-5,
     )
     np.testing.assert_allclose(
-        _np(F.adjust_saturation(ember.from_numpy(x), 0.0)), np.broadcast_to(gray, x.shape), rtol=1e-5, atol=1e-6
+        _np(F.adjust_saturation(ember.from_numpy(x), 0.0)),
+        np.broadcast_to(gray, x.shape),
+        rtol=1e-5,
+        atol=1e-6,
     )
     with pytest.raises(ValueError, match=r"hue_factor \(0.7\) is not in \[-0.5, 0.5\]"):
         F.adjust_hue(ember.from_numpy(x), 0.7)
@@ -189,7 +206,8 @@ def test_brightness_contrast_saturation_formulas():
 
 
 @pytest.mark.parametrize(
-    "fn,args", [(F.posterize, (3,)), (F.solarize, (100,)), (F.invert, ()), (F.autocontrast, ()), (F.equalize, ())]
+    "fn,args",
+    [(F.posterize, (3,)), (F.solarize, (100,)), (F.invert, ()), (F.autocontrast, ()), (F.equalize, ())],
 )
 def test_uint8_ops_tensor_equal_pillow(fn, args):
     arr = (_rgb(16, 16, seed=5) // 2 + 20).astype(np.uint8)  # not the full range: autocontrast/equalize act
@@ -333,14 +351,20 @@ def test_random_rotation_affine_perspective_params():
     ember.manual_seed(2)
     for _ in range(30):
         assert -15 <= T.RandomRotation.get_params([-15.0, 15.0]) <= 15
-        angle, (tx, ty), scale, (sx, sy) = T.RandomAffine.get_params([-10, 10], [0.1, 0.2], [0.9, 1.1], [-5, 5, -3, 3], [50, 40])
+        angle, (tx, ty), scale, (sx, sy) = T.RandomAffine.get_params(
+            [-10, 10], [0.1, 0.2], [0.9, 1.1], [-5, 5, -3, 3], [50, 40]
+        )
         assert -10 <= angle <= 10 and abs(tx) <= 5 and abs(ty) <= 8 and 0.9 <= scale <= 1.1
         assert -5 <= sx <= 5 and -3 <= sy <= 3
         start, end = T.RandomPerspective.get_params(20, 10, 0.5)
         assert start == [[0, 0], [19, 0], [19, 9], [0, 9]]
         assert 0 <= end[0][0] <= 5 and 14 <= end[1][0] <= 19 and 6 <= end[2][1] <= 9
     x = _chw(_rgb(seed=13))
-    for t in (T.RandomRotation(30), T.RandomAffine(20, (0.1, 0.1), (0.8, 1.2), 10), T.RandomPerspective(p=1.0)):
+    for t in (
+        T.RandomRotation(30),
+        T.RandomAffine(20, (0.1, 0.1), (0.8, 1.2), 10),
+        T.RandomPerspective(p=1.0),
+    ):
         a, b = _repeat(lambda: t(x)), _repeat(lambda: t(x))
         assert a.dtype == ember.uint8 and tuple(a.shape) == (3, 12, 10)
         np.testing.assert_array_equal(a.numpy(), b.numpy())
@@ -361,7 +385,9 @@ def test_random_erasing():
     vals = set(np.unique(out.numpy()).tolist())
     assert vals == {0.5, 1.0} and float(x.sum()) == 1200.0  # not in place
     rnd = _repeat(lambda: T.RandomErasing(p=1.0, value="random")(x), seed=4)
-    np.testing.assert_array_equal(rnd.numpy(), _repeat(lambda: T.RandomErasing(p=1.0, value="random")(x), seed=4).numpy())
+    np.testing.assert_array_equal(
+        rnd.numpy(), _repeat(lambda: T.RandomErasing(p=1.0, value="random")(x), seed=4).numpy()
+    )
     with pytest.raises(ValueError, match="If value is str, it should be 'random'"):
         T.RandomErasing(value="noise")
     with pytest.raises(ValueError, match="single value or 3"):
@@ -371,7 +397,9 @@ def test_random_erasing():
 def test_random_apply_choice_order_grayscale_crop():
     x = _chw(_rgb(seed=14))
     assert T.RandomApply([T.Grayscale(3)], p=0.0)(x) is x
-    np.testing.assert_array_equal(T.RandomApply([T.Grayscale(3)], p=1.0)(x).numpy(), F.rgb_to_grayscale(x, 3).numpy())
+    np.testing.assert_array_equal(
+        T.RandomApply([T.Grayscale(3)], p=1.0)(x).numpy(), F.rgb_to_grayscale(x, 3).numpy()
+    )
     assert T.RandomGrayscale(p=1.0)(x).shape == x.shape
     out = T.RandomChoice([T.Lambda(lambda v: 1), T.Lambda(lambda v: 2)], p=[0.0, 1.0])(x)
     assert out == 2

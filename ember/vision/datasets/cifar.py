@@ -78,7 +78,9 @@ class CIFAR10:
     def _load_meta(self) -> None:
         path = os.path.join(self.root, self.base_folder, self.meta["filename"])
         if not check_integrity(path, self.meta["md5"]):
-            raise RuntimeError("Dataset metadata file not found or corrupted. You can use download=True to download it")
+            raise RuntimeError(
+                "Dataset metadata file not found or corrupted. You can use download=True to download it"
+            )
         self.classes = list(self._unpickle(path)[self.meta["key"]])
         self.class_to_idx = {c: i for i, c in enumerate(self.classes)}
 

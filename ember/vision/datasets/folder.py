@@ -86,7 +86,9 @@ class DatasetFolder:
         self.root = os.path.expanduser(os.fspath(root))
         self.transform, self.target_transform = transform, target_transform
         classes, class_to_idx = self.find_classes(self.root)
-        samples = self.make_dataset(self.root, class_to_idx, extensions, is_valid_file, allow_empty=allow_empty)
+        samples = self.make_dataset(
+            self.root, class_to_idx, extensions, is_valid_file, allow_empty=allow_empty
+        )
         self.loader = loader
         self.extensions = extensions
         self.classes, self.class_to_idx = classes, class_to_idx

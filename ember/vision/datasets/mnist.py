@@ -248,7 +248,10 @@ class EMNIST(MNIST):
 
     def _file_names(self) -> tuple[str, str]:
         part = "train" if self.train else "test"
-        return (f"emnist-{self.split}-{part}-images-idx3-ubyte", f"emnist-{self.split}-{part}-labels-idx1-ubyte")
+        return (
+            f"emnist-{self.split}-{part}-images-idx3-ubyte",
+            f"emnist-{self.split}-{part}-labels-idx1-ubyte",
+        )
 
     def download(self) -> None:
         """Fetch gzip.zip (md5 checked) and unpack its ``emnist-*.gz`` files into ``raw_folder``."""

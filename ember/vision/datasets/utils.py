@@ -55,7 +55,9 @@ def fetch(url: str, target: str, md5: str | None, timeout: float = 30.0) -> None
             os.remove(tmp)
 
 
-def download_url(url: str, root: str | os.PathLike, filename: str | None = None, md5: str | None = None) -> None:
+def download_url(
+    url: str, root: str | os.PathLike, filename: str | None = None, md5: str | None = None
+) -> None:
     """Download ``url`` into ``root/filename`` unless a file with the right md5 is already there."""
     root = os.path.expanduser(os.fspath(root))
     filename = filename or os.path.basename(urlparse(url).path)
@@ -71,7 +73,9 @@ def _safe_members(tar: tarfile.TarFile, to_path: str) -> list[tarfile.TarInfo]:
     for m in tar.getmembers():
         dest = os.path.realpath(os.path.join(base, m.name))
         if not (dest == base or dest.startswith(base + os.sep)) or m.issym() or m.islnk() or m.isdev():
-            raise RuntimeError(f"refusing to extract {m.name!r}: it points outside {to_path} or is a link/device")
+            raise RuntimeError(
+                f"refusing to extract {m.name!r}: it points outside {to_path} or is a link/device"
+            )
         members.append(m)
     return members
 

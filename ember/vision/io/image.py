@@ -28,7 +28,12 @@ class ImageReadMode(Enum):
     RGB_ALPHA = 4
 
 
-_PIL_MODE = {ImageReadMode.GRAY: "L", ImageReadMode.GRAY_ALPHA: "LA", ImageReadMode.RGB: "RGB", ImageReadMode.RGB_ALPHA: "RGBA"}
+_PIL_MODE = {
+    ImageReadMode.GRAY: "L",
+    ImageReadMode.GRAY_ALPHA: "LA",
+    ImageReadMode.RGB: "RGB",
+    ImageReadMode.RGB_ALPHA: "RGBA",
+}
 
 
 def read_file(path: str | os.PathLike) -> Tensor:
@@ -109,19 +114,26 @@ def decode_image(
 
 
 def read_image(
-    path: str | os.PathLike, mode: ImageReadMode = ImageReadMode.UNCHANGED, apply_exif_orientation: bool = False
+    path: str | os.PathLike,
+    mode: ImageReadMode = ImageReadMode.UNCHANGED,
+    apply_exif_orientation: bool = False,
 ) -> Tensor:
     """Read a JPEG, PNG, GIF, BMP, ... file into a uint8 ``C x H x W`` tensor."""
     return decode_image(read_file(path), mode, apply_exif_orientation)
 
 
-def decode_png(input: Tensor, mode: ImageReadMode = ImageReadMode.UNCHANGED, apply_exif_orientation: bool = False) -> Tensor:
+def decode_png(
+    input: Tensor, mode: ImageReadMode = ImageReadMode.UNCHANGED, apply_exif_orientation: bool = False
+) -> Tensor:
     _check_bytes(input, "input")
     return _decode(input.numpy().tobytes(), _parse_mode(mode), ("PNG",), apply_exif_orientation)
 
 
 def decode_jpeg(
-    input: Tensor, mode: ImageReadMode = ImageReadMode.UNCHANGED, device: str = "cpu", apply_exif_orientation: bool = False
+    input: Tensor,
+    mode: ImageReadMode = ImageReadMode.UNCHANGED,
+    device: str = "cpu",
+    apply_exif_orientation: bool = False,
 ) -> Tensor:
     _check_bytes(input, "input")
     out = _decode(input.numpy().tobytes(), _parse_mode(mode), ("JPEG",), apply_exif_orientation)

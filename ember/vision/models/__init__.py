@@ -18,4 +18,12 @@ from ember.vision.models.resnet import *  # noqa: F403
 from ember.vision.models.squeezenet import *  # noqa: F403
 from ember.vision.models.vgg import *  # noqa: F403
 
-__all__ = ["Weights", "WeightsEnum", "get_model", "get_model_builder", "get_model_weights", "get_weight", "list_models"]
+__all__ = [
+    "Weights",
+    "WeightsEnum",
+    "get_model",
+    "get_model_builder",
+    "get_model_weights",
+    "get_weight",
+    "list_models",
+]

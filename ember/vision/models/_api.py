@@ -108,7 +108,9 @@ def list_models(
     import fnmatch
 
     all_models = {
-        k for k, v in BUILTIN_MODELS.items() if module is None or v.__module__.rsplit(".", 1)[0] == module.__name__
+        k
+        for k, v in BUILTIN_MODELS.items()
+        if module is None or v.__module__.rsplit(".", 1)[0] == module.__name__
     }
     if include:
         models: set[str] = set()
@@ -144,7 +146,9 @@ def get_model_weights(name: Callable | str) -> type[WeightsEnum]:
         sig = inspect.signature(fn)
         if "weights" not in sig.parameters:
             raise ValueError("The method is missing the 'weights' argument.")
-        raise ValueError(f"The WeightsEnum class for the specific method couldn't be retrieved ({fn.__name__}).")
+        raise ValueError(
+            f"The WeightsEnum class for the specific method couldn't be retrieved ({fn.__name__})."
+        )
     return ann
 
 
@@ -165,7 +169,9 @@ def _ovewrite_named_param(kwargs: dict[str, Any], param: str, new_value: Any) ->
     """Set ``kwargs[param]``; a different value the caller already gave is an error (torchvision's name)."""
     if param in kwargs:
         if kwargs[param] != new_value:
-            raise ValueError(f"The parameter '{param}' expected value {new_value} but got {kwargs[param]} instead.")
+            raise ValueError(
+                f"The parameter '{param}' expected value {new_value} but got {kwargs[param]} instead."
+            )
     else:
         kwargs[param] = new_value
 
@@ -183,7 +189,8 @@ def weights_builder(weights_enum: type[WeightsEnum]) -> Callable[[M], M]:
                 names = ["weights", "progress"][: len(args)]
                 warnings.warn(
                     f"Using {', '.join(repr(n) for n in names)} as positional parameter(s) is deprecated since 0.13 "
-                    "and may be removed in the future. Please use keyword parameter(s) instead."
+                    "and may be removed in the future. Please use keyword parameter(s) instead.",
+                    stacklevel=2,
                 )
                 kwargs.update(zip(names, args))
             if "pretrained" in kwargs:
@@ -193,11 +200,13 @@ def weights_builder(weights_enum: type[WeightsEnum]) -> Callable[[M], M]:
                 default = weights_enum.DEFAULT if pretrained else None
                 warnings.warn(
                     "The parameter 'pretrained' is deprecated since 0.13 and may be removed in the future, "
-                    "please use 'weights' instead."
+                    "please use 'weights' instead.",
+                    stacklevel=2,
                 )
                 warnings.warn(
                     "Arguments other than a weight enum or `None` for 'weights' are deprecated since 0.13 and may "
-                    f"be removed in the future. The current behavior is equivalent to passing `weights={default}`."
+                    f"be removed in the future. The current behavior is equivalent to passing `weights={default}`.",
+                    stacklevel=2,
                 )
                 kwargs["weights"] = default
             kwargs["weights"] = weights_enum.verify(kwargs.get("weights"))

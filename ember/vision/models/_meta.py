@@ -5,5 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 _IMAGENET_CATEGORIES: list[str] = (
-    (Path(__file__).resolve().parent.parent / "data" / "imagenet_categories.txt").read_text("utf-8").splitlines()
+    (Path(__file__).resolve().parent.parent / "data" / "imagenet_categories.txt")
+    .read_text("utf-8")
+    .splitlines()
 )

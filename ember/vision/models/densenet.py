@@ -10,8 +10,14 @@ from typing import Any
 import ember
 from ember import nn
 from ember.nn import functional as F
-from ember.vision.models._api import Weights, WeightsEnum, _ovewrite_named_param, register_model
-from ember.vision.models._api import fill_num_batches_tracked, weights_builder
+from ember.vision.models._api import (
+    Weights,
+    WeightsEnum,
+    _ovewrite_named_param,
+    fill_num_batches_tracked,
+    register_model,
+    weights_builder,
+)
 from ember.vision.models._meta import _IMAGENET_CATEGORIES
 from ember.vision.transforms._presets import ImageClassification
 
@@ -35,7 +41,9 @@ class _DenseLayer(nn.Module):
         self.conv1 = nn.Conv2d(num_input_features, bn_size * growth_rate, kernel_size=1, stride=1, bias=False)
         self.norm2 = nn.BatchNorm2d(bn_size * growth_rate)
         self.relu2 = nn.ReLU(inplace=True)
-        self.conv2 = nn.Conv2d(bn_size * growth_rate, growth_rate, kernel_size=3, stride=1, padding=1, bias=False)
+        self.conv2 = nn.Conv2d(
+            bn_size * growth_rate, growth_rate, kernel_size=3, stride=1, padding=1, bias=False
+        )
         self.drop_rate = float(drop_rate)
         # torch.utils.checkpoint trades compute for memory there; here the flag only changes nothing
         self.memory_efficient = memory_efficient
@@ -105,7 +113,10 @@ class DenseNet(nn.Module):
         self.features = nn.Sequential(
             OrderedDict(
                 [
-                    ("conv0", nn.Conv2d(3, num_init_features, kernel_size=7, stride=2, padding=3, bias=False)),
+                    (
+                        "conv0",
+                        nn.Conv2d(3, num_init_features, kernel_size=7, stride=2, padding=3, bias=False),
+                    ),
                     ("norm0", nn.BatchNorm2d(num_init_features)),
                     ("relu0", nn.ReLU(inplace=True)),
                     ("pool0", nn.MaxPool2d(kernel_size=3, stride=2, padding=1)),
@@ -147,7 +158,9 @@ class DenseNet(nn.Module):
 
 
 # old checkpoints name 'norm.1' what the model calls 'norm1' (torchvision renames them the same way)
-_OLD_KEY = re.compile(r"^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.(?:weight|bias|running_mean|running_var))$")
+_OLD_KEY = re.compile(
+    r"^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.(?:weight|bias|running_mean|running_var))$"
+)
 
 
 def _load_state_dict(model: nn.Module, weights: WeightsEnum, progress: bool) -> None:
@@ -201,13 +214,17 @@ class DenseNet169_Weights(WeightsEnum):
 
 @register_model()
 @weights_builder(DenseNet121_Weights)
-def densenet121(*, weights: DenseNet121_Weights | None = None, progress: bool = True, **kwargs: Any) -> DenseNet:
+def densenet121(
+    *, weights: DenseNet121_Weights | None = None, progress: bool = True, **kwargs: Any
+) -> DenseNet:
     """DenseNet-121: growth rate 32, blocks (6, 12, 24, 16)."""
     return _densenet(32, (6, 12, 24, 16), 64, weights, progress, **kwargs)
 
 
 @register_model()
 @weights_builder(DenseNet169_Weights)
-def densenet169(*, weights: DenseNet169_Weights | None = None, progress: bool = True, **kwargs: Any) -> DenseNet:
+def densenet169(
+    *, weights: DenseNet169_Weights | None = None, progress: bool = True, **kwargs: Any
+) -> DenseNet:
     """DenseNet-169: growth rate 32, blocks (6, 12, 32, 32)."""
     return _densenet(32, (6, 12, 32, 32), 64, weights, progress, **kwargs)

@@ -11,8 +11,14 @@ from typing import Any
 import ember
 from ember import nn
 from ember.nn import functional as F
-from ember.vision.models._api import Weights, WeightsEnum, _ovewrite_named_param, register_model
-from ember.vision.models._api import fill_num_batches_tracked, weights_builder
+from ember.vision.models._api import (
+    Weights,
+    WeightsEnum,
+    _ovewrite_named_param,
+    fill_num_batches_tracked,
+    register_model,
+    weights_builder,
+)
 from ember.vision.models._meta import _IMAGENET_CATEGORIES
 from ember.vision.transforms._presets import ImageClassification
 
@@ -52,11 +58,13 @@ class Inception(nn.Module):
         conv_block = conv_block or BasicConv2d
         self.branch1 = conv_block(in_channels, ch1x1, kernel_size=1)
         self.branch2 = nn.Sequential(
-            conv_block(in_channels, ch3x3red, kernel_size=1), conv_block(ch3x3red, ch3x3, kernel_size=3, padding=1)
+            conv_block(in_channels, ch3x3red, kernel_size=1),
+            conv_block(ch3x3red, ch3x3, kernel_size=3, padding=1),
         )
         # kernel 3 here, as in torchvision's checkpoint (https://github.com/pytorch/vision/issues/906)
         self.branch3 = nn.Sequential(
-            conv_block(in_channels, ch5x5red, kernel_size=1), conv_block(ch5x5red, ch5x5, kernel_size=3, padding=1)
+            conv_block(in_channels, ch5x5red, kernel_size=1),
+            conv_block(ch5x5red, ch5x5, kernel_size=3, padding=1),
         )
         self.branch4 = nn.Sequential(
             nn.MaxPool2d(kernel_size=3, stride=1, padding=1, ceil_mode=True),
@@ -118,6 +126,7 @@ class GoogLeNet(nn.Module):
                 "torchvision. If you wish to keep the old behavior (which leads to long initialization times"
                 " due to scipy/scipy#11299), please set init_weights=True.",
                 FutureWarning,
+                stacklevel=2,
             )
             init_weights = True
         if len(blocks) != 3:
@@ -230,6 +239,7 @@ def googlenet(*, weights: GoogLeNet_Weights | None = None, progress: bool = True
             model.aux2 = None
         else:
             warnings.warn(
-                "auxiliary heads in the pretrained googlenet model are NOT pretrained, so make sure to train them"
+                "auxiliary heads in the pretrained googlenet model are NOT pretrained, so make sure to train them",
+                stacklevel=2,
             )
     return model

@@ -9,8 +9,14 @@ from typing import Any
 import ember
 from ember import nn
 from ember.nn import functional as F
-from ember.vision.models._api import Weights, WeightsEnum, _ovewrite_named_param, load_weights, register_model
-from ember.vision.models._api import weights_builder
+from ember.vision.models._api import (
+    Weights,
+    WeightsEnum,
+    _ovewrite_named_param,
+    load_weights,
+    register_model,
+    weights_builder,
+)
 from ember.vision.models._meta import _IMAGENET_CATEGORIES
 from ember.vision.models._utils import _make_divisible
 from ember.vision.ops.misc import Conv2dNormActivation
@@ -23,7 +29,12 @@ class InvertedResidual(nn.Module):
     """1x1 expand (ReLU6), 3x3 depthwise (ReLU6), 1x1 linear project; a shortcut when shapes allow."""
 
     def __init__(
-        self, inp: int, oup: int, stride: int, expand_ratio: int, norm_layer: Callable[..., nn.Module] | None = None
+        self,
+        inp: int,
+        oup: int,
+        stride: int,
+        expand_ratio: int,
+        norm_layer: Callable[..., nn.Module] | None = None,
     ) -> None:
         super().__init__()
         self.stride = stride
@@ -35,7 +46,9 @@ class InvertedResidual(nn.Module):
         layers: list[nn.Module] = []
         if expand_ratio != 1:
             layers.append(
-                Conv2dNormActivation(inp, hidden_dim, kernel_size=1, norm_layer=norm_layer, activation_layer=nn.ReLU6)
+                Conv2dNormActivation(
+                    inp, hidden_dim, kernel_size=1, norm_layer=norm_layer, activation_layer=nn.ReLU6
+                )
             )
         layers += [
             Conv2dNormActivation(
@@ -97,11 +110,23 @@ class MobileNetV2(nn.Module):
         for t, c, n, s in inverted_residual_setting:
             output_channel = _make_divisible(c * width_mult, round_nearest)
             for i in range(n):
-                features.append(block(input_channel, output_channel, s if i == 0 else 1, expand_ratio=t, norm_layer=norm_layer))
+                features.append(
+                    block(
+                        input_channel,
+                        output_channel,
+                        s if i == 0 else 1,
+                        expand_ratio=t,
+                        norm_layer=norm_layer,
+                    )
+                )
                 input_channel = output_channel
         features.append(
             Conv2dNormActivation(
-                input_channel, self.last_channel, kernel_size=1, norm_layer=norm_layer, activation_layer=nn.ReLU6
+                input_channel,
+                self.last_channel,
+                kernel_size=1,
+                norm_layer=norm_layer,
+                activation_layer=nn.ReLU6,
             )
         )
         self.features = nn.Sequential(*features)

@@ -8,8 +8,14 @@ from typing import Any
 
 import ember
 from ember import nn
-from ember.vision.models._api import Weights, WeightsEnum, _ovewrite_named_param, load_weights, register_model
-from ember.vision.models._api import weights_builder
+from ember.vision.models._api import (
+    Weights,
+    WeightsEnum,
+    _ovewrite_named_param,
+    load_weights,
+    register_model,
+    weights_builder,
+)
 from ember.vision.models._meta import _IMAGENET_CATEGORIES
 from ember.vision.models._utils import _make_divisible
 from ember.vision.ops.misc import Conv2dNormActivation
@@ -97,7 +103,11 @@ class InvertedResidual(nn.Module):
             layers.append(se_layer(cnf.expanded_channels, squeeze_channels))
         layers.append(
             Conv2dNormActivation(
-                cnf.expanded_channels, cnf.out_channels, kernel_size=1, norm_layer=norm_layer, activation_layer=None
+                cnf.expanded_channels,
+                cnf.out_channels,
+                kernel_size=1,
+                norm_layer=norm_layer,
+                activation_layer=None,
             )
         )
         self.block = nn.Sequential(*layers)
@@ -136,7 +146,9 @@ class MobileNetV3(nn.Module):
         norm_layer = norm_layer or partial(nn.BatchNorm2d, eps=0.001, momentum=0.01)
         first = inverted_residual_setting[0].input_channels
         layers: list[nn.Module] = [
-            Conv2dNormActivation(3, first, kernel_size=3, stride=2, norm_layer=norm_layer, activation_layer=nn.Hardswish)
+            Conv2dNormActivation(
+                3, first, kernel_size=3, stride=2, norm_layer=norm_layer, activation_layer=nn.Hardswish
+            )
         ]
         layers += [block(cnf, norm_layer) for cnf in inverted_residual_setting]
         lastconv_input_channels = inverted_residual_setting[-1].out_channels
@@ -237,7 +249,9 @@ def _mobilenet_v3(
 _RECIPE = "https://github.com/pytorch/vision/tree/main/references/classification#mobilenetv3"
 
 
-def _w(file: str, num_params: int, acc1: float, acc5: float, resize: int = 256, recipe: str = _RECIPE) -> Weights:
+def _w(
+    file: str, num_params: int, acc1: float, acc5: float, resize: int = 256, recipe: str = _RECIPE
+) -> Weights:
     return Weights(
         url=f"https://download.pytorch.org/models/{file}",
         transforms=partial(ImageClassification, crop_size=224, resize_size=resize),

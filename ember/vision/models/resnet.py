@@ -8,8 +8,14 @@ from typing import Any
 
 import ember
 from ember import nn
-from ember.vision.models._api import Weights, WeightsEnum, _ovewrite_named_param, load_weights, register_model
-from ember.vision.models._api import weights_builder
+from ember.vision.models._api import (
+    Weights,
+    WeightsEnum,
+    _ovewrite_named_param,
+    load_weights,
+    register_model,
+    weights_builder,
+)
 from ember.vision.models._meta import _IMAGENET_CATEGORIES
 from ember.vision.transforms._presets import ImageClassification
 
@@ -21,10 +27,19 @@ __all__ = [
 ]  # fmt: skip
 
 
-def conv3x3(in_planes: int, out_planes: int, stride: int = 1, groups: int = 1, dilation: int = 1) -> nn.Conv2d:
+def conv3x3(
+    in_planes: int, out_planes: int, stride: int = 1, groups: int = 1, dilation: int = 1
+) -> nn.Conv2d:
     """3x3 convolution, padding = dilation, no bias."""
     return nn.Conv2d(
-        in_planes, out_planes, 3, stride=stride, padding=dilation, groups=groups, bias=False, dilation=dilation
+        in_planes,
+        out_planes,
+        3,
+        stride=stride,
+        padding=dilation,
+        groups=groups,
+        bias=False,
+        dilation=dilation,
     )
 
 
@@ -142,9 +157,15 @@ class ResNet(nn.Module):
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
         self.layer1 = self._make_layer(block, 64, layers[0])
-        self.layer2 = self._make_layer(block, 128, layers[1], stride=2, dilate=replace_stride_with_dilation[0])
-        self.layer3 = self._make_layer(block, 256, layers[2], stride=2, dilate=replace_stride_with_dilation[1])
-        self.layer4 = self._make_layer(block, 512, layers[3], stride=2, dilate=replace_stride_with_dilation[2])
+        self.layer2 = self._make_layer(
+            block, 128, layers[1], stride=2, dilate=replace_stride_with_dilation[0]
+        )
+        self.layer3 = self._make_layer(
+            block, 256, layers[2], stride=2, dilate=replace_stride_with_dilation[1]
+        )
+        self.layer4 = self._make_layer(
+            block, 512, layers[3], stride=2, dilate=replace_stride_with_dilation[2]
+        )
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.fc = nn.Linear(512 * block.expansion, num_classes)
 
@@ -162,7 +183,12 @@ class ResNet(nn.Module):
                     nn.init.constant_(m.bn2.weight, 0)
 
     def _make_layer(
-        self, block: type[BasicBlock | Bottleneck], planes: int, blocks: int, stride: int = 1, dilate: bool = False
+        self,
+        block: type[BasicBlock | Bottleneck],
+        planes: int,
+        blocks: int,
+        stride: int = 1,
+        dilate: bool = False,
     ) -> nn.Sequential:
         norm_layer = self._norm_layer
         downsample = None
@@ -176,7 +202,14 @@ class ResNet(nn.Module):
             )
         layers = [
             block(
-                self.inplanes, planes, stride, downsample, self.groups, self.base_width, previous_dilation, norm_layer
+                self.inplanes,
+                planes,
+                stride,
+                downsample,
+                self.groups,
+                self.base_width,
+                previous_dilation,
+                norm_layer,
             )
         ]
         self.inplanes = planes * block.expansion
@@ -204,7 +237,11 @@ class ResNet(nn.Module):
 
 
 def _resnet(
-    block: type[BasicBlock | Bottleneck], layers: list[int], weights: WeightsEnum | None, progress: bool, **kwargs: Any
+    block: type[BasicBlock | Bottleneck],
+    layers: list[int],
+    weights: WeightsEnum | None,
+    progress: bool,
+    **kwargs: Any,
 ) -> ResNet:
     if weights is not None:
         _ovewrite_named_param(kwargs, "num_classes", len(weights.meta["categories"]))
@@ -216,7 +253,9 @@ _RECIPE_V1 = "https://github.com/pytorch/vision/tree/main/references/classificat
 _RECIPE_V2 = "https://github.com/pytorch/vision/issues/3995#issuecomment-1013906621"
 
 
-def _w(file: str, num_params: int, acc1: float, acc5: float, resize: int = 256, recipe: str = _RECIPE_V1) -> Weights:
+def _w(
+    file: str, num_params: int, acc1: float, acc5: float, resize: int = 256, recipe: str = _RECIPE_V1
+) -> Weights:
     return Weights(
         url=f"https://download.pytorch.org/models/{file}",
         transforms=partial(ImageClassification, crop_size=224, resize_size=resize),

@@ -7,8 +7,14 @@ from typing import Any
 
 import ember
 from ember import nn
-from ember.vision.models._api import Weights, WeightsEnum, _ovewrite_named_param, load_weights, register_model
-from ember.vision.models._api import weights_builder
+from ember.vision.models._api import (
+    Weights,
+    WeightsEnum,
+    _ovewrite_named_param,
+    load_weights,
+    register_model,
+    weights_builder,
+)
 from ember.vision.models._meta import _IMAGENET_CATEGORIES
 from ember.vision.transforms._presets import ImageClassification
 
@@ -18,7 +24,9 @@ __all__ = ["SqueezeNet", "SqueezeNet1_0_Weights", "SqueezeNet1_1_Weights", "sque
 class Fire(nn.Module):
     """1x1 squeeze conv, then 1x1 and 3x3 expand convs concatenated along channels."""
 
-    def __init__(self, inplanes: int, squeeze_planes: int, expand1x1_planes: int, expand3x3_planes: int) -> None:
+    def __init__(
+        self, inplanes: int, squeeze_planes: int, expand1x1_planes: int, expand3x3_planes: int
+    ) -> None:
         super().__init__()
         self.inplanes = inplanes
         self.squeeze = nn.Conv2d(inplanes, squeeze_planes, kernel_size=1)

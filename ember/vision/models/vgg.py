@@ -7,8 +7,14 @@ from typing import Any
 
 import ember
 from ember import nn
-from ember.vision.models._api import Weights, WeightsEnum, _ovewrite_named_param, load_weights, register_model
-from ember.vision.models._api import weights_builder
+from ember.vision.models._api import (
+    Weights,
+    WeightsEnum,
+    _ovewrite_named_param,
+    load_weights,
+    register_model,
+    weights_builder,
+)
 from ember.vision.models._meta import _IMAGENET_CATEGORIES
 from ember.vision.transforms._presets import ImageClassification
 
@@ -66,7 +72,11 @@ def make_layers(cfg: list[str | int], batch_norm: bool = False) -> nn.Sequential
             layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
         else:
             conv2d = nn.Conv2d(in_channels, int(v), kernel_size=3, padding=1)
-            layers += [conv2d, nn.BatchNorm2d(int(v)), nn.ReLU(inplace=True)] if batch_norm else [conv2d, nn.ReLU(inplace=True)]
+            layers += (
+                [conv2d, nn.BatchNorm2d(int(v)), nn.ReLU(inplace=True)]
+                if batch_norm
+                else [conv2d, nn.ReLU(inplace=True)]
+            )
             in_channels = int(v)
     return nn.Sequential(*layers)
 
@@ -75,7 +85,29 @@ cfgs: dict[str, list[str | int]] = {
     "A": [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
     "B": [64, 64, "M", 128, 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
     "D": [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"],
-    "E": [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512, "M"],
+    "E": [
+        64,
+        64,
+        "M",
+        128,
+        128,
+        "M",
+        256,
+        256,
+        256,
+        256,
+        "M",
+        512,
+        512,
+        512,
+        512,
+        "M",
+        512,
+        512,
+        512,
+        512,
+        "M",
+    ],
 }
 
 
@@ -99,7 +131,11 @@ def _w(file: str, num_params: int, acc1: float, acc5: float) -> Weights:
     return Weights(
         url=f"https://download.pytorch.org/models/{file}",
         transforms=partial(ImageClassification, crop_size=224),
-        meta={**_COMMON_META, "num_params": num_params, "_metrics": {"ImageNet-1K": {"acc@1": acc1, "acc@5": acc5}}},
+        meta={
+            **_COMMON_META,
+            "num_params": num_params,
+            "_metrics": {"ImageNet-1K": {"acc@1": acc1, "acc@5": acc5}},
+        },
     )
 
 

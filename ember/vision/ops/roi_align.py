@@ -6,7 +6,6 @@ import math
 
 import numpy as np
 
-import ember
 from ember import nn
 from ember._backend import of
 from ember._tensor import Tensor
@@ -58,7 +57,16 @@ class RoIAlignFunction(Function):
         xp = of(input)
         n, c, h, w = input.shape
         ph, pw = output_size
-        plans = _sample_plan(np.asarray(rois.get() if hasattr(rois, "get") else rois), h, w, ph, pw, spatial_scale, sampling_ratio, aligned)
+        plans = _sample_plan(
+            np.asarray(rois.get() if hasattr(rois, "get") else rois),
+            h,
+            w,
+            ph,
+            pw,
+            spatial_scale,
+            sampling_ratio,
+            aligned,
+        )
         flat = input.reshape(n, c, h * w)
         out = xp.zeros((len(plans), c, ph, pw), dtype=input.dtype)
         for k, (b, idx, wts) in enumerate(plans):
@@ -115,7 +123,11 @@ class RoIAlign(nn.Module):
     """Module form of ``roi_align``."""
 
     def __init__(
-        self, output_size: int | tuple[int, int], spatial_scale: float, sampling_ratio: int, aligned: bool = False
+        self,
+        output_size: int | tuple[int, int],
+        spatial_scale: float,
+        sampling_ratio: int,
+        aligned: bool = False,
     ) -> None:
         super().__init__()
         self.output_size, self.spatial_scale = output_size, spatial_scale
@@ -129,6 +141,3 @@ class RoIAlign(nn.Module):
             f"{self.__class__.__name__}(output_size={self.output_size}, spatial_scale={self.spatial_scale}, "
             f"sampling_ratio={self.sampling_ratio}, aligned={self.aligned})"
         )
-
-
-_ = ember

@@ -139,7 +139,9 @@ def pad(img: Tensor, padding: list[int], fill: float, padding_mode: str) -> Tens
     crop[-1] = slice(max(-left, 0), arr.shape[-1] - max(-right, 0))
     arr = arr[tuple(crop)]
     widths = [(0, 0)] * (arr.ndim - 2) + [(max(top, 0), max(bottom, 0)), (max(left, 0), max(right, 0))]
-    mode = {"constant": "constant", "edge": "edge", "reflect": "reflect", "symmetric": "symmetric"}[padding_mode]
+    mode = {"constant": "constant", "edge": "edge", "reflect": "reflect", "symmetric": "symmetric"}[
+        padding_mode
+    ]
     kw = {"constant_values": fill} if mode == "constant" else {}
     return _wrap(np.pad(arr, widths, mode=mode, **kw), img)
 
@@ -397,7 +399,11 @@ def _apply_grid(img: Tensor, xs: np.ndarray, ys: np.ndarray, mode: str, fill: li
 
 
 def affine(
-    img: Tensor, matrix: list[float], mode: str, fill: list[float] | None, out_size: tuple[int, int] | None = None
+    img: Tensor,
+    matrix: list[float],
+    mode: str,
+    fill: list[float] | None,
+    out_size: tuple[int, int] | None = None,
 ) -> Tensor:
     """Sample the image at ``matrix`` (inverse map, centred pixel coordinates) of each output pixel."""
     h, w = img.shape[-2:]
@@ -411,7 +417,14 @@ def affine(
 
 def affine_output_size(matrix: list[float], w: int, h: int) -> tuple[int, int]:
     """(width, height) that holds the whole transformed image (``rotate(expand=True)``)."""
-    pts = np.array([[-0.5 * w, -0.5 * h, 1.0], [-0.5 * w, 0.5 * h, 1.0], [0.5 * w, 0.5 * h, 1.0], [0.5 * w, -0.5 * h, 1.0]])
+    pts = np.array(
+        [
+            [-0.5 * w, -0.5 * h, 1.0],
+            [-0.5 * w, 0.5 * h, 1.0],
+            [0.5 * w, 0.5 * h, 1.0],
+            [0.5 * w, -0.5 * h, 1.0],
+        ]
+    )
     theta = np.asarray(matrix, dtype=np.float32).reshape(2, 3)
     new_pts = (pts.astype(np.float32) @ theta.T).astype(np.float32)
     tol = 1e-4

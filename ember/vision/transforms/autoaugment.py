@@ -26,9 +26,13 @@ def _apply_op(img: Any, op_name: str, magnitude: float, interpolation: Interpola
         shear = [0.0, math.degrees(math.atan(magnitude))]
         return F.affine(img, 0.0, [0, 0], 1.0, shear, interpolation=interpolation, fill=fill, center=[0, 0])
     if op_name == "TranslateX":
-        return F.affine(img, 0.0, [int(magnitude), 0], 1.0, [0.0, 0.0], interpolation=interpolation, fill=fill)
+        return F.affine(
+            img, 0.0, [int(magnitude), 0], 1.0, [0.0, 0.0], interpolation=interpolation, fill=fill
+        )
     if op_name == "TranslateY":
-        return F.affine(img, 0.0, [0, int(magnitude)], 1.0, [0.0, 0.0], interpolation=interpolation, fill=fill)
+        return F.affine(
+            img, 0.0, [0, int(magnitude)], 1.0, [0.0, 0.0], interpolation=interpolation, fill=fill
+        )
     if op_name == "Rotate":
         return F.rotate(img, magnitude, interpolation=interpolation, fill=fill)
     if op_name == "Brightness":
@@ -154,7 +158,9 @@ class AutoAugment(nn.Module):
             raise ValueError(f"The provided policy {policy} is not recognized.")
         return _POLICIES[policy.value]
 
-    def _augmentation_space(self, num_bins: int, image_size: tuple[int, int]) -> dict[str, tuple[np.ndarray, bool]]:
+    def _augmentation_space(
+        self, num_bins: int, image_size: tuple[int, int]
+    ) -> dict[str, tuple[np.ndarray, bool]]:
         # torchvision scales TranslateX by image_size[0] (the height) here; kept for identical draws
         return {
             "ShearX": (_linspace(0.0, 0.3, num_bins), True),
@@ -213,7 +219,9 @@ class RandAugment(nn.Module):
         self.num_ops, self.magnitude, self.num_magnitude_bins = num_ops, magnitude, num_magnitude_bins
         self.interpolation, self.fill = interpolation, fill
 
-    def _augmentation_space(self, num_bins: int, image_size: tuple[int, int]) -> dict[str, tuple[np.ndarray, bool]]:
+    def _augmentation_space(
+        self, num_bins: int, image_size: tuple[int, int]
+    ) -> dict[str, tuple[np.ndarray, bool]]:
         return {
             "Identity": (_NONE, False),
             "ShearX": (_linspace(0.0, 0.3, num_bins), True),

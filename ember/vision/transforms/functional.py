@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import math
 import numbers
 import warnings
 from collections.abc import Callable, Sequence
@@ -50,10 +49,13 @@ def _mode(interpolation: Any) -> str:
     if isinstance(interpolation, int) and interpolation in _PIL_CODES:
         warnings.warn(
             "Argument 'interpolation' of type int is deprecated since 0.13 and will be removed in 0.15. "
-            "Please use InterpolationMode enum."
+            "Please use InterpolationMode enum.",
+            stacklevel=2,
         )
         return _PIL_CODES[interpolation]
-    raise TypeError("Argument interpolation should be a InterpolationMode or a corresponding Pillow integer constant")
+    raise TypeError(
+        "Argument interpolation should be a InterpolationMode or a corresponding Pillow integer constant"
+    )
 
 
 def _is_array(img: Any) -> bool:
@@ -83,7 +85,9 @@ def _apply(img: Any, tensor_fn: Callable[[Tensor], Tensor], pil_fn: Callable[[An
 
 def _check_tensor_image(img: Tensor) -> None:
     if img.ndim < 2:
-        raise TypeError(f"Tensor is not a torch image: expected at least 2 dimensions, got shape {tuple(img.shape)}")
+        raise TypeError(
+            f"Tensor is not a torch image: expected at least 2 dimensions, got shape {tuple(img.shape)}"
+        )
 
 
 def get_dimensions(img: Any) -> list[int]:
@@ -173,7 +177,9 @@ def to_pil_image(pic: Any, mode: str | None = None) -> Any:
         expected = {np.dtype(np.uint8): "L", np.dtype(np.int16): "I;16", np.dtype(np.int32): "I"}
         expected[np.dtype(np.float32)] = "F"
         if mode is not None and mode != expected.get(arr.dtype, mode):
-            raise ValueError(f"Incorrect mode ({mode}) supplied for input type {arr.dtype}. Should be {expected[arr.dtype]}")
+            raise ValueError(
+                f"Incorrect mode ({mode}) supplied for input type {arr.dtype}. Should be {expected[arr.dtype]}"
+            )
         if arr.dtype not in expected:
             raise TypeError(f"Input type {arr.dtype} is not supported")
         out = Image.fromarray(arr)
@@ -240,7 +246,9 @@ def normalize(tensor: Tensor, mean: Sequence[float], std: Sequence[float], inpla
     mean_t = ember.as_tensor(mean, dtype=tensor.dtype, device=tensor.device)
     std_t = ember.as_tensor(std, dtype=tensor.dtype, device=tensor.device)
     if bool((std_t == 0).any()):
-        raise ValueError(f"std evaluated to zero after conversion to {tensor.dtype}, leading to division by zero.")
+        raise ValueError(
+            f"std evaluated to zero after conversion to {tensor.dtype}, leading to division by zero."
+        )
     if mean_t.ndim == 1:
         mean_t = mean_t.view(-1, 1, 1)
     if std_t.ndim == 1:
@@ -324,7 +332,9 @@ def _parse_padding(padding: int | Sequence[int]) -> list[int]:
         return [int(padding[0]), int(padding[1]), int(padding[0]), int(padding[1])]
     if len(padding) == 4:
         return [int(p) for p in padding]
-    raise ValueError(f"Padding must be an int or a 1, 2, or 4 element tuple, not a {len(padding)} element tuple")
+    raise ValueError(
+        f"Padding must be an int or a 1, 2, or 4 element tuple, not a {len(padding)} element tuple"
+    )
 
 
 def pad(img: Any, padding: int | Sequence[int], fill: Any = 0, padding_mode: str = "constant") -> Any:
@@ -337,13 +347,17 @@ def pad(img: Any, padding: int | Sequence[int], fill: Any = 0, padding_mode: str
     if isinstance(img, Tensor) or _is_array(img):
         if not isinstance(fill, int | float):
             raise TypeError(f"Got inappropriate fill arg {fill!r}: tensors take a single number")
-    return _apply(img, lambda t: F_t.pad(t, p, fill, padding_mode), lambda q: F_pil.pad(q, p, fill, padding_mode))
+    return _apply(
+        img, lambda t: F_t.pad(t, p, fill, padding_mode), lambda q: F_pil.pad(q, p, fill, padding_mode)
+    )
 
 
 def crop(img: Any, top: int, left: int, height: int, width: int) -> Any:
     """The ``height x width`` window at (``top``, ``left``); outside the image is zero-padded."""
     return _apply(
-        img, lambda t: F_t.crop(t, top, left, height, width), lambda p: F_pil.crop(p, top, left, height, width)
+        img,
+        lambda t: F_t.crop(t, top, left, height, width),
+        lambda p: F_pil.crop(p, top, left, height, width),
     )
 
 
@@ -406,7 +420,9 @@ def five_crop(img: Any, size: int | Sequence[int]) -> tuple[Any, Any, Any, Any, 
     crop_height, crop_width = _setup_size(size, "Please provide only two dimensions (h, w) for size.")
     _, image_height, image_width = get_dimensions(img)
     if crop_width > image_width or crop_height > image_height:
-        raise ValueError(f"Requested crop size {size} is bigger than input size {(image_height, image_width)}")
+        raise ValueError(
+            f"Requested crop size {size} is bigger than input size {(image_height, image_width)}"
+        )
     tl = crop(img, 0, 0, crop_height, crop_width)
     tr = crop(img, 0, image_width - crop_width, crop_height, crop_width)
     bl = crop(img, image_height - crop_height, 0, crop_height, crop_width)
@@ -461,7 +477,9 @@ def adjust_brightness(img: Any, brightness_factor: float) -> Any:
 def adjust_contrast(img: Any, contrast_factor: float) -> Any:
     _nonneg("contrast_factor", contrast_factor)
     return _apply(
-        img, lambda t: F_t.adjust_contrast(t, contrast_factor), lambda p: F_pil.adjust_contrast(p, contrast_factor)
+        img,
+        lambda t: F_t.adjust_contrast(t, contrast_factor),
+        lambda p: F_pil.adjust_contrast(p, contrast_factor),
     )
 
 
@@ -483,7 +501,9 @@ def adjust_hue(img: Any, hue_factor: float) -> Any:
 def adjust_gamma(img: Any, gamma: float, gain: float = 1.0) -> Any:
     if gamma < 0:
         raise ValueError("Gamma should be a non-negative real number")
-    return _apply(img, lambda t: F_t.adjust_gamma(t, gamma, gain), lambda p: F_pil.adjust_gamma(p, gamma, gain))
+    return _apply(
+        img, lambda t: F_t.adjust_gamma(t, gamma, gain), lambda p: F_pil.adjust_gamma(p, gamma, gain)
+    )
 
 
 def adjust_sharpness(img: Any, sharpness_factor: float) -> Any:
@@ -652,11 +672,3 @@ def erase(img: Tensor, i: int, j: int, h: int, w: int, v: Tensor, inplace: bool 
     if not isinstance(img, Tensor):
         raise TypeError(f"img should be Tensor Image. Got {type(img)}")
     return F_t.erase(img, i, j, h, w, v, inplace)
-
-
-def _is_pil(img: Any) -> bool:
-    return is_pil_image(img)
-
-
-# keep math imported for callers doing F.math-free checks
-_ = math

@@ -18,7 +18,6 @@ import numpy as np
 import ember
 from ember import nn
 from ember._tensor import Tensor
-from ember.vision._pil import is_pil_image
 from ember.vision.transforms import functional as F
 from ember.vision.transforms.functional import InterpolationMode, _mode, _setup_size
 
@@ -101,7 +100,11 @@ class ToPILImage:
         return F.to_pil_image(pic, self.mode)
 
     def __repr__(self) -> str:
-        return f"{self.__class__.__name__}(mode={self.mode})" if self.mode is not None else f"{self.__class__.__name__}()"
+        return (
+            f"{self.__class__.__name__}(mode={self.mode})"
+            if self.mode is not None
+            else f"{self.__class__.__name__}()"
+        )
 
 
 class Normalize(nn.Module):
@@ -286,7 +289,12 @@ class RandomCrop(nn.Module):
     ) -> None:
         super().__init__()
         self.size = tuple(_setup_size(size, "Please provide only two dimensions (h, w) for size."))
-        self.padding, self.pad_if_needed, self.fill, self.padding_mode = padding, pad_if_needed, fill, padding_mode
+        self.padding, self.pad_if_needed, self.fill, self.padding_mode = (
+            padding,
+            pad_if_needed,
+            fill,
+            padding_mode,
+        )
 
     def forward(self, img: Any) -> Any:
         if self.padding is not None:
@@ -356,7 +364,9 @@ class RandomPerspective(nn.Module):
         return img
 
     @staticmethod
-    def get_params(width: int, height: int, distortion_scale: float) -> tuple[list[list[int]], list[list[int]]]:
+    def get_params(
+        width: int, height: int, distortion_scale: float
+    ) -> tuple[list[list[int]], list[list[int]]]:
         half_height, half_width = height // 2, width // 2
         dw, dh = int(distortion_scale * half_width), int(distortion_scale * half_height)
         topleft = [_randint(0, dw + 1), _randint(0, dh + 1)]
@@ -388,7 +398,7 @@ class RandomResizedCrop(nn.Module):
         if not isinstance(ratio, Sequence):
             raise TypeError("Ratio should be a sequence")
         if (scale[0] > scale[1]) or (ratio[0] > ratio[1]):
-            warnings.warn("Scale and ratio should be of kind (min, max)")
+            warnings.warn("Scale and ratio should be of kind (min, max)", stacklevel=2)
         _mode(interpolation)
         self.interpolation, self.antialias, self.scale, self.ratio = interpolation, antialias, scale, ratio
 
@@ -718,7 +728,7 @@ class RandomErasing(nn.Module):
         if not isinstance(ratio, tuple | list):
             raise TypeError("Ratio should be a sequence")
         if (scale[0] > scale[1]) or (ratio[0] > ratio[1]):
-            warnings.warn("Scale and ratio should be of kind (min, max)")
+            warnings.warn("Scale and ratio should be of kind (min, max)", stacklevel=2)
         if scale[0] < 0 or scale[1] > 1:
             raise ValueError("Scale should be between 0 and 1")
         if p < 0 or p > 1:
@@ -859,6 +869,3 @@ class RandomAutocontrast(_RandomOp):
 class RandomEqualize(_RandomOp):
     def op(self, img: Any) -> Any:
         return F.equalize(img)
-
-
-_ = is_pil_image
