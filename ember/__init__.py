@@ -78,9 +78,9 @@ from ember._repr import get_printoptions, printoptions  # noqa: E402,F401
 from ember.ops._parallel import get_num_threads, set_num_threads  # noqa: E402,F401
 
 
-# nn, optim, utils, vision and serialization load on first use (`ember.nn`, `import ember.nn`):
+# nn, optim, utils, vision, hub and serialization load on first use (`ember.nn`, `import ember.nn`):
 # `import ember` stays fast, as the benchmark's import-time goal asks.
-_LAZY = ("nn", "optim", "utils", "vision", "serialization")
+_LAZY = ("nn", "optim", "utils", "vision", "hub", "serialization")
 
 
 def __getattr__(name: str):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import http.server
+import os
 import re
 import threading
 import warnings
@@ -325,7 +326,19 @@ def test_weights_enum_downloads_into_the_torch_cache(tmp_path, http_root, torch_
 
 
 def test_vision_version_and_hub_dir(monkeypatch, tmp_path):
+    import subprocess
+    import sys
+
     assert isinstance(tv.__version__, str)
+    code = "import ember as torch; print(torch.hub.get_dir())"  # torch.hub without importing it by name
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "TORCH_HOME": str(tmp_path)},
+    )
+    assert out.stdout.strip() == str(tmp_path / "hub")
     monkeypatch.delenv("TORCH_HOME", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert ember.hub.get_dir() == str(tmp_path / "torch" / "hub")
