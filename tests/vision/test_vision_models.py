@@ -345,3 +345,22 @@ def test_vision_version_and_hub_dir(monkeypatch, tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         models.resnet18(weights=None)
+
+
+def test_batchnorm_loads_checkpoints_without_num_batches_tracked_like_torch():
+    src = torch.nn.BatchNorm2d(3)
+    with torch.no_grad():
+        src.running_mean.copy_(torch.tensor([1.0, 2.0, 3.0]))
+    old = {k: v for k, v in src.state_dict().items() if k != "num_batches_tracked"}  # a pre-2018 file
+    ref = torch.nn.BatchNorm2d(3)
+    ref.num_batches_tracked.fill_(5)
+    ref.load_state_dict(old)
+    bn = ember.nn.BatchNorm2d(3)
+    bn.num_batches_tracked.fill_(5)
+    mine = {k: ember.from_numpy(v.numpy().copy()) for k, v in old.items()}
+    bn.load_state_dict(mine)
+    assert int(bn.num_batches_tracked) == int(ref.num_batches_tracked) == 5  # kept, not reported missing
+    np.testing.assert_array_equal(bn.running_mean.numpy(), ref.running_mean.numpy())
+    assert sorted(mine) == sorted(old)  # the caller's dict is not changed
+    with pytest.raises(RuntimeError, match="Missing key"):
+        ember.nn.BatchNorm2d(3).load_state_dict({k: v for k, v in mine.items() if k != "running_var"})

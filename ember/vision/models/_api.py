@@ -218,21 +218,9 @@ def weights_builder(weights_enum: type[WeightsEnum]) -> Callable[[M], M]:
     return decorate
 
 
-def fill_num_batches_tracked(model: Any, state_dict: Mapping[str, Any]) -> dict[str, Any]:
-    """Checkpoints older than BatchNorm's ``num_batches_tracked`` buffer (most of torchvision's 2017
-    files) lack it; torch's BatchNorm loads them with 0 there, and so does this."""
-    state_dict = dict(state_dict)
-    for name, buf in model.named_buffers():
-        if name.endswith("num_batches_tracked") and name not in state_dict:
-            prefix = name[: -len("num_batches_tracked")]
-            if prefix + "running_mean" in state_dict:
-                state_dict[name] = ember.zeros((), dtype=buf.dtype)
-    return state_dict
-
-
 def load_weights(model: Any, weights: WeightsEnum | None, progress: bool) -> Any:
     """Load ``weights`` (a verified enum member or None) into ``model``; returns the model."""
     if weights is not None:
         state_dict = weights.get_state_dict(progress=progress, check_hash=True)
-        model.load_state_dict(fill_num_batches_tracked(model, state_dict))
+        model.load_state_dict(state_dict)
     return model

@@ -14,7 +14,6 @@ from ember.vision.models._api import (
     Weights,
     WeightsEnum,
     _ovewrite_named_param,
-    fill_num_batches_tracked,
     register_model,
     weights_builder,
 )
@@ -169,7 +168,7 @@ def _load_state_dict(model: nn.Module, weights: WeightsEnum, progress: bool) -> 
         res = _OLD_KEY.match(key)
         if res:
             state_dict[res.group(1) + res.group(2)] = state_dict.pop(key)
-    model.load_state_dict(fill_num_batches_tracked(model, state_dict))
+    model.load_state_dict(state_dict)
 
 
 def _densenet(

@@ -15,7 +15,6 @@ from ember.vision.models._api import (
     Weights,
     WeightsEnum,
     _ovewrite_named_param,
-    fill_num_batches_tracked,
     register_model,
     weights_builder,
 )
@@ -232,7 +231,7 @@ def googlenet(*, weights: GoogLeNet_Weights | None = None, progress: bool = True
     model = GoogLeNet(**kwargs)
     if weights is not None:
         state_dict = weights.get_state_dict(progress=progress, check_hash=True)
-        model.load_state_dict(fill_num_batches_tracked(model, state_dict))
+        model.load_state_dict(state_dict)
         if not original_aux_logits:
             model.aux_logits = False
             model.aux1 = None
