@@ -244,3 +244,169 @@ WORKLOADS.update(
         "transformer_encoder": (transformer_encoder, "us/iter", 10, 3),
     }
 )
+
+# ---------------------------------------------------------------- vision (issue #14)
+# The same architectures for both libraries, written on `lib.nn`; for ember, resnet18 is
+# ember.vision.models.resnet18 itself (its layout equals torchvision's, see tests/vision).
+
+
+def _book_resnet18(lib):
+    """The book's (d2l) ResNet-18 for 1-channel Fashion-MNIST: 7x7/2 stem, 4 stages of 2 residuals, 10 classes."""
+    nn, F = lib.nn, lib.nn.functional
+
+    class Residual(nn.Module):
+        def __init__(self, cin, cout, use_1x1conv=False, strides=1):
+            super().__init__()
+            self.conv1 = nn.Conv2d(cin, cout, kernel_size=3, padding=1, stride=strides)
+            self.conv2 = nn.Conv2d(cout, cout, kernel_size=3, padding=1)
+            self.conv3 = nn.Conv2d(cin, cout, kernel_size=1, stride=strides) if use_1x1conv else None
+            self.bn1, self.bn2 = nn.BatchNorm2d(cout), nn.BatchNorm2d(cout)
+
+        def forward(self, x):
+            y = self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x)))))
+            if self.conv3 is not None:
+                x = self.conv3(x)
+            return F.relu(y + x)
+
+    def block(cin, cout, n, first=False):
+        return [
+            Residual(cin, cout, True, 2) if i == 0 and not first else Residual(cout, cout) for i in range(n)
+        ]
+
+    b1 = nn.Sequential(
+        nn.Conv2d(1, 64, 7, stride=2, padding=3), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(3, 2, 1)
+    )
+    return nn.Sequential(
+        b1,
+        nn.Sequential(*block(64, 64, 2, first=True)),
+        nn.Sequential(*block(64, 128, 2)),
+        nn.Sequential(*block(128, 256, 2)),
+        nn.Sequential(*block(256, 512, 2)),
+        nn.AdaptiveAvgPool2d((1, 1)),
+        nn.Flatten(),
+        nn.Linear(512, 10),
+    )
+
+
+def _tv_resnet18(lib):
+    """torchvision's resnet18 (BasicBlock [2, 2, 2, 2], 1000 classes) on `lib.nn`."""
+    if lib.__name__ == "ember":
+        import ember.vision
+
+        return ember.vision.models.resnet18()
+    nn = lib.nn
+
+    class Basic(nn.Module):
+        def __init__(self, cin, cout, stride):
+            super().__init__()
+            self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+            self.bn1 = nn.BatchNorm2d(cout)
+            self.relu = nn.ReLU(inplace=True)
+            self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+            self.bn2 = nn.BatchNorm2d(cout)
+            self.downsample = None
+            if stride != 1 or cin != cout:
+                self.downsample = nn.Sequential(
+                    nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout)
+                )
+
+        def forward(self, x):
+            idt = x if self.downsample is None else self.downsample(x)
+            out = self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x)))))
+            out += idt
+            return self.relu(out)
+
+    stages = [nn.Sequential(Basic(cin, cout, s), Basic(cout, cout, 1)) for cin, cout, s in
+              ((64, 64, 1), (64, 128, 2), (128, 256, 2), (256, 512, 2))]  # fmt: skip
+    return nn.Sequential(
+        nn.Conv2d(3, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2, 1),
+        *stages, nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten(), nn.Linear(512, 1000),
+    )  # fmt: skip
+
+
+def book_resnet18_fashion(lib):
+    """One SGD step (lr 0.05) of the book's ResNet-18 on a batch of 128 Fashion-MNIST images at 28x28."""
+    lib.manual_seed(0)
+    x, y = fashion_mnist()
+    model = _book_resnet18(lib)
+    opt = lib.optim.SGD(model.parameters(), lr=0.05)
+    loss_fn = lib.nn.CrossEntropyLoss()
+    xs, ys = lib.from_numpy(x[:, None].copy()), lib.from_numpy(y)
+    state = {"i": 0}
+
+    def step():
+        i = state["i"]
+        state["i"] = (i + 128) % (len(x) - 128)
+        loss = loss_fn(model(xs[i : i + 128]), ys[i : i + 128])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    return step
+
+
+def resnet18_224(lib):
+    """torchvision resnet18 forward + backward (SGD step) on a batch of 16 random 3x224x224 images."""
+    lib.manual_seed(0)
+    model = _tv_resnet18(lib)
+    opt = lib.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    xb = lib.randn(16, 3, 224, 224)
+    yb = lib.randint(0, 1000, (16,))
+    loss_fn = lib.nn.CrossEntropyLoss()
+
+    def step():
+        loss = loss_fn(model(xb), yb)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    return step
+
+
+def dcgan_64(lib):
+    """One DCGAN training step at 64x64 (nz 100, ngf = ndf = 64, batch 64, Adam 2e-4, beta1 0.5): D on real and
+    fake, then G; the PyTorch examples' architecture. Needs nn.ConvTranspose2d."""
+    nn = lib.nn
+    lib.manual_seed(0)
+    g = nn.Sequential(
+        nn.ConvTranspose2d(100, 512, 4, 1, 0, bias=False), nn.BatchNorm2d(512), nn.ReLU(True),
+        nn.ConvTranspose2d(512, 256, 4, 2, 1, bias=False), nn.BatchNorm2d(256), nn.ReLU(True),
+        nn.ConvTranspose2d(256, 128, 4, 2, 1, bias=False), nn.BatchNorm2d(128), nn.ReLU(True),
+        nn.ConvTranspose2d(128, 64, 4, 2, 1, bias=False), nn.BatchNorm2d(64), nn.ReLU(True),
+        nn.ConvTranspose2d(64, 3, 4, 2, 1, bias=False), nn.Tanh(),
+    )  # fmt: skip
+    d = nn.Sequential(
+        nn.Conv2d(3, 64, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, inplace=True),
+        nn.Conv2d(64, 128, 4, 2, 1, bias=False), nn.BatchNorm2d(128), nn.LeakyReLU(0.2, inplace=True),
+        nn.Conv2d(128, 256, 4, 2, 1, bias=False), nn.BatchNorm2d(256), nn.LeakyReLU(0.2, inplace=True),
+        nn.Conv2d(256, 512, 4, 2, 1, bias=False), nn.BatchNorm2d(512), nn.LeakyReLU(0.2, inplace=True),
+        nn.Conv2d(512, 1, 4, 1, 0, bias=False), nn.Sigmoid(),
+    )  # fmt: skip
+    opt_g = lib.optim.Adam(g.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    opt_d = lib.optim.Adam(d.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    bce = nn.BCELoss()
+    real = lib.rand(64, 3, 64, 64) * 2 - 1
+    ones, zeros = lib.ones(64), lib.zeros(64)
+
+    def step():
+        noise = lib.randn(64, 100, 1, 1)
+        fake = g(noise)
+        opt_d.zero_grad()
+        loss_d = bce(d(real).view(-1), ones) + bce(d(fake.detach()).view(-1), zeros)
+        loss_d.backward()
+        opt_d.step()
+        opt_g.zero_grad()
+        loss_g = bce(d(fake).view(-1), ones)
+        loss_g.backward()
+        opt_g.step()
+
+    return step
+
+
+WORKLOADS.update(
+    {
+        "book_resnet18_fashion": (book_resnet18_fashion, "s/iter", 2, 3),
+        "resnet18_224": (resnet18_224, "s/iter", 1, 3),
+        "dcgan_64": (dcgan_64, "s/iter", 1, 3),
+    }
+)

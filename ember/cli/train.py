@@ -49,7 +49,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--data",
         metavar="DIR",
-        help="directory with the Fashion-MNIST IDX files (DIR or DIR/FashionMNIST/raw)",
+        help="directory with the Fashion-MNIST IDX files (DIR or DIR/FashionMNIST/raw), or 'bundled' for the "
+        "2,000-image subset; default: the full set from $EMBER_DATA, ./data (torchvision's tutorial root) or "
+        "../shared/data/fashion-mnist next to the checkout, else downloaded (md5-checked) into ./data, "
+        "else the bundled subset",
     )
     p.add_argument("--out", metavar="DIR", help="output directory (default runs/<model>)")
     p.add_argument("--logdir", metavar="DIR", help="TensorBoard log directory (default <out>/tensorboard)")
@@ -98,6 +101,49 @@ def _linreg_data(seed: int) -> tuple[Any, Any]:
     labels = 2.0 * features[:, 0] - 3.4 * features[:, 1] + 4.2
     labels = labels + 0.01 * ember.randn(1000, generator=g)
     return features, labels.view(-1, 1)
+
+
+TUTORIAL_ROOT = "data"  # torchvision tutorials: datasets.FashionMNIST(root="data", download=True)
+
+
+def _full_fashion_candidates() -> list[str]:
+    """Where a full Fashion-MNIST may already be: $EMBER_DATA, ./data, ../shared/data/fashion-mnist."""
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(ember.__file__)))
+    roots = [os.environ["EMBER_DATA"]] if os.environ.get("EMBER_DATA") else []
+    return roots + [TUTORIAL_ROOT, os.path.join(os.path.dirname(repo), "shared", "data", "fashion-mnist")]
+
+
+def _fashion_root(data: str | None) -> str:
+    """The Fashion-MNIST root to train on: ``--data``, else a full local copy, else a download into
+    ./data (md5-checked), else (offline) the bundled subset with a one-line notice."""
+    from ember.vision.datasets import FashionMNIST, bundled_root
+
+    if data == "bundled":
+        return bundled_root()
+    if data is not None:
+        return data
+    for root in _full_fashion_candidates():
+        try:
+            if os.path.isdir(root) and len(FashionMNIST(root, train=False)) > 0:
+                return root
+        except RuntimeError:
+            continue
+    raw = os.path.join(TUTORIAL_ROOT, "FashionMNIST", "raw")
+    existed = os.path.isdir(TUTORIAL_ROOT)
+    try:
+        FashionMNIST(TUTORIAL_ROOT, train=False, download=True)
+        return TUTORIAL_ROOT
+    except RuntimeError as e:
+        for d in (raw, os.path.dirname(raw)) + (() if existed else (TUTORIAL_ROOT,)):
+            if os.path.isdir(d) and not os.listdir(d):
+                os.rmdir(d)  # leave no empty folders behind a failed download
+        offline = "offline" if "urlopen error" in str(e) else str(e).splitlines()[0][:80]
+        print(
+            f"ember train: full Fashion-MNIST not found locally, download failed ({offline}): "
+            "using the bundled 2,000-image subset",
+            file=sys.stderr,
+        )
+        return bundled_root()
 
 
 def _fashion_data(data: str | None, train: bool, limit: int | None) -> tuple[Any, Any]:
@@ -179,8 +225,9 @@ def run(args: argparse.Namespace) -> int:
     ember.manual_seed(args.seed)
     classification = args.model != "linreg"
     if classification:
-        x_train, y_train = _fashion_data(args.data, True, args.limit)
-        x_test, y_test = _fashion_data(args.data, False, args.limit)
+        root = _fashion_root(args.data)
+        x_train, y_train = _fashion_data(root, True, args.limit)
+        x_test, y_test = _fashion_data(root, False, args.limit)
     else:
         if args.data is not None:
             raise CLIError("linreg trains on synthetic data; --data does not apply")

@@ -1,4 +1,5 @@
-"""torchvision subset: datasets (MNIST, FashionMNIST), transforms, utils (make_grid, save_image)."""
+"""torchvision for ember: datasets, io, models, ops, transforms, utils (Pillow, the ``vision`` extra, for images)."""
 
+import ember.hub  # noqa: F401  (torchvision's weights load through torch.hub's cache)
 from ember import __version__  # noqa: F401  (torchvision.__version__: ember's release)
-from ember.vision import datasets, transforms, utils  # noqa: F401
+from ember.vision import datasets, io, models, ops, transforms, utils  # noqa: F401

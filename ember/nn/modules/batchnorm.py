@@ -60,6 +60,28 @@ class _BatchNorm(Module):
             if self.bias is not None:
                 init.zeros_(self.bias)
 
+    def _load_from_state_dict(
+        self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
+    ) -> None:
+        # checkpoints older than num_batches_tracked (no version in their metadata, as every plain
+        # dict) lack it: torch keeps the module's current count instead of reporting a missing key
+        key = prefix + "num_batches_tracked"
+        added = (
+            self.track_running_stats
+            and self.num_batches_tracked is not None
+            and local_metadata.get("version") is None
+            and key not in state_dict
+        )
+        if added:
+            state_dict[key] = self.num_batches_tracked
+        try:
+            super()._load_from_state_dict(
+                state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
+            )
+        finally:
+            if added:
+                del state_dict[key]  # the caller's dict is left as it was
+
     def extra_repr(self) -> str:
         return (
             f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "

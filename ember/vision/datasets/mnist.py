@@ -1,14 +1,11 @@
-"""torchvision.datasets.MNIST / FashionMNIST: IDX files (gz or raw) read into uint8 tensors."""
+"""torchvision.datasets.MNIST / FashionMNIST / KMNIST / EMNIST: IDX files (gz or raw) read into uint8 tensors."""
 
 from __future__ import annotations
 
 import gzip
-import hashlib
 import os
-import shutil
-import tempfile
+import string
 import urllib.error
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,8 +13,10 @@ from typing import Any
 import numpy as np
 
 import ember
+from ember.vision.datasets.utils import calculate_md5 as _md5
+from ember.vision.datasets.utils import extract_archive, fetch, verify_str_arg
 
-__all__ = ["MNIST", "FashionMNIST", "read_idx", "write_idx", "bundled_root"]
+__all__ = ["MNIST", "FashionMNIST", "KMNIST", "EMNIST", "read_idx", "write_idx", "bundled_root"]
 
 _IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
@@ -62,7 +61,7 @@ def write_idx(path: str | os.PathLike, array: np.ndarray) -> None:
 
 def bundled_root() -> str:
     """Root of the small Fashion-MNIST subset shipped with ember (2,000 train / 500 test images)."""
-    return str(Path(__file__).parent / "data")
+    return str(Path(__file__).resolve().parent.parent / "data")
 
 
 class MNIST:
@@ -119,12 +118,14 @@ class MNIST:
     def class_to_idx(self) -> dict[str, int]:
         return {c: i for i, c in enumerate(self.classes)}
 
+    def _file_names(self) -> tuple[str, str]:
+        prefix = "train" if self.train else "t10k"
+        return f"{prefix}-images-idx3-ubyte", f"{prefix}-labels-idx1-ubyte"
+
     def _find_files(self) -> tuple[str, str] | None:
         """Paths of this split's (images, labels) files, gz or raw, in raw_folder or root; None when missing."""
-        prefix = "train" if self.train else "t10k"
         found = []
-        for kind in ("images-idx3-ubyte", "labels-idx1-ubyte"):
-            name = f"{prefix}-{kind}"
+        for name in self._file_names():
             hits = [
                 os.path.join(folder, name + ext)
                 for folder in (self.raw_folder, self.root)
@@ -152,7 +153,7 @@ class MNIST:
             for mirror in self.mirrors:
                 url = mirror.rstrip("/") + "/" + filename
                 try:
-                    _fetch(url, target, md5)
+                    fetch(url, target, md5)
                     break
                 except (urllib.error.URLError, OSError, RuntimeError) as e:
                     errors.append(f"{url}: {e}")
@@ -209,25 +210,66 @@ class FashionMNIST(MNIST):
     ]
 
 
-def _md5(path: str) -> str:
-    h = hashlib.md5(usedforsecurity=False)
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+class KMNIST(MNIST):
+    """Kuzushiji-MNIST: 28x28 cursive Japanese (hiragana) characters, 10 classes."""
+
+    mirrors = ["http://codh.rois.ac.jp/kmnist/dataset/kmnist/"]
+    resources = [
+        ("train-images-idx3-ubyte.gz", "bdb82020997e1d708af4cf47b453dcf7"),
+        ("train-labels-idx1-ubyte.gz", "e144d726b3acfaa3e44228e80efcd344"),
+        ("t10k-images-idx3-ubyte.gz", "5c965bf0a639b31b8f53240b1b52f4d7"),
+        ("t10k-labels-idx1-ubyte.gz", "7320c461ea6c1c855c0b718fb2a4b134"),
+    ]
+    classes = ["o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo"]
 
 
-def _fetch(url: str, target: str, md5: str, timeout: float = 30.0) -> None:
-    """Download ``url`` to a temporary file, check its md5 and only then move it to ``target``."""
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(target), suffix=".part")
-    try:
-        req = urllib.request.Request(url, headers={"User-Agent": "ember"})
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(req, timeout=timeout) as resp:
-            shutil.copyfileobj(resp, out)
-        got = _md5(tmp)
-        if got != md5:
-            raise RuntimeError(f"checksum mismatch (md5 {got}, expected {md5})")
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+class EMNIST(MNIST):
+    """Extended MNIST (NIST Special Database 19 in MNIST's format); ``split`` is one of
+    byclass, bymerge, balanced, letters, digits, mnist. Images are as stored (transposed), as in torchvision."""
+
+    url = "https://biometrics.nist.gov/cs_links/EMNIST/gzip.zip"
+    md5 = "58c8d27c78d21e728a6bc7b3cc06412e"
+    splits = ("byclass", "bymerge", "balanced", "letters", "digits", "mnist")
+    _all_classes = set(string.digits + string.ascii_letters)
+    _merged_classes = {"c", "i", "j", "k", "l", "m", "o", "p", "s", "u", "v", "w", "x", "y", "z"}
+    classes_split_dict = {
+        "byclass": sorted(_all_classes),
+        "bymerge": sorted(_all_classes - _merged_classes),
+        "balanced": sorted(_all_classes - _merged_classes),
+        "letters": ["N/A"] + list(string.ascii_lowercase),
+        "digits": list(string.digits),
+        "mnist": list(string.digits),
+    }
+
+    def __init__(self, root: str | os.PathLike, split: str, **kwargs: Any) -> None:
+        self.split = verify_str_arg(split, "split", self.splits)
+        self.classes = self.classes_split_dict[self.split]
+        super().__init__(root, **kwargs)
+
+    def _file_names(self) -> tuple[str, str]:
+        part = "train" if self.train else "test"
+        return (
+            f"emnist-{self.split}-{part}-images-idx3-ubyte",
+            f"emnist-{self.split}-{part}-labels-idx1-ubyte",
+        )
+
+    def download(self) -> None:
+        """Fetch gzip.zip (md5 checked) and unpack its ``emnist-*.gz`` files into ``raw_folder``."""
+        if self._check_exists():
+            return
+        os.makedirs(self.raw_folder, exist_ok=True)
+        archive = os.path.join(self.raw_folder, "gzip.zip")
+        try:
+            fetch(self.url, archive, self.md5)
+        except (urllib.error.URLError, OSError, RuntimeError) as e:
+            raise RuntimeError(
+                f"Error downloading EMNIST (offline? put the files in {self.raw_folder} yourself): {self.url}: {e}"
+            ) from e
+        extract_archive(archive, self.raw_folder)
+        gzip_folder = os.path.join(self.raw_folder, "gzip")
+        for name in sorted(os.listdir(gzip_folder)):
+            if name.endswith(".gz"):
+                os.replace(os.path.join(gzip_folder, name), os.path.join(self.raw_folder, name))
+        if not os.listdir(gzip_folder):
+            os.rmdir(gzip_folder)
+        os.remove(archive)
