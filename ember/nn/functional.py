@@ -344,10 +344,6 @@ def _rows(input: Tensor) -> Tensor:
     return input.movedim(1, -1).reshape(-1, input.shape[1])
 
 
-def _unrows(out: Tensor, input: Tensor, target_shape) -> Tensor:
-    return out.reshape(tuple(target_shape))
-
-
 def _class_coef(input: Tensor, target: Tensor, weight, ignore_index: int, smoothing: float, C: int):
     """Row coefficients A (M, C) for -sum_c A_ic log p_ic, and the 'mean' denominator."""
     if target.dtype not in (ember.int64, ember.uint8):

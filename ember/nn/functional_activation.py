@@ -8,7 +8,7 @@ import numpy as np
 import ember
 from ember._tensor import Tensor
 from ember.nn import functional as F
-from ember.ops import shape as S
+from ember.ops import shape as shape_ops
 
 __all__ = [
     "hardshrink", "softshrink", "tanhshrink", "glu", "threshold", "threshold_", "rrelu", "rrelu_",
@@ -51,7 +51,7 @@ def glu(input: Tensor, dim: int = -1) -> Tensor:
     d = dim % input.dim()
     if input.shape[d] % 2:
         raise RuntimeError(f"Halving dimension must be even, but dimension {d} is size {input.shape[d]}")
-    a, b = S.chunk(input, 2, d)
+    a, b = shape_ops.chunk(input, 2, d)
     return a * ember.sigmoid(b)
 
 

@@ -8,18 +8,17 @@ import warnings
 
 import numpy as np
 
-from ember import _sampling
 from ember._backend import of
 from ember._tensor import Tensor
 from ember.nn import _input_checks as _checks
-from ember.ops import conv as C
-from ember.ops import norm as N
-from ember.ops import shape as S
+from ember.ops import conv as conv_ops
+from ember.ops import norm as norm_ops
+from ember.ops import shape as shape_ops
 
 __all__ = [
     "conv1d", "conv2d", "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d",
     "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool2d", "batch_norm",
-    "layer_norm", "group_norm", "dropout2d",
+    "layer_norm", "group_norm",
 ]  # fmt: skip
 
 
@@ -38,7 +37,7 @@ def _shape(t) -> str:
 def _unbatch(input: Tensor, nd: int):
     """Add the batch dim to an unbatched input; returns (input, squeeze_after)."""
     if input.dim() == nd + 1:
-        return S.unsqueeze(input, 0), True
+        return shape_ops.unsqueeze(input, 0), True
     return input, False
 
 
@@ -116,8 +115,8 @@ def _conv(input, weight, bias, stride, padding, dilation, groups, nd: int, name:
         )
     if nd == 1:
         pads, stride, dilation = [(0, 0)] + pads, (1,) + stride, (1,) + dilation
-    out = C.Convolution.apply(input, weight, bias, stride, tuple(pads), dilation, groups)
-    return S.squeeze(out, 0) if squeeze else out
+    out = conv_ops.Convolution.apply(input, weight, bias, stride, tuple(pads), dilation, groups)
+    return shape_ops.squeeze(out, 0) if squeeze else out
 
 
 def conv2d(
@@ -193,11 +192,11 @@ def max_pool2d(
     k, s, p, d, _, extra = _pool_args(input, kernel_size, stride, padding, dilation, ceil_mode, "max_pool2d")
     x, squeeze = _unbatch(input, 2)
     aux: list = []
-    out = C.MaxPool.apply(x, k, s, p, d, extra, aux if return_indices else None)
+    out = conv_ops.MaxPool.apply(x, k, s, p, d, extra, aux if return_indices else None)
     if return_indices:
-        idx = Tensor._wrap(C.max_pool_indices(aux[0], x.shape[-2:], k, s, p, d))
-        return (S.squeeze(out, 0), S.squeeze(idx, 0)) if squeeze else (out, idx)
-    return S.squeeze(out, 0) if squeeze else out
+        idx = Tensor._wrap(conv_ops.max_pool_indices(aux[0], x.shape[-2:], k, s, p, d))
+        return (shape_ops.squeeze(out, 0), shape_ops.squeeze(idx, 0)) if squeeze else (out, idx)
+    return shape_ops.squeeze(out, 0) if squeeze else out
 
 
 def max_pool1d(
@@ -212,7 +211,7 @@ def max_pool1d(
     """1-D max pooling over (N, C, L) or (C, L), as a 2-D pool with a height of one."""
     one = lambda v: (1, _tuple(v, 1)[0])  # noqa: E731
     res = max_pool2d(
-        S.unsqueeze(input, -2),
+        shape_ops.unsqueeze(input, -2),
         one(kernel_size),
         None if stride is None else one(stride),
         (0, _tuple(padding, 1)[0]),
@@ -221,8 +220,8 @@ def max_pool1d(
         return_indices,
     )
     if return_indices:
-        return S.squeeze(res[0], -2), S.squeeze(res[1], -2)
-    return S.squeeze(res, -2)
+        return shape_ops.squeeze(res[0], -2), shape_ops.squeeze(res[1], -2)
+    return shape_ops.squeeze(res, -2)
 
 
 def _avg_divisor(hw, k, s, p, out, count_include_pad, divisor_override, dtype):
@@ -255,10 +254,10 @@ def avg_pool2d(
     k, s, p, _, out, extra = _pool_args(input, kernel_size, stride, padding, 1, ceil_mode, "avg_pool2d")
     x, squeeze = _unbatch(input, 2)
     div = _avg_divisor(x.shape[-2:], k, s, p, out, count_include_pad, divisor_override, x._data.dtype)
-    res = C.AvgPool.apply(x, k, s, p, extra, of(x._data).asarray(div))
+    res = conv_ops.AvgPool.apply(x, k, s, p, extra, of(x._data).asarray(div))
     if not _checks.is_float(input):  # torch keeps integer dtypes (the mean truncated toward zero)
         res = res.to(input.dtype)
-    return S.squeeze(res, 0) if squeeze else res
+    return shape_ops.squeeze(res, 0) if squeeze else res
 
 
 def avg_pool1d(
@@ -271,14 +270,14 @@ def avg_pool1d(
 ) -> Tensor:
     one = lambda v: (1, _tuple(v, 1)[0])  # noqa: E731
     res = avg_pool2d(
-        S.unsqueeze(input, -2),
+        shape_ops.unsqueeze(input, -2),
         one(kernel_size),
         None if stride is None else one(stride),
         (0, _tuple(padding, 1)[0]),
         ceil_mode,
         count_include_pad,
     )
-    return S.squeeze(res, -2)
+    return shape_ops.squeeze(res, -2)
 
 
 def _adaptive_size(input, output_size, name):
@@ -294,12 +293,16 @@ def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
     h, w = input.shape[-2:]
     xp, dt = of(input._data), input._data.dtype
     if (oh, ow) == (h, w):
-        return C.AdaptiveAvgPool.apply(input, xp.eye(h, dtype=dt), xp.eye(w, dtype=dt))
-    return C.AdaptiveAvgPool.apply(input, C.adaptive_matrix(xp, h, oh, dt), C.adaptive_matrix(xp, w, ow, dt))
+        return conv_ops.AdaptiveAvgPool.apply(input, xp.eye(h, dtype=dt), xp.eye(w, dtype=dt))
+    return conv_ops.AdaptiveAvgPool.apply(
+        input, conv_ops.adaptive_matrix(xp, h, oh, dt), conv_ops.adaptive_matrix(xp, w, ow, dt)
+    )
 
 
 def adaptive_avg_pool1d(input: Tensor, output_size) -> Tensor:
-    return S.squeeze(adaptive_avg_pool2d(S.unsqueeze(input, -2), (1, _tuple(output_size, 1)[0])), -2)
+    return shape_ops.squeeze(
+        adaptive_avg_pool2d(shape_ops.unsqueeze(input, -2), (1, _tuple(output_size, 1)[0])), -2
+    )
 
 
 def adaptive_max_pool2d(input: Tensor, output_size, return_indices: bool = False):
@@ -308,11 +311,13 @@ def adaptive_max_pool2d(input: Tensor, output_size, return_indices: bool = False
     x, squeeze = _unbatch(input, 2)
     h, w = x.shape[-2:]
     aux: list = []
-    out = C.AdaptiveMaxPool.apply(x, C.adaptive_bounds(h, oh), C.adaptive_bounds(w, ow), aux)
+    out = conv_ops.AdaptiveMaxPool.apply(
+        x, conv_ops.adaptive_bounds(h, oh), conv_ops.adaptive_bounds(w, ow), aux
+    )
     if return_indices:
         idx = Tensor._wrap(aux[0])
-        return (S.squeeze(out, 0), S.squeeze(idx, 0)) if squeeze else (out, idx)
-    return S.squeeze(out, 0) if squeeze else out
+        return (shape_ops.squeeze(out, 0), shape_ops.squeeze(idx, 0)) if squeeze else (out, idx)
+    return shape_ops.squeeze(out, 0) if squeeze else out
 
 
 # -- normalisation ------------------------------------------------------------------------------
@@ -356,7 +361,7 @@ def batch_norm(
     rm = running_mean._data if running_mean is not None else None
     rv = running_var._data if running_var is not None else None
     stats: list = []
-    out = N.BatchNorm.apply(input, weight, bias, rm, rv, float(eps), bool(training), stats)
+    out = norm_ops.BatchNorm.apply(input, weight, bias, rm, rv, float(eps), bool(training), stats)
     if training:
         mean, var = stats
         n = input.numel() // input.shape[1]
@@ -385,7 +390,7 @@ def layer_norm(
             f"but got input of size{_shape(input)}"
         )
     _checks.require_float(input, "LayerNormKernelImpl")
-    return N.LayerNorm.apply(input, weight, bias, len(ns), float(eps))
+    return norm_ops.LayerNorm.apply(input, weight, bias, len(ns), float(eps))
 
 
 def group_norm(
@@ -404,23 +409,4 @@ def group_norm(
             f"Expected number of channels in input to be divisible by num_groups, but got input of shape "
             f"{_shape(input)} and num_groups={num_groups}"
         )
-    return N.GroupNorm.apply(input, weight, bias, int(num_groups), float(eps))
-
-
-# -- dropout2d ------------------------------------------------------------------------------------
-def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
-    """Zero whole channels with probability p and scale the rest by 1/(1-p)."""
-    if p < 0 or p > 1:
-        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
-    if not training or p == 0:
-        return input
-    shape = (
-        input.shape[:2] + (1,) * (input.dim() - 2)
-        if input.dim() == 4
-        else input.shape[:1] + (1,) * (input.dim() - 1)
-    )
-    dt = input._data.dtype
-    keep = _sampling.bernoulli_scalar(shape, dt, 1.0 - p) if p < 1 else np.zeros(shape, dtype=dt)
-    mask = Tensor._wrap(of(input._data).asarray(keep / dt.type(1.0 - p) if p < 1 else keep))
-    out = input * mask
-    return input._inplace(out) if inplace else out
+    return norm_ops.GroupNorm.apply(input, weight, bias, int(num_groups), float(eps))

@@ -14,9 +14,9 @@ import ember
 from ember._backend import of
 from ember._tensor import Tensor
 from ember.nn.functional_conv import _shape
-from ember.ops import conv as C
-from ember.ops import resample as R
-from ember.ops import shape as S
+from ember.ops import conv as conv_ops
+from ember.ops import resample as resample_ops
+from ember.ops import shape as shape_ops
 
 __all__ = ["interpolate", "upsample", "upsample_nearest", "upsample_bilinear", "grid_sample", "affine_grid"]
 
@@ -142,23 +142,23 @@ def interpolate(
     if mode in ("nearest", "nearest-exact"):
         maps = []
         for k, (n_in, n_out, sc) in enumerate(zip(ins, out, scales)):
-            idx = R.nearest_index(n_in, n_out, sc, mode == "nearest-exact", input._data.dtype)
+            idx = resample_ops.nearest_index(n_in, n_out, sc, mode == "nearest-exact", input._data.dtype)
             maps.append((2 + k, idx if xp is np else xp.asarray(idx)))
-        return C.IndexPad.apply(input, tuple(maps))
+        return conv_ops.IndexPad.apply(input, tuple(maps))
     if dt == np.uint8:
         return _interpolate_uint8(input, out, scales, mode, bool(align_corners), antialias)
     mats = []
     for k, (n_in, n_out, sc) in enumerate(zip(ins, out, scales)):
         if mode == "area":
-            m = R.area_matrix(n_in, n_out, dt)
+            m = resample_ops.area_matrix(n_in, n_out, dt)
         elif antialias:
-            m = R.antialias_matrix(mode, n_in, n_out, align_corners, sc, dt)
+            m = resample_ops.antialias_matrix(mode, n_in, n_out, align_corners, sc, dt)
         elif mode == "bicubic":
-            m = R.cubic_matrix(n_in, n_out, align_corners, sc, dt)
+            m = resample_ops.cubic_matrix(n_in, n_out, align_corners, sc, dt)
         else:
-            m = R.linear_matrix(n_in, n_out, align_corners, sc, dt)
+            m = resample_ops.linear_matrix(n_in, n_out, align_corners, sc, dt)
         mats.append((2 + k, m if xp is np else xp.asarray(m)))
-    return R.AxisResample.apply(input, tuple(mats))
+    return resample_ops.AxisResample.apply(input, tuple(mats))
 
 
 def _interpolate_uint8(input, out, scales, mode, align_corners, antialias) -> Tensor:
@@ -172,11 +172,11 @@ def _interpolate_uint8(input, out, scales, mode, align_corners, antialias) -> Te
         if n_in == n_out:  # torch skips an axis whose size does not change
             continue
         if antialias or mode == "lanczos":
-            m = R.antialias_matrix(mode, n_in, n_out, align_corners, sc, np.float64)
+            m = resample_ops.antialias_matrix(mode, n_in, n_out, align_corners, sc, np.float64)
         elif mode == "bicubic":
-            m = R.cubic_matrix(n_in, n_out, align_corners, sc, np.float64)
+            m = resample_ops.cubic_matrix(n_in, n_out, align_corners, sc, np.float64)
         else:
-            m = R.linear_matrix(n_in, n_out, align_corners, sc, np.float64)
+            m = resample_ops.linear_matrix(n_in, n_out, align_corners, sc, np.float64)
         prec, wmax = 0, float(m.max())
         while prec < 22 and int(0.5 + wmax * (1 << (prec + 1))) < (1 << 15):
             prec += 1
@@ -256,7 +256,7 @@ def grid_sample(
         )
     if input.dim() != 4:
         raise NotImplementedError("grid_sample: ember supports 4-D (N, C, H, W) input only, not volumes")
-    return R.GridSample2d.apply(input, grid, mode, padding_mode, bool(align_corners))
+    return resample_ops.GridSample2d.apply(input, grid, mode, padding_mode, bool(align_corners))
 
 
 def _base_coords(n: int, align_corners: bool, dt):
@@ -310,5 +310,5 @@ def affine_grid(theta: Tensor, size, align_corners: bool | None = None) -> Tenso
     mesh = list(np.meshgrid(*axes[::-1], indexing="ij"))[::-1]  # coordinates ordered x, y(, z)
     base = np.stack(mesh + [np.ones_like(mesh[0])], -1).reshape(1, -1, len(spatial) + 1)
     base_t = Tensor._wrap(of(theta._data).asarray(base))
-    grid = ember.matmul(base_t, S.transpose(theta, 1, 2))
-    return S.reshape(grid, (size[0], *spatial, len(spatial)))
+    grid = ember.matmul(base_t, shape_ops.transpose(theta, 1, 2))
+    return shape_ops.reshape(grid, (size[0], *spatial, len(spatial)))

@@ -5,6 +5,12 @@ from __future__ import annotations
 import numpy as np
 
 
+def array_result(out):
+    """NumPy ops on 0-d arrays return scalars; a result or saved output must stay the array the
+    node returns (create_graph re-attaches it), so turn scalars back into 0-d arrays."""
+    return np.asarray(out) if isinstance(out, np.generic) else out
+
+
 def unbroadcast(g, shape):
     """Sum a gradient of a broadcast result back to the operand's `shape`."""
     gs = g.shape

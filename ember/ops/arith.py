@@ -6,7 +6,7 @@ import numpy as np
 
 from ember import _dtype
 from ember._tensor import Tensor
-from ember.ops import pointwise as P
+from ember.ops import pointwise
 from ember.ops._promote import result_dtype
 from ember.ops.out import write_out
 
@@ -25,15 +25,15 @@ def add(input, other, *, alpha=1, out=None) -> Tensor:
     if alpha != 1:
         other = mul(other, alpha) if isinstance(other, Tensor) else other * alpha
     if not isinstance(input, Tensor):
-        return _out(P.Add.apply(other, input), out) if isinstance(other, Tensor) else input + other
-    return _out(P.Add.apply(input, other), out)
+        return _out(pointwise.Add.apply(other, input), out) if isinstance(other, Tensor) else input + other
+    return _out(pointwise.Add.apply(input, other), out)
 
 
 def sub(input, other, *, alpha=1, out=None) -> Tensor:
     """torch.sub: input - alpha * other"""
     if alpha != 1:
         other = mul(other, alpha) if isinstance(other, Tensor) else other * alpha
-    return _out(P.Sub.apply(input, other), out)
+    return _out(pointwise.Sub.apply(input, other), out)
 
 
 def rsub(input, other, *, alpha=1) -> Tensor:
@@ -42,11 +42,11 @@ def rsub(input, other, *, alpha=1) -> Tensor:
 
 
 def mul(input, other, *, out=None) -> Tensor:
-    return _out(P.Mul.apply(input, other), out)
+    return _out(pointwise.Mul.apply(input, other), out)
 
 
 def div(input, other, *, rounding_mode=None, out=None) -> Tensor:
-    return _out(P.Div.apply(input, other, rounding_mode=rounding_mode), out)
+    return _out(pointwise.Div.apply(input, other, rounding_mode=rounding_mode), out)
 
 
 def true_divide(input, other, *, out=None) -> Tensor:
@@ -59,45 +59,45 @@ def floor_divide(input, other, *, out=None) -> Tensor:
 
 def remainder(input, other, *, out=None) -> Tensor:
     """torch.remainder: Python's modulus (sign of the divisor)"""
-    return _out(P.Remainder.apply(input, other), out)
+    return _out(pointwise.Remainder.apply(input, other), out)
 
 
 def fmod(input, other, *, out=None) -> Tensor:
     """torch.fmod: C's fmod (sign of the dividend)"""
-    return _out(P.Fmod.apply(input, other), out)
+    return _out(pointwise.Fmod.apply(input, other), out)
 
 
 def pow(input, exponent, *, out=None) -> Tensor:
-    return _out(P.Pow.apply(input, exponent), out)
+    return _out(pointwise.Pow.apply(input, exponent), out)
 
 
 def square(input, *, out=None) -> Tensor:
-    return _out(P.Pow.apply(input, 2), out)
+    return _out(pointwise.Pow.apply(input, 2), out)
 
 
 def float_power(input, exponent, *, out=None) -> Tensor:
     a = input.double() if isinstance(input, Tensor) else input
     b = exponent.double() if isinstance(exponent, Tensor) else exponent
-    return _out(P.Pow.apply(a, b), out)
+    return _out(pointwise.Pow.apply(a, b), out)
 
 
 def neg(input, *, out=None) -> Tensor:
-    return _out(P.Neg.apply(input), out)
+    return _out(pointwise.Neg.apply(input), out)
 
 
 def atan2(input, other, *, out=None) -> Tensor:
-    return _out(P.Atan2.apply(input, other), out)
+    return _out(pointwise.Atan2.apply(input, other), out)
 
 
 def lerp(input, end, weight, *, out=None) -> Tensor:
     """torch.lerp: input + weight * (end - input)"""
-    return _out(P.Lerp.apply(input, end, weight), out)
+    return _out(pointwise.Lerp.apply(input, end, weight), out)
 
 
 def addcmul(input, tensor1, tensor2, *, value=1, out=None) -> Tensor:
     """torch.addcmul: input + value * tensor1 * tensor2"""
-    prod = P.Mul.apply(tensor1, tensor2)
-    return _out(P.Add.apply(input, prod if value == 1 else P.Mul.apply(prod, value)), out)
+    prod = pointwise.Mul.apply(tensor1, tensor2)
+    return _out(pointwise.Add.apply(input, prod if value == 1 else pointwise.Mul.apply(prod, value)), out)
 
 
 def addcdiv(input, tensor1, tensor2, *, value=1, out=None) -> Tensor:
@@ -111,8 +111,8 @@ def addcdiv(input, tensor1, tensor2, *, value=1, out=None) -> Tensor:
             "addcdiv behavior is just the latter implementation: (input + value * tensor1 / tensor2), "
             "for all dtypes."
         )
-    q = P.Div.apply(tensor1, tensor2)
-    return _out(P.Add.apply(input, q if value == 1 else P.Mul.apply(q, value)), out)
+    q = pointwise.Div.apply(tensor1, tensor2)
+    return _out(pointwise.Add.apply(input, q if value == 1 else pointwise.Mul.apply(q, value)), out)
 
 
 # -- unary math ------------------------------------------------------------------------------
@@ -125,60 +125,60 @@ def _unary(cls, name: str):
     return fn
 
 
-exp = _unary(P.Exp, "exp")
-exp2 = _unary(P.Exp2, "exp2")
-expm1 = _unary(P.Expm1, "expm1")
-log = _unary(P.Log, "log")
-log2 = _unary(P.Log2, "log2")
-log10 = _unary(P.Log10, "log10")
-log1p = _unary(P.Log1p, "log1p")
-sqrt = _unary(P.Sqrt, "sqrt")
-rsqrt = _unary(P.Rsqrt, "rsqrt")
-reciprocal = _unary(P.Reciprocal, "reciprocal")
-sin = _unary(P.Sin, "sin")
-cos = _unary(P.Cos, "cos")
-tan = _unary(P.Tan, "tan")
-asin = _unary(P.Asin, "asin")
-acos = _unary(P.Acos, "acos")
-atan = _unary(P.Atan, "atan")
-sinh = _unary(P.Sinh, "sinh")
-cosh = _unary(P.Cosh, "cosh")
-tanh = _unary(P.Tanh, "tanh")
-sigmoid = _unary(P.Sigmoid, "sigmoid")
-erf = _unary(P.Erf, "erf")
-abs = _unary(P.Abs, "abs")
-sign = _unary(P.Sign, "sign")
-floor = _unary(P.Floor, "floor")
-ceil = _unary(P.Ceil, "ceil")
-trunc = _unary(P.Trunc, "trunc")
-frac = _unary(P.Frac, "frac")
+exp = _unary(pointwise.Exp, "exp")
+exp2 = _unary(pointwise.Exp2, "exp2")
+expm1 = _unary(pointwise.Expm1, "expm1")
+log = _unary(pointwise.Log, "log")
+log2 = _unary(pointwise.Log2, "log2")
+log10 = _unary(pointwise.Log10, "log10")
+log1p = _unary(pointwise.Log1p, "log1p")
+sqrt = _unary(pointwise.Sqrt, "sqrt")
+rsqrt = _unary(pointwise.Rsqrt, "rsqrt")
+reciprocal = _unary(pointwise.Reciprocal, "reciprocal")
+sin = _unary(pointwise.Sin, "sin")
+cos = _unary(pointwise.Cos, "cos")
+tan = _unary(pointwise.Tan, "tan")
+asin = _unary(pointwise.Asin, "asin")
+acos = _unary(pointwise.Acos, "acos")
+atan = _unary(pointwise.Atan, "atan")
+sinh = _unary(pointwise.Sinh, "sinh")
+cosh = _unary(pointwise.Cosh, "cosh")
+tanh = _unary(pointwise.Tanh, "tanh")
+sigmoid = _unary(pointwise.Sigmoid, "sigmoid")
+erf = _unary(pointwise.Erf, "erf")
+abs = _unary(pointwise.Abs, "abs")
+sign = _unary(pointwise.Sign, "sign")
+floor = _unary(pointwise.Floor, "floor")
+ceil = _unary(pointwise.Ceil, "ceil")
+trunc = _unary(pointwise.Trunc, "trunc")
+frac = _unary(pointwise.Frac, "frac")
 
 
 def relu(input) -> Tensor:
-    return P.Relu.apply(input)
+    return pointwise.Relu.apply(input)
 
 
 def round(input, *, decimals: int = 0, out=None) -> Tensor:
-    return _out(P.Round.apply(input, decimals), out)
+    return _out(pointwise.Round.apply(input, decimals), out)
 
 
 def clamp(input, min=None, max=None, *, out=None) -> Tensor:
     """torch.clamp: min(max(input, min), max); NaN stays NaN"""
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
-    return _out(P.Clamp.apply(input, min, max), out)
+    return _out(pointwise.Clamp.apply(input, min, max), out)
 
 
 def clamp_min(input, min) -> Tensor:
-    return P.Clamp.apply(input, min, None)
+    return pointwise.Clamp.apply(input, min, None)
 
 
 def clamp_max(input, max) -> Tensor:
-    return P.Clamp.apply(input, None, max)
+    return pointwise.Clamp.apply(input, None, max)
 
 
 def nan_to_num(input, nan: float = 0.0, posinf=None, neginf=None, *, out=None) -> Tensor:
-    return _out(P.NanToNum.apply(input, nan, posinf, neginf), out)
+    return _out(pointwise.NanToNum.apply(input, nan, posinf, neginf), out)
 
 
 def _binary_tensor(cls, name):
@@ -190,10 +190,10 @@ def _binary_tensor(cls, name):
     return fn
 
 
-maximum = _binary_tensor(P.Maximum, "maximum")
-minimum = _binary_tensor(P.Minimum, "minimum")
-fmax = _binary_tensor(P.Fmax, "fmax")
-fmin = _binary_tensor(P.Fmin, "fmin")
+maximum = _binary_tensor(pointwise.Maximum, "maximum")
+minimum = _binary_tensor(pointwise.Minimum, "minimum")
+fmax = _binary_tensor(pointwise.Fmax, "fmax")
+fmin = _binary_tensor(pointwise.Fmin, "fmin")
 
 
 def where(condition, input=None, other=None, *, out=None):
@@ -210,7 +210,7 @@ def where(condition, input=None, other=None, *, out=None):
     xp = np if type(c) is np.ndarray else __import__("ember")._backend.of(c)
     input = input if isinstance(input, Tensor) else Tensor._wrap(xp.asarray(input, dtype=rt))
     other = other if isinstance(other, Tensor) else Tensor._wrap(xp.asarray(other, dtype=rt))
-    return _out(P.Where.apply(condition, input, other), out)
+    return _out(pointwise.Where.apply(condition, input, other), out)
 
 
 subtract, multiply, divide, negative, absolute, clip, fix = sub, mul, div, neg, abs, clamp, trunc

@@ -7,13 +7,13 @@ import numpy as np
 
 from ember import _dtype
 from ember._tensor import Tensor
-from ember.ops import pointwise as P
+from ember.ops import pointwise
 from ember.ops._promote import binary
 from ember.ops.arith import _out, _raw
 
 
 def _check_bcast(a, b):
-    P._check_shapes(a, b)
+    pointwise._check_shapes(a, b)
 
 
 def _cmp(npfn, name):

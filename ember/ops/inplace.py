@@ -92,3 +92,21 @@ def fill_(self: Tensor, value) -> Tensor:
             )
         value = value.item()
     return fill_values(self, value)
+
+
+def zero_grads(tensors, set_to_none: bool = True) -> None:
+    """Module.zero_grad / Optimizer.zero_grad: drop each tensor's .grad, or zero it in place
+    (detached from any graph, version bumped)."""
+    for p in tensors:
+        g = p.grad
+        if g is None:
+            continue
+        if set_to_none:
+            p.grad = None
+            continue
+        if g.grad_fn is not None:
+            g.detach_()
+        else:
+            g._requires_grad = False
+        g._data[...] = 0
+        g._bump()

@@ -10,7 +10,7 @@ from ember._memory_format import copy_as
 from ember.graph.node import Function
 from ember.ops import kernels
 from ember.ops._promote import binary, float_binary, result_dtype, scalar_array, to_float
-from ember.ops._util import unbroadcast
+from ember.ops._util import array_result, unbroadcast
 
 
 def bcast_error(a, b) -> RuntimeError:
@@ -34,12 +34,6 @@ def _check_shapes(a, b) -> None:
             np.broadcast_shapes(_shape(a), _shape(b))
         except ValueError:
             raise bcast_error(a, b) from None
-
-
-def _nd(out):
-    """Elementwise NumPy ops on 0-d arrays return scalars; a saved output must stay the array
-    the node returns (create_graph re-attaches it), so turn scalars back into 0-d arrays."""
-    return np.asarray(out) if isinstance(out, np.generic) else out
 
 
 def _shape(v):
@@ -126,7 +120,7 @@ class Div(Function):
             b = scalar_array(b, a.dtype)
             ctx.saved = (None, b)  # hot path: tensor / Python number needs only b
             ctx.sa, ctx.sb = a.shape, ()
-            return _nd(a / b)
+            return array_result(a / b)
         if rounding_mode is None:
             a, b = float_binary(a, b)
             ctx.save_for_backward(a, b)
@@ -175,7 +169,7 @@ class Pow(Function):
         tb = type(b)
         if (tb is int or tb is float) and type(a) is np.ndarray and a.dtype.kind == "f":
             # hot path: float tensor ** Python number (x ** 2); no b gradient, out not needed
-            out = _nd(a * a if b == 2 else a**b)
+            out = array_result(a * a if b == 2 else a**b)
             ctx.save_for_backward(a, b, None)
             ctx.sa, ctx.sb = a.shape, ()
             return out
@@ -183,7 +177,7 @@ class Pow(Function):
         _check_shapes(a, b)
         if _int_kind(a) and _int_kind(b) and (b < 0 if isinstance(b, int) else (b < 0).any()):
             raise RuntimeError("Integers to negative integer powers are not allowed.")
-        out = _nd(a**b)
+        out = array_result(a**b)
         ctx.save_for_backward(a, b, out)
         ctx.sa, ctx.sb = _shape(a), _shape(b)
         return out
@@ -429,7 +423,7 @@ class Exp(Function):
     # d exp(a) = exp(a) da
     @staticmethod
     def forward(ctx, a):
-        out = _nd(of(a).exp(to_float(a)))
+        out = array_result(of(a).exp(to_float(a)))
         ctx.save_for_backward(out)
         return out
 
@@ -455,7 +449,7 @@ class Sqrt(Function):
     # d sqrt(a) = da / (2 sqrt(a))
     @staticmethod
     def forward(ctx, a):
-        out = _nd(of(a).sqrt(to_float(a)))
+        out = array_result(of(a).sqrt(to_float(a)))
         ctx.save_for_backward(out)
         return out
 
@@ -470,7 +464,7 @@ class Tanh(Function):
 
     @staticmethod
     def forward(ctx, a):
-        out = _nd(of(a).tanh(to_float(a)))
+        out = array_result(of(a).tanh(to_float(a)))
         ctx.save_for_backward(out)
         return out
 
@@ -489,7 +483,11 @@ class Sigmoid(Function):
     @staticmethod
     def forward(ctx, a):
         a = to_float(a)
-        out = kernels.sigmoid_forward(a) if kernels.takes_kernel(a) else _nd(of(a).tanh(a * 0.5) * 0.5 + 0.5)
+        out = (
+            kernels.sigmoid_forward(a)
+            if kernels.takes_kernel(a)
+            else array_result(of(a).tanh(a * 0.5) * 0.5 + 0.5)
+        )
         ctx.save_for_backward(out)
         return out
 
@@ -507,7 +505,7 @@ class Relu(Function):
 
     @staticmethod
     def forward(ctx, a):
-        out = kernels.relu_forward(a) if kernels.takes_kernel(a) else _nd(of(a).maximum(a, 0))
+        out = kernels.relu_forward(a) if kernels.takes_kernel(a) else array_result(of(a).maximum(a, 0))
         ctx.save_for_backward(out)
         return out
 
@@ -537,7 +535,7 @@ def _unary(name, deriv, save_out=False, comment=""):
 
     def forward(ctx, a):
         a = to_float(a)
-        out = _nd(name(of(a), a) if callable(name) else getattr(of(a), name)(a))
+        out = array_result(name(of(a), a) if callable(name) else getattr(of(a), name)(a))
         ctx.save_for_backward(out if save_out else a)
         return out
 

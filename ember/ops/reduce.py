@@ -12,18 +12,11 @@ from ember._backend import of
 from ember._dtype import to_dtype
 from ember._tensor import Tensor
 from ember.graph.node import Function
-from ember.ops._util import norm_dim
+from ember.ops._util import array_result, norm_dim
 from ember.ops.arith import abs as _abs
 from ember.ops.arith import maximum, minimum, where
 from ember.ops.compare import isnan
 from ember.ops.out import write_out
-
-
-def _arr(out):
-    """numpy reductions return scalars for 0-d results; keep an ndarray so a saved output is
-    recognised as the node's own output (needed for create_graph)."""
-    return np.asarray(out) if isinstance(out, np.generic) else out
-
 
 _add_reduce = np.add.reduce
 
@@ -89,7 +82,7 @@ class Prod(Function):
         if dtype is None and a.dtype.kind in "biu":
             dtype = np.int64
         ctx.shape, ctx.axes, ctx.keepdims = a.shape, axes, keepdims
-        out = _arr(of(a).prod(a, axis=axes, keepdims=keepdims, dtype=dtype))
+        out = array_result(of(a).prod(a, axis=axes, keepdims=keepdims, dtype=dtype))
         ctx.save_for_backward(a, out)
         return out
 
@@ -135,7 +128,7 @@ class Amax(Function):
     @staticmethod
     def forward(ctx, a, axes, keepdims):
         ctx.shape, ctx.axes, ctx.keepdims = a.shape, axes, keepdims
-        out = _arr(getattr(of(a), ctx._np)(a, axis=axes, keepdims=keepdims))
+        out = array_result(getattr(of(a), ctx._np)(a, axis=axes, keepdims=keepdims))
         ctx.save_for_backward(a, out)
         return out
 
@@ -223,7 +216,7 @@ class Std(Function):
     def forward(ctx, a, axes, correction, keepdims):
         ctx.shape, ctx.axes, ctx.keepdims = a.shape, axes, keepdims
         ctx.n = _count(a.shape, axes) - correction
-        out = _arr(of(a).std(a, axis=axes, ddof=correction, keepdims=keepdims))
+        out = array_result(of(a).std(a, axis=axes, ddof=correction, keepdims=keepdims))
         ctx.save_for_backward(a, out)
         return out
 
@@ -249,7 +242,7 @@ class Norm(Function):
             out = xp.sum(xp.abs(a), axis=axes, keepdims=keepdims)
         else:
             out = xp.sum(xp.abs(a) ** p, axis=axes, keepdims=keepdims) ** (1.0 / p)
-        out = _arr(out)
+        out = array_result(out)
         ctx.save_for_backward(a, out)
         return out
 
@@ -282,7 +275,7 @@ class LogSumExp(Function):
         out = xp.log(xp.sum(xp.exp(a - m), axis=axes, keepdims=True)) + m
         if not keepdims:
             out = out.reshape(tuple(s for i, s in enumerate(a.shape) if i not in axes))
-        out = _arr(out)
+        out = array_result(out)
         ctx.save_for_backward(a, out)
         return out
 
@@ -316,7 +309,7 @@ class Cumprod(Function):
         if dtype is None and a.dtype.kind in "biu":
             dtype = np.int64
         ctx.dim = dim
-        out = _arr(of(a).cumprod(a, axis=dim, dtype=dtype))
+        out = array_result(of(a).cumprod(a, axis=dim, dtype=dtype))
         ctx.save_for_backward(a, out)
         return out
 

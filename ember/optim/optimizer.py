@@ -16,6 +16,7 @@ import numpy as np
 
 from ember._tensor import Tensor
 from ember.autograd.grad_mode import enable_grad
+from ember.ops.inplace import zero_grads
 
 
 class _RequiredParameter:
@@ -237,20 +238,7 @@ class Optimizer:
     # -- gradients ----------------------------------------------------------------------------
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Reset the gradients of all optimized tensors (to None by default)."""
-        for group in self.param_groups:
-            for p in group["params"]:
-                g = p.grad
-                if g is None:
-                    continue
-                if set_to_none:
-                    p.grad = None
-                else:
-                    if g.grad_fn is not None:
-                        g.detach_()
-                    else:
-                        g._requires_grad = False
-                    g._data[...] = 0
-                    g._bump()
+        zero_grads((p for group in self.param_groups for p in group["params"]), set_to_none)
 
     def step(self, closure: Callable[[], float] | None = None) -> float | None:
         raise NotImplementedError

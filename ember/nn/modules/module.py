@@ -11,6 +11,7 @@ from ember._tensor import Tensor
 from ember.autograd.grad_mode import no_grad
 from ember.graph import node as _fn
 from ember.nn.parameter import Buffer, Parameter
+from ember.ops.inplace import zero_grads
 from ember.ops.nn_ops import HookIdentity
 
 __all__ = ["Module"]
@@ -478,18 +479,7 @@ class Module:
         return self
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        for p in self.parameters():
-            if p.grad is None:
-                continue
-            if set_to_none:
-                p.grad = None
-            else:
-                if p.grad.grad_fn is not None:
-                    p.grad.detach_()
-                else:
-                    p.grad.requires_grad_(False)
-                p.grad._data[...] = 0
-                p.grad._bump()
+        zero_grads(self.parameters(), set_to_none)
 
     # -- device / dtype -----------------------------------------------------------------------
     def _apply(self, fn: Callable[[Tensor], Tensor]) -> Module:
