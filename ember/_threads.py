@@ -15,8 +15,8 @@ os.register_at_fork(after_in_child=lambda: _state.update(pool=None))
 
 def _default_threads() -> int:
     """EMBER_NUM_THREADS if set; otherwise all cores, but only when BLAS runs single-threaded:
-    OpenBLAS's worker threads spin after each call and would steal the other core (measured:
-    LeNet 10-15% slower with both kinds of threads active, 15% faster with only ember's)."""
+    OpenBLAS's worker threads spin after each call and would steal the other core
+    (docs/performance.md, "Threads")."""
     env = os.environ.get("EMBER_NUM_THREADS")
     if env and env.isdigit() and int(env) > 0:
         return int(env)

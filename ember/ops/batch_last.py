@@ -2,8 +2,8 @@
 
 Why: in NCHW, a LeNet-sized image row is 8-24 floats, so every NumPy loop over windows runs
 thousands of tiny inner loops. With the batch innermost, each window slice is a run of N
-contiguous floats and im2col/col2im/pooling become a few long copies (measured on 256x6x24x24:
-2x2 max pool forward+backward 3.6 -> 1.4 ms).
+contiguous floats and im2col/col2im/pooling become a few long copies (timings in
+docs/performance.md).
 
 How a tensor carries it: the op returns the NCHW-shaped view `bl.transpose(3, 0, 1, 2)` of a
 (C, H, W, N) buffer and `Function.apply` flags the result `_batch_last`. Ops that know the layout
@@ -37,8 +37,8 @@ def _pad_bl(xbl, pad):
 
 def _gemm(a, b):
     """a @ b for 2-d arrays with many columns. Small a (few output channels): in blocks of 4096
-    columns, split across ember's threads when they are on (6x25 @ 25x147456, cold cache:
-    2.1 -> 1.9 ms); otherwise one call (16x150 @ 150x16384: 1.4 vs 1.55 ms in blocks)."""
+    columns, split across ember's threads when they are on; otherwise one call (measurements in
+    docs/performance.md)."""
     if a.size >= _SMALL and get_num_threads() < 2:
         return a @ b
     out = np.empty((a.shape[0], b.shape[1]), dtype=np.result_type(a.dtype, b.dtype))
@@ -54,9 +54,9 @@ def _gemm(a, b):
 
 def _gemm_nt(a, b):
     """a @ b.T for long rows (a: (M, K), b: (P, K), K large): summed over K blocks of 4096,
-    computed as (b_blk @ a_blk.T).T (measured 2.7 -> 1.1 ms for 6x25 over K = 147456)."""
+    computed as (b_blk @ a_blk.T).T (docs/performance.md)."""
     if a.shape[0] * b.shape[0] >= _SMALL and get_num_threads() < 2:
-        return (b @ a.T).T  # 16x150 over K = 16384, cold cache: 1.4 ms (g @ c.T: 1.75)
+        return (b @ a.T).T  # faster than g @ c.T for large weights (docs/performance.md)
     k = a.shape[1]
     parts = {}
 
@@ -129,8 +129,8 @@ def conv_backward(g, cols, w, ws, xshape, stride, pad, dil, need):
             gpad = _input_grad_toeplitz(gbl, w, hp, wp)
             return _crop(gpad, pad, h, wd), gw, gb
         gpad = np.zeros((c, hp, wp, n), dtype=g.dtype)
-        gcol = _gemm(w.reshape(o, -1).T, g2d).reshape(c, kh, kw, oh, ow, n)  # one GEMM (measured
-        # faster than per-channel blocks kept in cache: 3.5 vs 5.3 ms on LeNet's conv2)
+        gcol = _gemm(w.reshape(o, -1).T, g2d).reshape(c, kh, kw, oh, ow, n)  # one GEMM: faster than
+        # per-channel blocks kept in cache (docs/performance.md)
         split(
             lambda lo, hi: col2im_add(gpad[lo:hi], gcol[lo:hi], (kh, kw), stride, dil, (oh, ow)),
             c,
@@ -149,7 +149,7 @@ def _input_grad_toeplitz(gbl, w, hp, wp):
     """gx_pad (C, Hp, Wp, N) for stride 1 and dilation 1, without a column matrix:
     gx[:, h + i] += U_i @ g[:, h] with U_i[(c, w'), (o, x)] = w[o, c, i, w' - x] (zero outside
     the kernel). Wp/KW times the GEMM work of col2im, but no (C*KH*KW, OH*OW*N) buffer and 5
-    adds instead of 25 (LeNet's conv2 in a training loop: 4.1 -> 3.2 ms per backward)."""
+    adds instead of 25 (docs/performance.md)."""
     o, c, kh, kw = w.shape
     _, oh, ow, n = gbl.shape
     u = np.zeros((kh, c, wp, o, ow), dtype=w.dtype)

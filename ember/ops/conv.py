@@ -2,9 +2,7 @@
 
 conv: im2col with sliding_window_view + one batched GEMM; backward: grad_weight by GEMM,
 grad_input by col2im as k*k strided slice-adds in a (C, H, W, N) layout (long contiguous runs).
-Timing (LeNet batch, 1 BLAS thread, busy 2-core box, min of 5): 256x1x28x28 -> 6@5x5 fwd ~4 ms,
-weight/bias grad ~1.5 ms (torch: fwd 2.0, bwd 5-7 ms); 256x6x12x12 -> 16@5x5 fwd ~3 ms, all grads
-~7 ms (torch: fwd 0.9, bwd 4-7 ms). Multi-threaded OpenBLAS on an oversubscribed box is 5x slower.
+Measured timings: docs/performance.md.
 """
 
 from __future__ import annotations
