@@ -116,8 +116,6 @@ def _full_fashion_candidates() -> list[str]:
 def _fashion_root(data: str | None) -> str:
     """The Fashion-MNIST root to train on: ``--data``, else a full local copy, else a download into
     ./data (md5-checked), else (offline) the bundled subset with a one-line notice."""
-    from ember.vision.datasets import FashionMNIST, bundled_root
-
     if data == "bundled":
         return bundled_root()
     if data is not None:

@@ -1,4 +1,5 @@
-"""torch.nn.functional: activations, dropout, embedding and losses over ember.ops.nn_ops."""
+"""torch.nn.functional: activations, dropout, embedding and losses over ember.ops.activation,
+ember.ops.loss and ember.ops.layers."""
 
 from __future__ import annotations
 
@@ -15,7 +16,9 @@ from ember.nn.functional_attention import *  # noqa: F401,F403,E402
 from ember.nn.functional_conv import *  # noqa: F401,F403,E402
 from ember.nn.functional_resample import *  # noqa: F401,F403,E402
 from ember.nn.functional_vision import *  # noqa: F401,F403,E402
-from ember.ops import nn_ops as _ops
+from ember.ops import activation as _act
+from ember.ops import layers as _layers
+from ember.ops import loss as _loss
 from ember.ops.reduce import LogSoftmax, Softmax, softmax_default_dim
 
 
@@ -56,10 +59,10 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
             f"mat1 and mat2 shapes cannot be multiplied ({rows}x{input.shape[-1] if input.ndim else 1} "
             f"and {weight.shape[-1]}x{weight.shape[0]})"
         )
-    if weight.ndim != 2:
-        out = ember.matmul(input, weight.t() if weight.ndim == 2 else weight)
+    if weight.ndim != 2:  # a 1-d weight: a dot product with each row
+        out = ember.matmul(input, weight)
         return out + bias if bias is not None else out
-    return _ops.Linear.apply(input, weight, bias)
+    return _layers.Linear.apply(input, weight, bias)
 
 
 _tname = _checks.tname
@@ -79,30 +82,30 @@ def relu6(input: Tensor, inplace: bool = False) -> Tensor:
 
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
-    return _maybe_inplace(input, _ops.LeakyRelu.apply(input, float(negative_slope)), inplace)
+    return _maybe_inplace(input, _act.LeakyRelu.apply(input, float(negative_slope)), inplace)
 
 
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
-    return _maybe_inplace(input, _ops.Elu.apply(input, float(alpha)), inplace)
+    return _maybe_inplace(input, _act.Elu.apply(input, float(alpha)), inplace)
 
 
 def selu(input: Tensor, inplace: bool = False) -> Tensor:
-    return _maybe_inplace(input, _ops.Elu.apply(input, _ops._SELU_ALPHA, _ops._SELU_SCALE), inplace)
+    return _maybe_inplace(input, _act.Elu.apply(input, _act._SELU_ALPHA, _act._SELU_SCALE), inplace)
 
 
 def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     # celu(x) = alpha * elu(x / alpha, 1)
-    return _maybe_inplace(input, _ops.Elu.apply(input / alpha, 1.0, float(alpha)), inplace)
+    return _maybe_inplace(input, _act.Elu.apply(input / alpha, 1.0, float(alpha)), inplace)
 
 
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     if approximate not in ("none", "tanh"):
         raise RuntimeError("approximate argument must be either none or tanh.")
-    return _ops.Gelu.apply(input, approximate)
+    return _act.Gelu.apply(input, approximate)
 
 
 def silu(input: Tensor, inplace: bool = False) -> Tensor:
-    return _maybe_inplace(input, _ops.Silu.apply(input), inplace)
+    return _maybe_inplace(input, _act.Silu.apply(input), inplace)
 
 
 def mish(input: Tensor, inplace: bool = False) -> Tensor:
@@ -120,19 +123,19 @@ def tanh(input: Tensor) -> Tensor:
 def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
     if min_val > max_val:
         raise ValueError("min_val cannot be greater than max_val")
-    return _maybe_inplace(input, _ops.Hardtanh.apply(input, float(min_val), float(max_val)), inplace)
+    return _maybe_inplace(input, _act.Hardtanh.apply(input, float(min_val), float(max_val)), inplace)
 
 
 def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
-    return _maybe_inplace(input, _ops.Hardtanh.apply(input / 6.0 + 0.5, 0.0, 1.0), inplace)
+    return _maybe_inplace(input, _act.Hardtanh.apply(input / 6.0 + 0.5, 0.0, 1.0), inplace)
 
 
 def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
-    return _maybe_inplace(input, input * _ops.Hardtanh.apply(input / 6.0 + 0.5, 0.0, 1.0), inplace)
+    return _maybe_inplace(input, input * _act.Hardtanh.apply(input / 6.0 + 0.5, 0.0, 1.0), inplace)
 
 
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
-    return _ops.Softplus.apply(input, float(beta), float(threshold))
+    return _act.Softplus.apply(input, float(beta), float(threshold))
 
 
 def softsign(input: Tensor) -> Tensor:
@@ -144,7 +147,7 @@ def logsigmoid(input: Tensor) -> Tensor:
 
 
 def prelu(input: Tensor, weight: Tensor) -> Tensor:
-    return _ops.Prelu.apply(input, weight)
+    return _act.Prelu.apply(input, weight)
 
 
 def _softmax_prep(input: Tensor, dim, dtype, name: str):
@@ -226,10 +229,10 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
         return input
     if p == 1.0:  # torch multiplies by zero and draws nothing
         return _maybe_inplace(
-            input, _ops.Dropout.apply(input, of(input._data).zeros_like(input._data), 1.0), inplace
+            input, _layers.Dropout.apply(input, of(input._data).zeros_like(input._data), 1.0), inplace
         )
     noise = _dropout_noise(input._data.shape, p, input._data)
-    return _maybe_inplace(input, _ops.Dropout.apply(input, noise, 1.0), inplace)
+    return _maybe_inplace(input, _layers.Dropout.apply(input, noise, 1.0), inplace)
 
 
 def dropout1d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
@@ -253,7 +256,7 @@ def _channel_dropout(input: Tensor, p: float, training: bool, inplace: bool, nd:
         noise = of(input._data).zeros(tuple(shape), dtype=input._data.dtype)
     else:
         noise = _dropout_noise(tuple(shape), p, input._data)
-    return _maybe_inplace(input, _ops.Dropout.apply(input, noise, 1.0), inplace)
+    return _maybe_inplace(input, _layers.Dropout.apply(input, noise, 1.0), inplace)
 
 
 def alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False, inplace: bool = False) -> Tensor:
@@ -262,7 +265,7 @@ def alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False, inplace
         return input
     if p == 1.0:  # torch multiplies by zero and draws nothing
         return input * 0.0
-    alpha_p = -_ops._SELU_ALPHA * _ops._SELU_SCALE
+    alpha_p = -_act._SELU_ALPHA * _act._SELU_SCALE
     keep = Tensor._wrap(_bernoulli_keep(input._data.shape, p, input._data))
     a = ((1 - p) * (1 + p * alpha_p**2)) ** -0.5
     b = -a * alpha_p * p
@@ -296,7 +299,7 @@ def embedding(
         raise IndexError("index out of range in self")
     if max_norm is not None:
         _embedding_renorm(weight, idx, max_norm, norm_type)
-    return _ops.EmbeddingLookup.apply(weight, idx, padding_idx)
+    return _layers.EmbeddingLookup.apply(weight, idx, padding_idx)
 
 
 def _embedding_renorm(weight: Tensor, idx, max_norm: float, norm_type: float) -> None:
@@ -404,7 +407,7 @@ def cross_entropy(
         if weight is not None:
             coef = coef * weight._data.astype(coef.dtype, copy=False)
         M = coef.shape[0]
-        out = _ops.SoftmaxCrossEntropy.apply(_rows(input), coef, reduction, float(M))
+        out = _loss.SoftmaxCrossEntropy.apply(_rows(input), coef, reduction, float(M))
         out_shape = input.shape[:1] + input.shape[2:] if input.ndim >= 2 else ()
     else:  # class indices (a float target of another shape fails the dtype check, as in torch)
         if input.ndim >= 2 and (target.ndim == 0 or target.shape[0] != input.shape[0]):
@@ -422,9 +425,9 @@ def cross_entropy(
             and not 0 <= ignore_index < C
             and not (t.view(np.uint64) >= C).any()  # every target a class, none ignored
         ):
-            return _ops.ClassCrossEntropy.apply(input, target, reduction)
+            return _loss.ClassCrossEntropy.apply(input, target, reduction)
         coef, denom = _class_coef(input, target, weight, ignore_index, label_smoothing, C)
-        out = _ops.SoftmaxCrossEntropy.apply(_rows(input), coef, reduction, denom)
+        out = _loss.SoftmaxCrossEntropy.apply(_rows(input), coef, reduction, denom)
         out_shape = target.shape
     return out.reshape(tuple(out_shape)) if reduction == "none" else out
 
@@ -444,7 +447,7 @@ def nll_loss(
     C = input.shape[1] if input.ndim >= 2 else input.shape[0]
     _check_weight(weight, C)
     coef, denom = _class_coef(input, target, weight, ignore_index, 0.0, C)
-    out = _ops.WeightedNll.apply(_rows(input), coef, reduction, denom)
+    out = _loss.WeightedNll.apply(_rows(input), coef, reduction, denom)
     return out.reshape(tuple(target.shape)) if reduction == "none" else out
 
 
@@ -482,7 +485,7 @@ def mse_loss(
     input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean", weight=None
 ) -> Tensor:
     reduction = _check_reduction(_legacy_reduction(size_average, reduce, reduction))
-    return _pair_loss(_ops.MseLoss, input, target, reduction, name="mse_cpu")
+    return _pair_loss(_loss.MseLoss, input, target, reduction, name="mse_cpu")
 
 
 def l1_loss(
@@ -495,7 +498,7 @@ def l1_loss(
             "mean(): could not infer output dtype. Input dtype must be either a floating point or "
             f"complex dtype. Got: {_checks._TORCH_NAMES.get(dt.name, dt.name)}"
         )
-    return _pair_loss(_ops.L1Loss, input, target, reduction)
+    return _pair_loss(_loss.L1Loss, input, target, reduction)
 
 
 def smooth_l1_loss(
@@ -504,7 +507,7 @@ def smooth_l1_loss(
     reduction = _check_reduction(_legacy_reduction(size_average, reduce, reduction))
     if beta < 0:
         raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
-    return _pair_loss(_ops.SmoothL1Loss, input, target, reduction, float(beta), name="smooth_l1_cpu")
+    return _pair_loss(_loss.SmoothL1Loss, input, target, reduction, float(beta), name="smooth_l1_cpu")
 
 
 def huber_loss(
@@ -514,7 +517,7 @@ def huber_loss(
     if delta <= 0:
         raise RuntimeError("huber_loss does not support non-positive values for delta.")
     _checks.require_castable(target, input)
-    return _pair_loss(_ops.HuberLoss, input, target, reduction, float(delta), name="huber_cpu")
+    return _pair_loss(_loss.HuberLoss, input, target, reduction, float(delta), name="huber_cpu")
 
 
 def binary_cross_entropy(
@@ -538,7 +541,7 @@ def binary_cross_entropy(
         raise RuntimeError(f"Found dtype {_tname(target)} but expected {_tname(input)}")
     _checks.require_unit_interval(input, "input")
     _checks.require_unit_interval(target, "target")
-    return _ops.BinaryCrossEntropy.apply(input, target, weight, reduction)
+    return _loss.BinaryCrossEntropy.apply(input, target, weight, reduction)
 
 
 def binary_cross_entropy_with_logits(
@@ -555,7 +558,7 @@ def binary_cross_entropy_with_logits(
         raise ValueError(f"Target size ({target.shape}) must be the same as input size ({input.shape})")
     _checks.require_float(input, "log_sigmoid_cpu")
     _checks.require_castable(input, target)
-    return _ops.BinaryCrossEntropyWithLogits.apply(input, target, weight, pos_weight, reduction)
+    return _loss.BinaryCrossEntropyWithLogits.apply(input, target, weight, pos_weight, reduction)
 
 
 def kl_div(

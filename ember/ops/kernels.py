@@ -31,8 +31,10 @@ def relu_backward(y, g):
     out = np.empty_like(y)
 
     def chunk(v, yy, gg):
-        np.copyto(v, gg)
-        np.copyto(v, 0, where=yy == 0)
+        np.not_equal(yy, 0, out=v)
+        v *= gg
+        if not np.isfinite(np.add.reduce(v, axis=None)):  # rare: a NaN/inf gradient may have
+            v[...] = np.where(yy != 0, gg, 0)  # met a 0 of the mask (NaN * 0): select instead
 
     map_flat(chunk, out, y, g)
     return out

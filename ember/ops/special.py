@@ -17,10 +17,7 @@ from ember.graph.node import Function
 from ember.ops._promote import float_binary, to_float
 from ember.ops._util import unbroadcast
 
-try:
-    import scipy.special as _sp
-except ImportError:  # the NumPy series below take over
-    _sp = None
+_scipy_special: list = []  # [module or None], filled on first use: scipy costs ~0.2 s to import
 
 # Bernoulli numbers B_2k, k = 1..7, for the asymptotic series of psi and its derivatives
 _B2K = (1 / 6, -1 / 30, 1 / 42, -1 / 30, 5 / 66, -691 / 2730, 7 / 6)
@@ -32,7 +29,13 @@ def _lib(a):
         import cupyx.scipy.special as csp
 
         return csp
-    return _sp
+    if not _scipy_special:
+        try:
+            import scipy.special as sp  # optional, and lazy: `import ember` stays fast
+        except ImportError:  # the NumPy series below take over
+            sp = None
+        _scipy_special.append(sp)
+    return _scipy_special[0]
 
 
 def _polygamma_series(n: int, x: np.ndarray) -> np.ndarray:

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from ember._hooks import RemovableHandle
 from ember._tensor import Tensor
 from ember.autograd.grad_mode import enable_grad
 from ember.ops.inplace import zero_grads
@@ -27,18 +28,6 @@ class _RequiredParameter:
 
 
 required = _RequiredParameter()
-
-
-class _Handle:
-    _next_id = 0
-
-    def __init__(self, hooks: OrderedDict) -> None:
-        self._hooks = hooks
-        self.id = _Handle._next_id
-        _Handle._next_id += 1
-
-    def remove(self) -> None:
-        self._hooks.pop(self.id, None)
 
 
 def _with_hooks(step: Callable) -> Callable:
@@ -250,26 +239,26 @@ class Optimizer:
             return closure()
 
     # -- hooks --------------------------------------------------------------------------------
-    def register_step_pre_hook(self, hook: Callable) -> _Handle:
-        h = _Handle(self._optimizer_step_pre_hooks)
+    def register_step_pre_hook(self, hook: Callable) -> RemovableHandle:
+        h = RemovableHandle(self._optimizer_step_pre_hooks)
         self._optimizer_step_pre_hooks[h.id] = hook
         return h
 
-    def register_step_post_hook(self, hook: Callable) -> _Handle:
-        h = _Handle(self._optimizer_step_post_hooks)
+    def register_step_post_hook(self, hook: Callable) -> RemovableHandle:
+        h = RemovableHandle(self._optimizer_step_post_hooks)
         self._optimizer_step_post_hooks[h.id] = hook
         return h
 
-    def register_state_dict_pre_hook(self, hook: Callable, prepend: bool = False) -> _Handle:
+    def register_state_dict_pre_hook(self, hook: Callable, prepend: bool = False) -> RemovableHandle:
         return _register(self._optimizer_state_dict_pre_hooks, hook, prepend)
 
-    def register_state_dict_post_hook(self, hook: Callable, prepend: bool = False) -> _Handle:
+    def register_state_dict_post_hook(self, hook: Callable, prepend: bool = False) -> RemovableHandle:
         return _register(self._optimizer_state_dict_post_hooks, hook, prepend)
 
-    def register_load_state_dict_pre_hook(self, hook: Callable, prepend: bool = False) -> _Handle:
+    def register_load_state_dict_pre_hook(self, hook: Callable, prepend: bool = False) -> RemovableHandle:
         return _register(self._optimizer_load_state_dict_pre_hooks, hook, prepend)
 
-    def register_load_state_dict_post_hook(self, hook: Callable, prepend: bool = False) -> _Handle:
+    def register_load_state_dict_post_hook(self, hook: Callable, prepend: bool = False) -> RemovableHandle:
         return _register(self._optimizer_load_state_dict_post_hooks, hook, prepend)
 
     # -- state dict ---------------------------------------------------------------------------
@@ -353,8 +342,8 @@ class Optimizer:
             hook(self)
 
 
-def _register(hooks: OrderedDict, hook: Callable, prepend: bool) -> _Handle:
-    h = _Handle(hooks)
+def _register(hooks: OrderedDict, hook: Callable, prepend: bool) -> RemovableHandle:
+    h = RemovableHandle(hooks)
     hooks[h.id] = hook
     if prepend:
         hooks.move_to_end(h.id, last=False)

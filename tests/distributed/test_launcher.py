@@ -23,7 +23,8 @@ def test_run_sets_torchrun_env_passes_args_and_fails_when_a_worker_fails(tmp_pat
         "dist.init_process_group()\n"
         "v = [os.environ[k] for k in ('RANK', 'LOCAL_RANK', 'WORLD_SIZE', 'LOCAL_WORLD_SIZE', 'MASTER_PORT')]\n"
         "assert v[0] == str(dist.get_rank()) and v[2] == str(dist.get_world_size())\n"
-        "print('env', *v, *sys.argv[1:], flush=True)\n"
+        "out = os.path.join(os.path.dirname(__file__), 'env%s.txt' % dist.get_rank())\n"
+        "open(out, 'w').write(' '.join(['env', *v, *sys.argv[1:]]))  # ranks' stdout may interleave\n"
         "if 'fail' in sys.argv and dist.get_rank() == 1:\n"
         "    sys.exit(3)\n"
         "dist.barrier()\n"
@@ -31,7 +32,7 @@ def test_run_sets_torchrun_env_passes_args_and_fails_when_a_worker_fails(tmp_pat
     p, _ = run(ember_cmd("run", "--nproc-per-node", "3", "--master-port", "29999", str(script), "a", "--b"))
     assert p.returncode == 0, p.stderr[-3000:]
     for r in range(3):
-        assert f"env {r} {r} 3 3 29999 a --b" in p.stdout, p.stdout
+        assert (tmp_path / f"env{r}.txt").read_text() == f"env {r} {r} 3 3 29999 a --b"
     p, took = run(ember_cmd("run", "--nproc-per-node", "2", str(script), "fail"), timeout=60)
     assert p.returncode != 0 and "rank 1: exited with status 3" in p.stderr, p.stderr[-3000:]
 

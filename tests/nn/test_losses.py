@@ -331,7 +331,7 @@ def test_bad_reduction():
 
 def test_cross_entropy_class_index_fast_path_edges():
     """Class-index cross entropy without weights/smoothing skips the coefficient matrix
-    (ops/nn_ops.ClassCrossEntropy); what it must still do like torch: ignore_index rows
+    (ops/loss.ClassCrossEntropy); what it must still do like torch: ignore_index rows
     present, out-of-range targets raising, -inf logits, a target changed in place after
     forward, and the grad_fn name."""
     x = _f(5, 4)

@@ -7,12 +7,13 @@ from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
 from ember import _dtype
+from ember._hooks import RemovableHandle
 from ember._tensor import Tensor
 from ember.autograd.grad_mode import no_grad
 from ember.graph import node as _fn
 from ember.nn.parameter import Buffer, Parameter
 from ember.ops.inplace import zero_grads
-from ember.ops.nn_ops import HookIdentity
+from ember.ops.layers import HookIdentity
 
 __all__ = ["Module"]
 
@@ -27,26 +28,6 @@ class _IncompatibleKeys(NamedTuple):
         return f"_IncompatibleKeys(missing_keys={self.missing_keys}, unexpected_keys={self.unexpected_keys})"
 
     __str__ = __repr__
-
-
-class RemovableHandle:
-    """Returned by register_*_hook; `.remove()` unregisters the hook."""
-
-    _next_id = 0
-
-    def __init__(self, hooks: dict) -> None:
-        self._hooks = hooks
-        self.id = RemovableHandle._next_id
-        RemovableHandle._next_id += 1
-
-    def remove(self) -> None:
-        self._hooks.pop(self.id, None)
-
-    def __enter__(self) -> RemovableHandle:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.remove()
 
 
 def _addindent(s: str, n: int) -> str:

@@ -1,0 +1,107 @@
+"""Primitives behind nn layers: Linear (one addmm node), Dropout, the embedding lookup, and
+the identity node that lets Module backward hooks see and replace gradients."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ember._backend import of
+from ember._tensor import Tensor
+from ember.graph.node import Function
+
+
+class Linear(Function):
+    # y = x W^T + b;  dx = g W,  dW = g^T x,  db = sum_batch g
+    _name = "AddmmBackward0"
+
+    @staticmethod
+    def forward(ctx, x, w, b=None):
+        ctx.save_for_backward(x, w)
+        out = x @ w.T
+        if b is not None:
+            out += b
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        x, w = ctx.saved
+        n = ctx.needs_input_grad
+        gx = gw = gb = None
+        if n[0]:
+            gx = g @ w
+        if n[1] or (len(n) > 2 and n[2]):
+            g2 = g.reshape(-1, w.shape[0])
+            if n[1]:
+                gw = g2.T @ x.reshape(-1, w.shape[1])
+            if len(n) > 2 and n[2]:
+                gb = of(g2).sum(g2, axis=0)
+        return gx, gw, gb
+
+
+class Dropout(Function):
+    # y = x m / (1 - p), m ~ Bernoulli(1 - p);  dx = g m / (1 - p)
+    _name = "MulBackward0"
+
+    @staticmethod
+    def forward(ctx, x, mask, scale):
+        ctx.save_for_backward(mask)
+        ctx.scale = scale
+        return x * mask * scale if scale != 1.0 else x * mask
+
+    @staticmethod
+    def backward(ctx, g):
+        (mask,) = ctx.saved
+        return g * mask * ctx.scale, None, None
+
+
+class EmbeddingLookup(Function):
+    # y = W[idx];  dW[k] = sum_{idx == k} g  (rows at padding_idx get no gradient)
+    _name = "EmbeddingBackward0"
+
+    @staticmethod
+    def forward(ctx, w, idx, padding_idx=None):
+        ctx.save_for_backward(idx)
+        ctx.wshape, ctx.padding_idx = w.shape, padding_idx
+        return w[idx]
+
+    @staticmethod
+    def backward(ctx, g):
+        (idx,) = ctx.saved
+        if not isinstance(g, (np.ndarray,)) and hasattr(g, "_data"):  # create_graph: of(g) is graph_math
+            gw = of(g).zeros(ctx.wshape, dtype=g._data.dtype)
+            gw = gw.index_add(0, _tensor_of(idx).reshape(-1), g.reshape(-1, ctx.wshape[1]))
+        else:
+            xp = of(g)
+            gw = xp.zeros(ctx.wshape, dtype=g.dtype)
+            flat = idx.reshape(-1)
+            g2 = g.reshape(-1, ctx.wshape[1])
+            if xp is np:
+                np.add.at(gw, flat, g2)
+            else:
+                import cupyx
+
+                cupyx.scatter_add(gw, flat, g2)
+        if ctx.padding_idx is not None:
+            gw[ctx.padding_idx] = 0
+        return gw, None, None
+
+
+def _tensor_of(arr):
+    return arr if isinstance(arr, Tensor) else Tensor._wrap(arr)
+
+
+class HookIdentity(Function):
+    # y = a;  da = hook(g) or g   (lets Module backward hooks see and replace gradients)
+    _name = "BackwardHookFunctionBackward"
+
+    @staticmethod
+    def forward(ctx, a, hook):
+        ctx.hook = hook
+        return a.view()
+
+    @staticmethod
+    def backward(ctx, g):
+        r = ctx.hook(g if isinstance(g, Tensor) else Tensor._wrap(g))
+        if r is None:
+            return g, None
+        return (r if isinstance(g, Tensor) else r._data), None
