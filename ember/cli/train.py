@@ -223,7 +223,7 @@ def run(args: argparse.Namespace) -> int:
     ember.manual_seed(args.seed)
     classification = args.model != "linreg"
     if classification:
-        root = _fashion_root(args.data)
+        root = train_ddp.on_rank0(lambda: _fashion_root(args.data), world)  # one download/fallback
         x_train, y_train = _fashion_data(root, True, args.limit)
         x_test, y_test = _fashion_data(root, False, args.limit)
     else:

@@ -51,6 +51,16 @@ def setup(nproc: int) -> tuple[int, int]:
     return world, ember.distributed.get_rank()
 
 
+def on_rank0(fn, world: int):
+    """fn() computed on rank 0 only and handed to every rank (e.g. finding or downloading the
+    data once, instead of every rank racing to create and clean up the same folders)."""
+    if world == 1:
+        return fn()
+    box = [fn() if ember.distributed.get_rank() == 0 else None]
+    ember.distributed.broadcast_object_list(box, src=0)
+    return box[0]
+
+
 def sum_over_ranks(*values: float) -> list:
     """The sums over all ranks of some per-rank counters (samples, loss sums, correct answers)."""
     t = ember.tensor([float(v) for v in values], dtype=ember.float64)
