@@ -155,6 +155,7 @@ if r == 0:
     assert srcs == set(range(1, n))
 else:
     dist.send(torch.tensor([7.0]), 0)
+dist.barrier()  # the any-source receives above must not pick up the next section's message
 # a message of the wrong size is a clear error on the receiver
 if r == 0:
     try:
