@@ -14,7 +14,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from ember._backend import of
 from ember._layout import from_batch_last, is_batch_last, nchw_view, to_batch_last
-from ember._threads import get_num_threads, split
+from ember._threads import split
 from ember.graph.node import Function
 from ember.ops import batch_last as BL
 from ember.ops import kernels
@@ -42,16 +42,6 @@ def _pad2(x, pad, value=0.0):
     (t, b), (left, r) = pad
     out = xp.full(x.shape[:2] + (x.shape[2] + t + b, x.shape[3] + left + r), value, dtype=x.dtype)
     out[:, :, t : t + x.shape[2], left : left + x.shape[3]] = x
-    return out
-
-
-def _matmul2d(a, b):
-    """a @ b for 2-D arrays; when ember's threads are on (BLAS single-threaded), the columns
-    of b are split across them so the GEMM still uses every core."""
-    if get_num_threads() < 2 or b.shape[1] < 256:
-        return a @ b
-    out = np.empty((a.shape[0], b.shape[1]), dtype=np.result_type(a.dtype, b.dtype))
-    split(lambda lo, hi: np.matmul(a, b[:, lo:hi], out=out[:, lo:hi]), b.shape[1], out.size * a.shape[1])
     return out
 
 
@@ -241,7 +231,7 @@ class Convolution(Function):
             if g > 1:
                 gcol = xp.stack([xp.dot(wm[i].T, gt[i]) for i in range(g)])
             else:
-                gcol = _matmul2d(wm[0].T, gt[0]) if xp is np else xp.dot(wm[0].T, gt[0])
+                gcol = BL._gemm(wm[0].T, gt[0]) if xp is np else xp.dot(wm[0].T, gt[0])
             gcol = gcol.reshape(c, kh, kw, oh, ow, n)
             (t, bt), (lf, r) = pad
             hp, wp = h + t + bt, wd + lf + r
