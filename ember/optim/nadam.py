@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from ember._tensor import Tensor
-from ember.optim._kernels import check_betas, lerp_
+from ember.optim._kernels import check_adam_args, lerp_
 from ember.optim.optimizer import Optimizer, bump_step, grad_of, new_step, to_scalar, zeros_state
 
 
@@ -30,15 +30,7 @@ class NAdam(Optimizer):
         capturable: bool = False,
         differentiable: bool = False,
     ) -> None:
-        if isinstance(lr, Tensor) and lr.numel() != 1:
-            raise ValueError("Tensor lr must be 1-element")
-        if not 0.0 <= lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if not 0.0 <= eps:
-            raise ValueError(f"Invalid epsilon value: {eps}")
-        check_betas(betas)
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        check_adam_args(lr, eps, betas, weight_decay)
         if not 0.0 <= momentum_decay:
             raise ValueError(f"Invalid momentum_decay value: {momentum_decay}")
         defaults = {
