@@ -327,3 +327,153 @@ def test_conv_and_pool_fast_paths_match_their_general_paths(tie, monkeypatch):
     general = run()
     for f, g in zip(fast, general):
         np.testing.assert_allclose(f, g, rtol=1e-5, atol=1e-5)
+
+
+def _lenet_features(act):
+    nn = ember.nn
+    ember.manual_seed(0)
+    return nn.Sequential(
+        nn.Conv2d(1, 4, 3), act(), nn.MaxPool2d(2, 2), nn.Conv2d(4, 6, 3), act(), nn.MaxPool2d(2)
+    )
+
+
+@pytest.mark.parametrize("act", ["ReLU", "Sigmoid"])
+@pytest.mark.parametrize("case", ["random", "ties", "nan", "nchw"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_act_pool_fusion_matches_the_two_nodes(act, case, dtype, monkeypatch):
+    """Sequential's act -> MaxPool2d node (ops/act_pool.py) against the two nodes it replaces."""
+    from ember.nn.modules import container
+
+    net = _lenet_features(getattr(ember.nn, act)).to(getattr(ember, dtype))
+    rng = np.random.default_rng(3)
+    xs = rng.standard_normal((5, 1, 14, 14)).astype(dtype)
+    if case == "ties":
+        xs[:, :, :8, :8] = 0.25  # equal conv outputs inside windows: the first maximum wins
+    if case == "nan":
+        xs[1, 0, 3, 3] = np.nan
+
+    def run():
+        for p in net.parameters():
+            p.grad = None
+        x = ember.from_numpy(xs.copy()).requires_grad_()
+        if case == "nchw":  # an input that is not batch-last: the pair after a plain op
+            act_fn = getattr(ember, act.lower())
+            y = (
+                container.FC.act_max_pool2d(x * 1.0, act.lower(), 2)
+                if fused
+                else ember.nn.functional.max_pool2d(act_fn(x * 1.0), 2)
+            )
+        else:
+            y = net(x)
+        y.backward(ember.from_numpy(rng_g.standard_normal(tuple(y.shape)).astype(dtype)))
+        grads = [] if case == "nchw" else [p.grad.numpy().copy() for p in net.parameters()]
+        return [y.detach().numpy().copy(), x.grad.numpy().copy()] + grads
+
+    fused = True
+    rng_g = np.random.default_rng(5)
+    fast = run()
+    names = [type(n).__name__ for n in _graph_nodes(net, xs, dtype)] if case != "nchw" else []
+    if case != "nchw":
+        assert "ActMaxPool" in names and "Relu" not in names and "Sigmoid" not in names
+    monkeypatch.setattr(container, "fuses_act_pool", lambda *a: False)
+    fused = False
+    rng_g = np.random.default_rng(5)
+    general = run()
+    for f, g in zip(fast, general):
+        if dtype == "float64" or act == "ReLU":
+            np.testing.assert_array_equal(f, g)  # exact: relu always, sigmoid without float32 plateaus
+        else:
+            np.testing.assert_allclose(f, g, rtol=1e-5, atol=1e-6)
+
+
+def _graph_nodes(net, xs, dtype):
+    y = net(ember.from_numpy(xs.copy()).requires_grad_())
+    seen, stack = [], [y.grad_fn]
+    while stack:
+        n = stack.pop()
+        if n is None or any(n is s for s in seen):
+            continue
+        seen.append(n)
+        stack.extend(f for f, _ in n.next_functions)
+    return seen
+
+
+def test_act_pool_fusion_is_skipped_with_hooks_inplace_or_other_windows():
+    from ember.nn.modules import container
+
+    nn = ember.nn
+    assert container.fuses_act_pool(nn.ReLU(), nn.MaxPool2d(2))
+    assert not container.fuses_act_pool(nn.ReLU(inplace=True), nn.MaxPool2d(2))
+    assert not container.fuses_act_pool(nn.ReLU(), nn.MaxPool2d(3, 2))
+    assert not container.fuses_act_pool(nn.ReLU(), nn.MaxPool2d(2, padding=1))
+    assert not container.fuses_act_pool(nn.ReLU(), nn.MaxPool2d(2, ceil_mode=True))
+    assert not container.fuses_act_pool(nn.Sigmoid(), nn.MaxPool2d(2, return_indices=True))
+    relu = nn.ReLU()
+    seen = []
+    relu.register_forward_hook(lambda m, i, o: seen.append(o.shape))
+    assert not container.fuses_act_pool(relu, nn.MaxPool2d(2))
+    net = nn.Sequential(nn.Conv2d(1, 2, 3), relu, nn.MaxPool2d(2))
+    net(ember.randn(2, 1, 8, 8))
+    assert seen == [(2, 2, 6, 6)]  # the hook saw the activation's own output
+
+
+def test_bias_in_gemm_matches_the_separate_bias_add():
+    """BL.conv_forward's `bias_in_gemm` fast path against y = W @ cols + b (bias_folds=False)."""
+    from ember.ops import batch_last as BL
+
+    rng = np.random.default_rng(11)
+    for n, c, h, o, pad in [(6, 1, 12, 3, 0), (4, 3, 9, 5, 1)]:
+        x = rng.standard_normal((n, c, h, h)).astype(np.float32)
+        w = rng.standard_normal((o, c, 3, 3)).astype(np.float32)
+        b = rng.standard_normal(o).astype(np.float32)
+        p = ((pad, pad), (pad, pad))
+        y1, c1 = BL.conv_forward(x, w, b, (1, 1), p, (1, 1))
+        y2, c2 = BL.conv_forward(x, w, b, (1, 1), p, (1, 1), bias_folds=False)
+        assert c1.ndim == 2 and c2.ndim == 6  # the fast path was taken, and the general one
+        np.testing.assert_allclose(y1, y2, rtol=1e-5, atol=1e-5)
+        g = rng.standard_normal(y1.shape).astype(np.float32).transpose(3, 0, 1, 2)
+        for need in [(True, True, True), (False, True, True), (False, True, False), (True, False, True)]:
+            r1 = BL.conv_backward(g, c1, w, w.shape, x.shape, (1, 1), p, (1, 1), need)
+            r2 = BL.conv_backward(g, c2, w, w.shape, x.shape, (1, 1), p, (1, 1), need)
+            for a, e in zip(r1, r2):
+                assert (a is None) == (e is None)
+                if a is not None:
+                    np.testing.assert_allclose(a, e, rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize("op", ["avg_pool", "dropout", "add"])
+def test_layout_aware_avgpool_dropout_add_match_their_nchw_paths(op, monkeypatch):
+    """AvgPool (tiled), Dropout and Add on batch-last tensors against the same ops on NCHW
+    copies (the general path: the op does not take batch-last input)."""
+    from ember.ops import conv, layers, pointwise
+
+    F = ember.nn.functional
+    rng = np.random.default_rng(2)
+    xs = rng.standard_normal((3, 2, 8, 8)).astype(np.float32)
+    ws = rng.standard_normal((4, 2, 3, 3)).astype(np.float32)
+
+    def run():
+        x, w = (ember.from_numpy(a.copy()).requires_grad_() for a in (xs, ws))
+        h = F.conv2d(x, w, padding=1)  # batch-last
+        if op == "avg_pool":
+            y = F.avg_pool2d(h, 2)
+        elif op == "dropout":
+            ember.manual_seed(4)
+            y = F.dropout(h, 0.4)
+        else:
+            y = h + F.conv2d(h, ember.from_numpy(np.ones((4, 4, 1, 1), np.float32)))
+        layout = bool(y._batch_last)
+        z = F.conv2d(y, w[:, :1].expand(4, 4, 3, 3).contiguous() * 0.5)
+        z.backward(ember.from_numpy(rng_g.standard_normal(tuple(z.shape)).astype(np.float32)))
+        return layout, [z.detach().numpy().copy(), x.grad.numpy().copy(), w.grad.numpy().copy()]
+
+    rng_g = np.random.default_rng(9)
+    fast_layout, fast = run()
+    assert fast_layout  # the op kept the batch-last layout
+    cls = {"avg_pool": conv.AvgPool, "dropout": layers.Dropout, "add": pointwise.Add}[op]
+    monkeypatch.setattr(cls, "takes_batch_last", False)
+    rng_g = np.random.default_rng(9)
+    general_layout, general = run()
+    assert not general_layout
+    for f, g in zip(fast, general):
+        np.testing.assert_allclose(f, g, rtol=1e-5, atol=1e-5)

@@ -183,7 +183,7 @@ def _make_apply_binary(cls):
             ctx.needs_input_grad = _FALSE2
             out = cls.forward(ctx, a._data, bd)
             res = _set_fields(_new(Tensor), out if type(out) is _np.ndarray else _as_array(out), False, None)
-        if bl_ok:
+        if bl_ok and batch_last_seen[0]:  # a binary op's output is batch-last only if an input is
             flag_batch_last(res)
         return res
 

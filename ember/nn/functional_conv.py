@@ -11,6 +11,7 @@ import numpy as np
 from ember._backend import of
 from ember._tensor import Tensor
 from ember.nn import _input_checks as _checks
+from ember.ops import act_pool as act_pool_ops
 from ember.ops import conv as conv_ops
 from ember.ops import norm as norm_ops
 from ember.ops import shape as shape_ops
@@ -197,6 +198,17 @@ def max_pool2d(
         idx = Tensor._wrap(conv_ops.max_pool_indices(aux[0], x.shape[-2:], k, s, p, d))
         return (shape_ops.squeeze(out, 0), shape_ops.squeeze(idx, 0)) if squeeze else (out, idx)
     return shape_ops.squeeze(out, 0) if squeeze else out
+
+
+def act_max_pool2d(input: Tensor, act: str, kernel_size) -> Tensor:
+    """max_pool2d(act(input), kernel_size) with stride = kernel_size, act "relu" or "sigmoid":
+    one node when the windows tile the input (ops/act_pool.py), otherwise the two ops."""
+    k = _tuple(kernel_size, 2)
+    if act_pool_ops.takes_act_pool(input._data, k) and input.shape[2] >= k[0] and input.shape[3] >= k[1]:
+        return act_pool_ops.ActMaxPool.apply(input, act, k)
+    from ember.nn import functional as F  # the general path: the two nodes
+
+    return max_pool2d(F.relu(input) if act == "relu" else F.sigmoid(input), kernel_size)
 
 
 def max_pool1d(

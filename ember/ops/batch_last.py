@@ -72,17 +72,30 @@ def _gemm_nt(a, b):
     return sum(parts[i] for i in sorted(parts)).T
 
 
-def conv_forward(x, w, b, stride, pad, dil):
+def conv_forward(x, w, b, stride, pad, dil, bias_folds: bool = True):
     """y_bl[o, h, w, n] = b[o] + sum_{c,i,j} w[o,c,i,j] x_pad[n, c, s*h + d*i, s*w + d*j].
     Columns in (C, KH, KW, OH, OW, N) order (k*k long slice copies), then one GEMM.
-    Returns (y_bl, columns); the columns are kept for the weight gradient."""
+    Returns (y_bl, columns); the columns are kept for the weight gradient.
+
+    With a bias, the bias is folded into the GEMM (fast path `bias_in_gemm`): the columns get
+    a last row of ones and the weights a last column b, so y = [W b] @ [cols; 1] needs no
+    separate pass over y, and the weight-gradient GEMM gives db as its last column. The
+    columns then come back as that (C*KH*KW + 1, OH*OW*N) matrix; without a bias they are
+    the 6-d array. tests/test_fast_paths.py checks it against the general y = W @ cols + b."""
     o, c, kh, kw = w.shape
     xpad = _pad_bl(to_batch_last(x), pad)
     (sh, sw), (dh, dw) = stride, dil
     hp, wp, n = xpad.shape[1:]
     oh = (hp - dh * (kh - 1) - 1) // sh + 1
     ow = (wp - dw * (kw - 1) - 1) // sw + 1
-    cols = np.empty((c, kh, kw, oh, ow, n), dtype=xpad.dtype)
+    k = c * kh * kw
+    bias_in_gemm = b is not None and bias_folds
+    if bias_in_gemm:
+        aug = np.empty((k + 1, oh * ow * n), dtype=xpad.dtype)
+        aug[k] = 1
+        cols = aug[:k].reshape(c, kh, kw, oh, ow, n)
+    else:
+        cols = np.empty((c, kh, kw, oh, ow, n), dtype=xpad.dtype)
 
     def chunk(lo, hi):
         for i in range(kh):
@@ -93,8 +106,11 @@ def conv_forward(x, w, b, stride, pad, dil):
                 ]
 
     split(chunk, c, cols.size)
-    y = _gemm(w.reshape(o, -1), cols.reshape(c * kh * kw, -1))
-    if b is not None:
+    if bias_in_gemm:
+        wb = np.concatenate([w.reshape(o, k), b.reshape(o, 1).astype(w.dtype)], axis=1)
+        return _gemm(wb, aug).reshape(o, oh, ow, n), aug
+    y = _gemm(w.reshape(o, -1), cols.reshape(k, -1))
+    if b is not None:  # the general path of the bias
         y += b.reshape(o, 1)
     return y.reshape(o, oh, ow, n), cols
 
@@ -116,9 +132,15 @@ def conv_backward(g, cols, w, ws, xshape, stride, pad, dil, need):
     gbl = to_batch_last(g)
     g2d = gbl.reshape(o, -1)
     gx = gw = gb = None
-    if need[1]:
-        gw = _gemm_nt(g2d, cols.reshape(c * kh * kw, -1)).reshape(ws)
-    if len(need) > 2 and need[2]:
+    k = c * kh * kw
+    if need[1] and cols.ndim == 2:  # bias folded into the forward GEMM: db is the last column
+        gwb = _gemm_nt(g2d, cols)
+        gw = np.ascontiguousarray(gwb[:, :k]).reshape(ws)
+        if len(need) > 2 and need[2]:
+            gb = gwb[:, k].copy()
+    elif need[1]:
+        gw = _gemm_nt(g2d, cols.reshape(k, -1)).reshape(ws)
+    if gb is None and len(need) > 2 and need[2]:
         gb = g2d.sum(1)
     if need[0]:
         n, _, h, wd = xshape

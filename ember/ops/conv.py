@@ -454,9 +454,16 @@ def max_pool_indices(arg, x_hw, k, stride, pad, dil):
 class AvgPool(Function):
     # y = sum over each zero-padded window / divisor; dx = dy / divisor spread over the window
     _name = "AvgPool2DBackward0"
+    takes_batch_last = True
 
     @staticmethod
     def forward(ctx, x, k, stride, pad, extra, div):
+        bl = type(x) is np.ndarray and not x.flags.c_contiguous and is_batch_last(x)
+        if bl and uses_tiled_pool(x, k, stride, tuple(pad), (1, 1), tuple(extra), None):
+            return AvgPool.forward_tiled_batch_last(ctx, x, k, div)
+        if bl:  # the general path runs in NCHW
+            x = from_batch_last(x.transpose(1, 2, 3, 0))
+        ctx.tiled = False
         (ph, pw), (eb, er) = pad, extra
         xpad = _pad2(x, ((ph, ph + eb), (pw, pw + er)))
         n, c = x.shape[:2]
@@ -469,7 +476,31 @@ class AvgPool(Function):
         return s / div
 
     @staticmethod
+    def forward_tiled_batch_last(ctx, x, k, div):
+        """Fast path: windows that tile a batch-last input, summed as kh*kw strided slices of
+        the (C, H, W, N) buffer; the output stays batch-last (a ResNet's or DenseNet's pools)."""
+        src = x.transpose(1, 2, 3, 0)
+        kh, kw = k
+        out = src[:, 0::kh, 0::kw].copy()
+        for i in range(kh):
+            for j in range(kw):
+                if i or j:
+                    out += src[:, i::kh, j::kw]
+        out /= div[None, :, :, None]
+        ctx.tiled, ctx.meta = True, (k, div)
+        return nchw_view(out)
+
+    @staticmethod
     def backward(ctx, g):
+        if ctx.tiled:
+            (kh, kw), div = ctx.meta
+            gd = to_batch_last(g) / div[None, :, :, None]
+            c, oh, ow, n = gd.shape
+            gx = np.empty((c, oh * kh, ow * kw, n), dtype=gd.dtype)
+            for i in range(kh):
+                for j in range(kw):
+                    gx[:, i::kh, j::kw] = gd
+            return nchw_view(gx), None, None, None, None, None
         (n, c, h, w), k, stride, (ph, pw), (eb, er), div = ctx.meta
         xp = of(g)
         gd = g / div

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ember._backend import of
+from ember._layout import is_batch_last, nchw_view, to_batch_last
 from ember._tensor import Tensor
 from ember.graph.node import Function
 
@@ -41,9 +42,18 @@ class Linear(Function):
 class Dropout(Function):
     # y = x m / (1 - p), m ~ Bernoulli(1 - p);  dx = g m / (1 - p)
     _name = "MulBackward0"
+    takes_batch_last = True  # a batch-last x stays batch-last: the NCHW mask is transposed once
 
     @staticmethod
     def forward(ctx, x, mask, scale):
+        if (
+            type(x) is np.ndarray
+            and type(mask) is np.ndarray
+            and mask.shape == x.shape
+            and not x.flags.c_contiguous
+            and is_batch_last(x)
+        ):  # fast path: the mask in x's layout (a mixed-layout multiply is 10x slower)
+            mask = nchw_view(to_batch_last(mask))
         ctx.save_for_backward(mask)
         ctx.scale = scale
         return x * mask * scale if scale != 1.0 else x * mask

@@ -6,6 +6,7 @@ import numpy as np
 
 from ember import _backend, _dtype
 from ember._backend import of
+from ember._layout import batch_last_seen, from_batch_last, is_batch_last
 from ember._memory_format import copy_as
 from ember.graph.node import Function
 from ember.ops import kernels
@@ -43,10 +44,33 @@ def _shape(v):
     return v.shape if hasattr(v, "shape") else ()
 
 
+def _one_layout(a, b):
+    """(a, b) with a batch-last array made NCHW when the other operand is a full NCHW array:
+    NumPy adds mixed layouts 10x slower than it converts one (docs/performance.md)."""
+    if type(a) is np.ndarray and type(b) is np.ndarray and a.ndim == 4 and a.shape == b.shape:
+        bla, blb = (
+            is_batch_last(a) and not a.flags.c_contiguous,
+            is_batch_last(b) and not b.flags.c_contiguous,
+        )
+        if bla != blb:
+            return (
+                (from_batch_last(a.transpose(1, 2, 3, 0)), b)
+                if bla
+                else (a, from_batch_last(b.transpose(1, 2, 3, 0)))
+            )
+    return a, b
+
+
 class Add(Function):
     # d(a + b) = da + db
+    # Layout-aware (the residual add of a ResNet): two batch-last operands add in their layout
+    # and the sum stays batch-last; with one batch-last and one NCHW operand, _one_layout.
+    takes_batch_last = True
+
     @staticmethod
     def forward(ctx, a, b):
+        if batch_last_seen[0]:
+            a, b = _one_layout(a, b)
         a, b = binary(a, b)
         ctx.sa = a.shape if type(a) is np.ndarray else _shape(a)
         ctx.sb = b.shape if type(b) is np.ndarray else _shape(b)

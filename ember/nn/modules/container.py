@@ -7,7 +7,11 @@ from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from itertools import islice
 
+from ember.graph import node as _node
+from ember.nn import functional_conv as FC
+from ember.nn.modules.activation import ReLU, Sigmoid
 from ember.nn.modules.module import Module, _addindent
+from ember.nn.modules.pooling import MaxPool2d
 from ember.nn.parameter import Parameter
 
 __all__ = ["Sequential", "ModuleList", "ModuleDict", "ParameterList", "ParameterDict"]
@@ -18,6 +22,42 @@ def _index(idx, n: int, name: str) -> int:
     if not -n <= idx < n:
         raise IndexError(f"index {idx} is out of range")
     return idx % n
+
+
+_ACT_KIND = {ReLU: "relu", Sigmoid: "sigmoid"}
+
+
+def _pair(v) -> tuple:
+    return tuple(v) if isinstance(v, (list, tuple)) else (v, v)
+
+
+def _plain_call(m: Module) -> bool:
+    """Calling m runs only m.forward: no hooks, no graph tracer."""
+    return not (
+        m._forward_pre_hooks
+        or m._forward_hooks
+        or m._backward_hooks
+        or m._backward_pre_hooks
+        or _node.tracer[0] is not None
+    )
+
+
+def fuses_act_pool(act: Module, pool: Module) -> bool:
+    """The predicate for Sequential's act -> max-pool fast path: a plain nn.ReLU (not in place)
+    or nn.Sigmoid followed by a plain nn.MaxPool2d whose windows tile (stride = kernel, no
+    padding or dilation, no ceil_mode or indices), neither with hooks. The input is checked
+    by F.act_max_pool2d."""
+    return (
+        type(pool) is MaxPool2d
+        and not (type(act) is ReLU and act.inplace)
+        and not pool.return_indices
+        and not pool.ceil_mode
+        and _pair(pool.kernel_size) == _pair(pool.stride)
+        and _pair(pool.padding) == (0, 0)
+        and _pair(pool.dilation) == (1, 1)
+        and _plain_call(act)
+        and _plain_call(pool)
+    )
 
 
 class Sequential(Module):
@@ -33,8 +73,17 @@ class Sequential(Module):
                 self.add_module(str(i), module)
 
     def forward(self, input):
-        for module in self._modules.values():
-            input = module(input)
+        mods = list(self._modules.values())
+        i, n = 0, len(mods)
+        while i < n:
+            m = mods[i]
+            if i + 1 < n and type(m) in _ACT_KIND and fuses_act_pool(m, mods[i + 1]):
+                # fast path: act then max pool as one node (ops/act_pool.py); general: the two calls
+                input = FC.act_max_pool2d(input, _ACT_KIND[type(m)], mods[i + 1].kernel_size)
+                i += 2
+                continue
+            input = m(input)
+            i += 1
         return input
 
     def __getitem__(self, idx):
