@@ -22,6 +22,9 @@ class Builder:
         self.dynamic: dict[int, dict[int, str]] = {}  # id(input tensor) -> {dim: symbolic name}
         self.param_names: dict[int, str] = {}
         self.by_array: dict[int, str] = {}  # id(tensor._data) -> name, for raw-array arguments
+        self.dyn_sizes: set[int] = set()  # traced sizes of the inputs' dynamic axes
+        self.dyn_axes: dict[int, list] = {}  # traced size -> [(input name, axis, symbol)]
+        self.poison: dict[int, Exception] = {}  # id(tensor) -> why its op has no conversion
         self._count = 0
 
     def fresh(self, hint: str) -> str:
@@ -50,6 +53,8 @@ class Builder:
         constant for a Python number (in `like`'s dtype, as the op's promotion gives)."""
         if isinstance(x, ember.Tensor):
             key = id(x)
+            if key in self.poison:  # made by an op without a conversion: fails once it is used
+                raise self.poison[key]
             if key not in self.names:
                 arr = ember._backend.to_numpy(x.detach()._data)
                 name = self.param_names.get(key) or self.fresh("const")
@@ -67,6 +72,31 @@ class Builder:
         self.by_array[id(t._data)] = name
         self.keep.append(t)
 
+    def traced(self, t) -> bool:
+        """Whether a traced op (or a graph input) made `t`."""
+        return id(t) in self.names and self.names[id(t)] not in self.constants
+
+    @property
+    def constants(self) -> set:
+        return {i.name for i in self.initializers}
+
+    def prune(self, outputs: list[str]) -> None:
+        """Drop nodes and initializers no output depends on (shape checks, mask tests)."""
+        need = set(outputs)
+        kept = []
+        for n in reversed(self.nodes):
+            if any(o in need for o in n.output):
+                kept.append(n)
+                need.update(i for i in n.input if i)
+        self.nodes = kept[::-1]
+        self.initializers = [i for i in self.initializers if i.name in need]
+
+    def dyn_dim(self, size: int):
+        """(input name, axis) of the dynamic input axis traced at `size`; None when no axis or
+        axes of different names were traced at that size."""
+        hits = self.dyn_axes.get(size, [])
+        return hits[0][:2] if hits and len({h[2] for h in hits}) == 1 else None
+
     def is_dynamic(self, t, dim: int) -> bool:
         return dim in self.dynamic.get(id(t), {})
 
@@ -81,11 +111,14 @@ def value_info(name: str, t, dims: dict[int, str]):
 
 
 class Recorder:
-    """tracer protocol: scopes from Module.__call__ (unused) and one `record` per primitive."""
+    """tracer protocol: scopes from Module.__call__ (unused) and one `record` per primitive.
+    While `muted` (inside a module converted as a whole, _modules.py) records are dropped. An op
+    without a conversion poisons its output: the error is raised when something uses it."""
 
     def __init__(self, builder: Builder, convert) -> None:
         self.b = builder
         self.convert = convert
+        self.muted = 0
 
     def push_scope(self, module) -> None:
         pass
@@ -94,7 +127,15 @@ class Recorder:
         pass
 
     def record(self, fn_cls, args, out, kw=None) -> None:
-        name = self.convert(self.b, fn_cls, args, kw or {}, out)
+        if self.muted:
+            return
+        try:
+            name = self.convert(self.b, fn_cls, args, kw or {}, out)
+        except UnsupportedOperatorError as e:
+            for t in out if isinstance(out, (tuple, list)) else (out,):
+                self.b.poison[id(t)] = e
+                self.b.keep.append(t)
+            return
         self.b.bind(out, name)
 
 
