@@ -178,6 +178,12 @@ def test_scaled_dot_product_attention():
     mask = ember.randn(5, 6)  # a float mask as an input
     _, sess = _export(SDPA(), (q, k, v, mask), ["q", "k", "v", "mask"], ["y"], None)
     _compare(SDPA(), sess, [(q, k, v, mask), (q, k, v, ember.randn(5, 6))])
+    keep = ember.rand(5, 6) > 0.3  # a bool mask (True: attend) as an input, made additive outside the trace
+    keep[:, 0] = True
+    _, sess = _export(SDPA(), (q, k, v, keep), ["q", "k", "v", "mask"], ["y"], None)
+    other = ember.rand(5, 6) > 0.5
+    other[:, 2] = True
+    _compare(SDPA(), sess, [(q, k, v, keep), (q, k, v, other)])
     qs = ember.randn(2, 3, 5, 4)
     dyn = {n: {0: "batch", 2: "seq"} for n in "qkvy"}
     _, sess = _export(SDPA(True), (qs, qs, qs), ["q", "k", "v"], ["y"], dyn)  # causal, rebuilt per length
@@ -354,6 +360,44 @@ def test_transformer_tutorial_model():
     _compare(m, sess, [(src, mask)], atol=1e-4)
 
 
+def test_transformer_padding_mask_input_and_decoder():
+    ember.manual_seed(9)
+    enc = nn.TransformerEncoder(
+        nn.TransformerEncoderLayer(8, 2, 16, batch_first=True), 1, enable_nested_tensor=False
+    )
+
+    class Wrap(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.enc = enc
+
+        def forward(self, x, pad):
+            return self.enc(x, src_key_padding_mask=pad)
+
+    net = Wrap().eval()
+    x, pad = ember.randn(3, 5, 8), ember.tensor([[False] * 5, [False] * 3 + [True] * 2, [False] * 4 + [True]])
+    dyn = {"x": {0: "b", 1: "s"}, "pad": {0: "b", 1: "s"}, "y": {0: "b", 1: "s"}}
+    _, sess = _export(net, (x, pad), ["x", "pad"], ["y"], dyn)
+    pad2 = ember.tensor([[False] * 6 + [True], [False] * 2 + [True] * 5])
+    _compare(net, sess, [(x, pad), (ember.randn(2, 7, 8), pad2)], atol=1e-4)
+    model = nn.Transformer(8, 2, num_encoder_layers=2, num_decoder_layers=2, dim_feedforward=16).eval()
+    src, tgt = ember.randn(6, 3, 8), ember.randn(5, 3, 8)
+
+    class Seq2Seq(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.t = model
+
+        def forward(self, src, tgt):
+            mask = nn.Transformer.generate_square_subsequent_mask(tgt.shape[0])
+            return self.t(src, tgt, tgt_mask=mask, tgt_is_causal=True)
+
+    net = Seq2Seq().eval()
+    dyn = {"src": {0: "S", 1: "b"}, "tgt": {0: "T", 1: "b"}, "y": {0: "T", 1: "b"}}
+    _, sess = _export(net, (src, tgt), ["src", "tgt"], ["y"], dyn)
+    _compare(net, sess, [(src, tgt), (ember.randn(4, 2, 8), ember.randn(7, 2, 8))], atol=1e-4)
+
+
 # -- instance norm ----------------------------------------------------------------------------------
 @pytest.mark.parametrize("cls,shape", [(nn.InstanceNorm1d, (3, 4, 7)), (nn.InstanceNorm2d, (3, 4, 5, 6)),
                                        (nn.InstanceNorm2d, (4, 5, 6))])  # fmt: skip
@@ -399,10 +443,29 @@ def test_unsupported_ops_name_the_op():
     with pytest.raises(ember.onnx.UnsupportedOperatorError, match="'MultiheadAttention' with add_bias_kv"):
         ember.onnx.export(m, (x, x, x), io.BytesIO())
 
-    class Unused(nn.Module):  # an op without a conversion whose result nothing uses does not block export
+    class Unused(nn.Module):  # an unconverted op still fails, used or not
         def forward(self, x):
             x.cumsum(0)
             return x * 2
 
-    _, sess = _export(Unused(), (ember.randn(2, 3),), ["x"], ["y"], None)
-    _compare(Unused(), sess, [(ember.randn(2, 3),)])
+    with pytest.raises(ember.onnx.UnsupportedOperatorError, match="'Cumsum'"):
+        ember.onnx.export(Unused(), ember.randn(2, 3), io.BytesIO())
+
+
+def test_constant_folding_and_pruning():
+    class Folded(nn.Module):  # ops on constants only are folded; unused work is pruned
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Parameter(ember.randn(3, 3))
+
+        def forward(self, x):
+            m = ember.triu(ember.ones(3, 3), 1).cumsum(0)  # no conversion for Cumsum, but folded
+            (x * 3).sum()  # unused
+            return x @ (self.w.t() + m)
+
+    net = Folded()
+    proto, sess = _export(net, (ember.randn(2, 3),), ["x"], ["y"], {"x": {0: "b"}, "y": {0: "b"}})
+    assert [n.op_type for n in proto.graph.node] == ["MatMul", "Identity"]
+    _compare(net, sess, [(ember.randn(2, 3),), (ember.randn(5, 3),)])
+    with pytest.raises(ember.onnx.UnsupportedOperatorError, match="'Cumsum'"):
+        ember.onnx.export(net, ember.randn(2, 3), io.BytesIO(), do_constant_folding=False)

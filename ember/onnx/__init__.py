@@ -162,7 +162,8 @@ def export(
     was_training = getattr(model, "training", None)
     if was_training and training == TrainingMode.EVAL:
         model.train(False)
-    rec = _graph.Recorder(b, _symbolic.convert)
+    rec = _graph.Recorder(b, _symbolic.convert, _symbolic.foldable)
+    rec.fold = bool(do_constant_folding)
     handles = _hook_modules(model, rec, _modules) if hasattr(model, "modules") else []
     prev, _function.tracer[0] = _function.tracer[0], rec
     _in_export[0] = True

@@ -24,7 +24,8 @@ class Builder:
         self.by_array: dict[int, str] = {}  # id(tensor._data) -> name, for raw-array arguments
         self.dyn_sizes: set[int] = set()  # traced sizes of the inputs' dynamic axes
         self.dyn_axes: dict[int, list] = {}  # traced size -> [(input name, axis, symbol)]
-        self.poison: dict[int, Exception] = {}  # id(tensor) -> why its op has no conversion
+        self.bool_values: list = []  # (traced bool tensor, name), for mask_of
+        self.const_names: set[str] = set()  # initializers' names
         self._count = 0
 
     def fresh(self, hint: str) -> str:
@@ -43,6 +44,7 @@ class Builder:
         arr = np.asarray(value, dtype=dtype)
         name = self.fresh(hint)
         self.initializers.append(numpy_helper.from_array(arr, name))
+        self.const_names.add(name)
         return name
 
     def ints(self, values) -> str:
@@ -53,17 +55,21 @@ class Builder:
         constant for a Python number (in `like`'s dtype, as the op's promotion gives)."""
         if isinstance(x, ember.Tensor):
             key = id(x)
-            if key in self.poison:  # made by an op without a conversion: fails once it is used
-                raise self.poison[key]
             if key not in self.names:
                 arr = ember._backend.to_numpy(x.detach()._data)
+                derived = self.mask_of(arr)
+                if derived is not None:
+                    self.names[key] = derived
+                    self.keep.append(x)
+                    return derived
                 name = self.param_names.get(key) or self.fresh("const")
                 self.initializers.append(numpy_helper.from_array(np.ascontiguousarray(arr), name))
+                self.const_names.add(name)
                 self.names[key] = name
                 self.keep.append(x)
             return self.names[key]
         if isinstance(x, np.ndarray):  # a primitive given a traced tensor's array (embedding's indices)
-            return self.by_array.get(id(x)) or self.const(x)
+            return self.by_array.get(id(x)) or self.mask_of(x) or self.const(x)
         dt = like.dtype.np if isinstance(like, ember.Tensor) else None
         return self.const(x, dtype=dt)
 
@@ -71,14 +77,43 @@ class Builder:
         self.names[id(t)] = name
         self.by_array[id(t._data)] = name
         self.keep.append(t)
+        if t.dtype == ember.bool:
+            self.bool_values.append((t, name))
+
+    def mask_of(self, arr: np.ndarray) -> str | None:
+        """Masks turned from bool to additive outside the trace (attention's _canonical_mask,
+        scaled_dot_product_attention's bool attn_mask): a float array equal to where(m, -inf, 0)
+        or where(m, 0, -inf) for a traced bool `m` becomes that Where node."""
+        if arr.dtype.kind != "f" or not arr.size or not np.isneginf(arr).any():
+            return None
+        for t, name in self.bool_values:
+            if tuple(t.shape) != arr.shape:
+                continue
+            m = ember._backend.to_numpy(t._data)
+            for masked in (m, ~m):
+                if np.array_equal(arr, np.where(masked, -np.inf, 0.0).astype(arr.dtype)):
+                    neg, zero = self.const(-np.inf, dtype=arr.dtype), self.const(0.0, dtype=arr.dtype)
+                    src = name if masked is m else self.op("Not", name)
+                    return self.op("Where", src, neg, zero)
+        return None
 
     def traced(self, t) -> bool:
         """Whether a traced op (or a graph input) made `t`."""
-        return id(t) in self.names and self.names[id(t)] not in self.constants
+        return id(t) in self.names and self.names[id(t)] not in self.const_names
 
-    @property
-    def constants(self) -> set:
-        return {i.name for i in self.initializers}
+    def depends_on_inputs(self, args) -> bool:
+        """Whether any tensor (or raw array) among `args` comes from a graph input."""
+        for a in args:
+            if isinstance(a, ember.Tensor):
+                if self.traced(a):
+                    return True
+            elif isinstance(a, np.ndarray):
+                n = self.by_array.get(id(a))
+                if n is not None and n not in self.const_names:
+                    return True
+            elif isinstance(a, (list, tuple)) and self.depends_on_inputs(a):
+                return True
+        return False
 
     def prune(self, outputs: list[str]) -> None:
         """Drop nodes and initializers no output depends on (shape checks, mask tests)."""
@@ -113,12 +148,15 @@ def value_info(name: str, t, dims: dict[int, str]):
 class Recorder:
     """tracer protocol: scopes from Module.__call__ (unused) and one `record` per primitive.
     While `muted` (inside a module converted as a whole, _modules.py) records are dropped. An op
-    without a conversion poisons its output: the error is raised when something uses it."""
+    none of whose inputs depends on a graph input is folded: its output becomes an initializer
+    (torch's do_constant_folding; masks and tables built in forward stay recognisable)."""
 
-    def __init__(self, builder: Builder, convert) -> None:
+    def __init__(self, builder: Builder, convert, foldable=lambda b, fn_cls, args: True) -> None:
         self.b = builder
         self.convert = convert
+        self.foldable = foldable
         self.muted = 0
+        self.fold = True
 
     def push_scope(self, module) -> None:
         pass
@@ -129,13 +167,12 @@ class Recorder:
     def record(self, fn_cls, args, out, kw=None) -> None:
         if self.muted:
             return
-        try:
+        if not isinstance(out, ember.Tensor):
             name = self.convert(self.b, fn_cls, args, kw or {}, out)
-        except UnsupportedOperatorError as e:
-            for t in out if isinstance(out, (tuple, list)) else (out,):
-                self.b.poison[id(t)] = e
-                self.b.keep.append(t)
-            return
+        elif self.fold and not self.b.depends_on_inputs(args) and self.foldable(self.b, fn_cls, args):
+            return  # left unnamed: b.value makes it an initializer if something uses it
+        else:
+            name = self.convert(self.b, fn_cls, args, kw or {}, out)
         self.b.bind(out, name)
 
 

@@ -262,7 +262,12 @@ def _mha(b: Builder, m, a: dict, out) -> None:
     v = heads(vs, wv, bv, "v_proj", [1, 2, 0, 3])
     scores = b.op("MatMul", q, k)  # (N, H, L, S)
     causal_hint = is_causal and kpm is None and not need_weights  # torch then drops attn_mask for is_causal
-    if causal_hint or (attn_mask is not None and not b.traced(attn_mask) and _is_causal_mask(attn_mask)):
+    if causal_hint or (
+        attn_mask is not None
+        and not b.traced(attn_mask)
+        and b.mask_of(_np(attn_mask)) is None
+        and _is_causal_mask(attn_mask)
+    ):
         scores = b.op("Add", scores, causal_bias(b, qs, 0, ks, 0, dt))
     elif attn_mask is not None:
         am = _float_mask(b, attn_mask, dt)

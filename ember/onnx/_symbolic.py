@@ -36,6 +36,24 @@ def convert(b: Builder, fn_cls, args, kw, out) -> str:
     )
 
 
+def foldable(b: Builder, fn_cls, args) -> bool:
+    """Whether an op on constants only may become a constant: not a slice of a table whose stop
+    is a dynamic axis's traced length (`pe[: x.size(0)]`), which _getitem keeps dynamic."""
+    if fn_cls.__name__ == "GetItem":
+        a, key = args
+        key = key if isinstance(key, tuple) else (key,)
+        for i, k in enumerate(key):
+            if (
+                isinstance(k, slice)
+                and k.start in (None, 0)
+                and k.step in (None, 1)
+                and isinstance(k.stop, int)
+            ):
+                if i < a.ndim and k.stop < a.shape[i] and b.dyn_dim(k.stop) is not None:
+                    return False
+    return True
+
+
 def _v(b: Builder, x, like=None) -> str:
     return b.value(x, like)
 
@@ -507,11 +525,24 @@ def _sdpa(b, args, kw, out):
     s = b.op("MatMul", qn, b.op("Transpose", kn, perm=perm))
     s = b.op("Mul", s, b.const(scale, dtype=dt))
     if bias is not None:
-        if isinstance(bias, np.ndarray) and id(bias) not in b.by_array and is_causal_float(bias):
-            s = b.op("Add", s, causal_bias(b, qn, q.ndim - 2, kn, k.ndim - 2, dt))
-        else:
-            s = b.op("Add", s, _v(b, bias))
+        bn = None
+        if isinstance(bias, np.ndarray):  # a bool mask made additive, or is_causal's mask
+            bn = b.by_array.get(id(bias)) or b.mask_of(bias)
+            if bn is None and is_causal_float(bias):
+                bn = causal_bias(b, qn, q.ndim - 2, kn, k.ndim - 2, dt)
+        s = b.op("Add", s, bn or _v(b, bias))
     return b.op("MatMul", b.op("Softmax", s, axis=-1), _v(b, v))
+
+
+@converts("Tri")
+def _tri(b, args, kw, out):
+    a, k, upper = args
+    if b.opset < 14:
+        raise UnsupportedOperatorError(
+            f"Exporting the operator 'Tri' (triu/tril of a traced tensor) to ONNX opset version {b.opset} is not "
+            "supported (Trilu needs opset 14)"
+        )
+    return b.op("Trilu", _v(b, a), b.const(np.int64(k)), upper=int(bool(upper)))
 
 
 @converts("Dropout")
