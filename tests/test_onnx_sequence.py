@@ -117,10 +117,35 @@ def test_recurrent_unbatched_and_torch():
         np.testing.assert_allclose(g, w.numpy(), rtol=1e-4, atol=1e-5)
 
 
-def test_lstm_proj_size_error_names_option():
-    m = nn.LSTM(4, 6, proj_size=3)
-    with pytest.raises(ember.onnx.UnsupportedOperatorError, match="'LSTM' with proj_size=3"):
-        ember.onnx.export(m, (ember.randn(2, 1, 4),), io.BytesIO())
+@pytest.mark.parametrize(
+    "num_layers,bidirectional,batch_first,bias", [(1, False, False, True), (2, True, True, False)]
+)
+@pytest.mark.parametrize("with_state", [False, True])
+def test_lstm_proj_size(num_layers, bidirectional, batch_first, bias, with_state):
+    ember.manual_seed(10)
+    m = nn.LSTM(
+        4, 6, num_layers, bias=bias, batch_first=batch_first, bidirectional=bidirectional, proj_size=3
+    )
+    L = num_layers * (2 if bidirectional else 1)
+    b_ax, t_ax = (0, 1) if batch_first else (1, 0)
+
+    def x_of(B, T):
+        return ember.randn(B, T, 4) if batch_first else ember.randn(T, B, 4)
+
+    def state(B):
+        return (ember.randn(L, B, 3), ember.randn(L, B, 6))
+
+    dyn = {"x": {b_ax: "batch", t_ax: "seq"}, "y": {b_ax: "batch", t_ax: "seq"}, "h": {1: "batch"}, "c": {1: "batch"},
+           "h0": {1: "batch"}, "c0": {1: "batch"}}  # fmt: skip
+    x = x_of(2, 5)
+    if with_state:
+        proto, sess = _export(m, (x, state(2)), ["x", "h0", "c0"], ["y", "h", "c"], dyn)
+        variants = [(x, state(2)), (x_of(3, 8), state(3))]
+    else:
+        proto, sess = _export(m, (x,), ["x"], ["y", "h", "c"], dyn)
+        variants = [(x,), (x_of(3, 8),), (x_of(1, 1),)]
+    assert "Scan" in {n.op_type for n in proto.graph.node}
+    _compare(m, sess, variants)
 
 
 class RNNModel(nn.Module):  # examples/word_language_model's model (LSTM variant, tied weights)
@@ -145,13 +170,15 @@ class RNNModel(nn.Module):  # examples/word_language_model's model (LSTM variant
         return (ember.zeros(self.nlayers, bsz, self.nhid), ember.zeros(self.nlayers, bsz, self.nhid))
 
 
-def test_word_language_model():
+@pytest.mark.parametrize("opset", [13, 17, 18, 20])
+def test_word_language_model(opset):
     ember.manual_seed(2)
     m = RNNModel(50, 8, 8, 2)
     x = ember.randint(0, 50, (7, 3))
     h = (ember.randn(2, 3, 8), ember.randn(2, 3, 8))
     dyn = {"x": {0: "seq", 1: "batch"}, "h0": {1: "batch"}, "c0": {1: "batch"}, "y": {0: "rows"}}
-    proto, sess = _export(m, (x, h), ["x", "h0", "c0"], ["y", "h", "c"], dyn)
+    proto, sess = _export(m, (x, h), ["x", "h0", "c0"], ["y", "h", "c"], dyn, opset)
+    assert proto.opset_import[0].version == opset
     assert {n.op_type for n in proto.graph.node} >= {"Gather", "LSTM"}
     _compare(m, sess, [(x, h), (ember.randint(0, 50, (4, 2)), m.init_hidden(2))])
 
@@ -347,12 +374,19 @@ class TransformerModel(nn.Module):
         return self.linear(output)
 
 
-def test_transformer_tutorial_model():
+@pytest.mark.parametrize("opset", [13, 17, 18, 20])
+def test_transformer_tutorial_model(opset):
     ember.manual_seed(7)
     m = TransformerModel(40, 8, 2, 16, 2).eval()
     src = ember.randint(0, 40, (6, 3))  # (seq, batch)
     dyn = {"src": {0: "seq", 1: "batch"}, "y": {0: "seq", 1: "batch"}}
-    proto, sess = _export(m, (src,), ["src"], ["y"], dyn)
+    proto, sess = _export(m, (src,), ["src"], ["y"], dyn, opset)
+    assert {"Softmax", "MatMul"} <= {n.op_type for n in proto.graph.node}
+    tm = _torch_tutorial_model(m)
+    got = sess.run(None, {"src": src.numpy()})[0]
+    with torch.no_grad():
+        want = tm(torch.tensor(src.numpy())).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
     _compare(m, sess, [(src,), (ember.randint(0, 40, (9, 2)),), (ember.randint(0, 40, (2, 5)),)], atol=1e-4)
     # with the mask given as an input of the graph
     mask = nn.Transformer.generate_square_subsequent_mask(6)
@@ -396,6 +430,29 @@ def test_transformer_padding_mask_input_and_decoder():
     dyn = {"src": {0: "S", 1: "b"}, "tgt": {0: "T", 1: "b"}, "y": {0: "T", 1: "b"}}
     _, sess = _export(net, (src, tgt), ["src", "tgt"], ["y"], dyn)
     _compare(net, sess, [(src, tgt), (ember.randn(4, 2, 8), ember.randn(7, 2, 8))], atol=1e-4)
+
+
+def _torch_tutorial_model(m):
+    """The same model in torch, with m's weights (torch's fast path off: it is the math path in eval)."""
+
+    class TorchModel(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embedding = torch.nn.Embedding(40, 8)
+            layer = torch.nn.TransformerEncoderLayer(8, 2, 16, 0.5)
+            self.transformer_encoder = torch.nn.TransformerEncoder(layer, 2, enable_nested_tensor=False)
+            self.linear = torch.nn.Linear(8, 40)
+            self.register_buffer("pe", torch.tensor(m.pos_encoder.pe.numpy()))
+
+        def forward(self, src):
+            x = self.embedding(src) * math.sqrt(8) + self.pe[: src.size(0)]
+            mask = torch.nn.Transformer.generate_square_subsequent_mask(len(src))
+            return self.linear(self.transformer_encoder(x, mask))
+
+    tm = TorchModel().eval()
+    sd = {k: torch.tensor(v.numpy()) for k, v in m.state_dict().items() if not k.startswith("pos_encoder")}
+    tm.load_state_dict({**sd, "pe": tm.pe})
+    return tm
 
 
 # -- instance norm ----------------------------------------------------------------------------------

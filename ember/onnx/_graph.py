@@ -123,6 +123,9 @@ class Builder:
             if any(o in need for o in n.output):
                 kept.append(n)
                 need.update(i for i in n.input if i)
+                for attr in n.attribute:  # a Scan body reads outer-scope initializers
+                    if attr.HasField("g"):
+                        need.update(i for sub in attr.g.node for i in sub.input if i)
         self.nodes = kept[::-1]
         self.initializers = [i for i in self.initializers if i.name in need]
 

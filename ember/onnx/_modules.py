@@ -103,11 +103,6 @@ def _rnn(b: Builder, m, a: dict, out) -> None:
             f"Exporting the operator '{name}' with a PackedSequence input to ONNX opset version {b.opset} "
             "is not supported; pass the padded tensor"
         )
-    if m.proj_size > 0:
-        raise UnsupportedOperatorError(
-            f"Exporting the operator 'LSTM' with proj_size={m.proj_size} to ONNX opset version {b.opset} is "
-            "not supported (ONNX's LSTM has no projection)"
-        )
     D = 2 if m.bidirectional else 1
     H = m.hidden_size
     batched = x.ndim == 3
@@ -128,6 +123,11 @@ def _rnn(b: Builder, m, a: dict, out) -> None:
         states.append(b.op("Unsqueeze", sn, b.ints([1])) if not batched else sn)
     hs, cs = [], []
     for layer in range(m.num_layers):
+        if m.proj_size > 0:  # ONNX's LSTM has no projection: a Scan over the time steps
+            xs, h_l, c_l = _lstm_proj_layer(b, m, layer, xs, states, x.dtype.np)
+            hs.append(h_l)
+            cs.append(c_l)
+            continue
         ws, rs, bs = [], [], []
         for d in range(D):
             names = m._all_weights[layer * D + d]
@@ -181,6 +181,65 @@ def _rnn(b: Builder, m, a: dict, out) -> None:
         b.bind(hidden[1], finals[1])
     else:
         b.bind(hidden, finals[0])
+
+
+def _lstm_proj_layer(b: Builder, m, layer: int, xs: str, states: list, dt):
+    """One layer (both directions) of an LSTM with proj_size as ONNX Scan nodes; returns the
+    layer's output (T, B, D*P) and its final h (D, B, P) and c (D, B, H)."""
+    from onnx import helper
+
+    D = 2 if m.bidirectional else 1
+    H, P = m.hidden_size, m.proj_size
+    ys, hs, cs = [], [], []
+    for d in range(D):
+        k = layer * D + d
+        p = [_np(getattr(m, n)) for n in m._all_weights[k]]
+        w_ih, w_hh, w_hr = p[0], p[1], p[-1]
+        init = []
+        for s_, size in zip(states, (P, H)):
+            if s_ is None:  # zeros (B, size), B read from x at run time
+                shape = b.op("Concat", b.op("Slice", b.op("Shape", xs), b.ints([1]), b.ints([2]), b.ints([0])),
+                             b.ints([size]), axis=0)  # fmt: skip
+                zero = helper.make_tensor("zero", _elem(dt), [1], [0.0])
+                init.append(b.op("ConstantOfShape", shape, value=zero))
+            else:
+                init.append(
+                    b.op("Squeeze", b.op("Slice", s_, b.ints([k]), b.ints([k + 1]), b.ints([0])), b.ints([0]))
+                )
+        # the body: gates = x W_ih^T + h W_hh^T + b; c = f c + i g; h = (o tanh c) W_hr^T
+        outer = b.nodes
+        b.nodes = []
+        hp, cp, xt = b.fresh("h_prev"), b.fresh("c_prev"), b.fresh("x_t")
+        g = b.op("Add", b.op("MatMul", xt, b.const(np.ascontiguousarray(w_ih.T))),
+                 b.op("MatMul", hp, b.const(np.ascontiguousarray(w_hh.T))))  # fmt: skip
+        if m.bias:
+            g = b.op("Add", g, b.const(p[2] + p[3]))
+        gi, gf, gg, go = b.node("Split", [g, b.ints([H] * 4)], 4, axis=1)
+        c = b.op(
+            "Add", b.op("Mul", b.op("Sigmoid", gf), cp), b.op("Mul", b.op("Sigmoid", gi), b.op("Tanh", gg))
+        )
+        h = b.op(
+            "MatMul", b.op("Mul", b.op("Sigmoid", go), b.op("Tanh", c)), b.const(np.ascontiguousarray(w_hr.T))
+        )
+        y = b.op("Identity", h)
+        body_nodes, b.nodes = b.nodes, outer
+        et = _elem(dt)
+        body = helper.make_graph(
+            body_nodes, f"lstm_l{layer}_d{d}",
+            [helper.make_tensor_value_info(hp, et, None), helper.make_tensor_value_info(cp, et, None),
+             helper.make_tensor_value_info(xt, et, None)],
+            [helper.make_tensor_value_info(n, et, None) for n in (h, c, y)],
+        )  # fmt: skip
+        h_n, c_n, y_all = b.node(
+            "Scan", [init[0], init[1], xs], 3, body=body, num_scan_inputs=1,
+            scan_input_directions=[d], scan_output_directions=[d],
+        )  # fmt: skip
+        ys.append(y_all)
+        hs.append(b.op("Unsqueeze", h_n, b.ints([0])))
+        cs.append(b.op("Unsqueeze", c_n, b.ints([0])))
+    if D == 1:
+        return ys[0], hs[0], cs[0]
+    return b.op("Concat", *ys, axis=2), b.op("Concat", *hs, axis=0), b.op("Concat", *cs, axis=0)
 
 
 # -- attention ------------------------------------------------------------------------------------
