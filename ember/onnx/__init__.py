@@ -2,8 +2,10 @@
 
 The model runs once in eval mode under no_grad with a recorder set as
 `ember.graph.node.tracer[0]`: every primitive applied is converted to ONNX nodes by
-_symbolic.py (docs/onnx.md lists the ops). Parameters and other tensors the trace did not
-compute become initializers; an op without a conversion raises UnsupportedOperatorError
+_symbolic.py (docs/onnx.md lists the ops), except inside the modules _modules.py converts as a
+whole (recurrent layers, MultiheadAttention, InstanceNorm), whose hooks write their nodes.
+Parameters and other tensors the trace did not compute become initializers, as do ops on
+constants only (constant folding); an op without a conversion raises UnsupportedOperatorError
 naming it."""
 
 from __future__ import annotations
