@@ -105,3 +105,37 @@ def test_orthogonal_without_trivialization(omap, shape, opt):
     else:
         with pytest.raises(NotImplementedError, match="not possible to assign to the matrix exponential"):
             em.weight = ember.tensor(w0)
+
+
+@pytest.mark.parametrize("shape", [(2, 5, 3), (3, 3, 3), (2, 2, 4)])
+def test_orthogonal_householder_batched(shape):
+    rng = np.random.default_rng(3)
+    w0 = rng.standard_normal(shape).astype(np.float32)
+
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.weight = nn.Parameter(ember.tensor(w0))
+
+    class TM(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.weight = torch.nn.Parameter(torch.tensor(w0))
+
+    em, tm = M(), TM()
+    nn.utils.parametrizations.orthogonal(em, orthogonal_map="householder", use_trivialization=False)
+    torch.nn.utils.parametrizations.orthogonal(tm, orthogonal_map="householder", use_trivialization=False)
+    np.testing.assert_allclose(em.weight.detach().numpy(), tm.weight.detach().numpy(), rtol=1e-4, atol=1e-5)
+    eo, to = ember.optim.SGD(em.parameters(), lr=0.1), torch.optim.SGD(tm.parameters(), lr=0.1)
+    c = rng.standard_normal(shape).astype(np.float32)
+    (em.weight * ember.tensor(c)).sum().backward()
+    (tm.weight * torch.tensor(c)).sum().backward()
+    np.testing.assert_allclose(
+        em.parametrizations.weight.original.grad.numpy(),
+        tm.parametrizations.weight.original.grad.numpy(),
+        rtol=1e-4,
+        atol=1e-5,
+    )
+    eo.step()
+    to.step()
+    np.testing.assert_allclose(em.weight.detach().numpy(), tm.weight.detach().numpy(), rtol=1e-4, atol=1e-5)

@@ -58,6 +58,10 @@ def householder_product(A: Tensor, tau: Tensor, *, out=None) -> Tensor:
     differentiable ops: gradients reach tau and A's strictly lower triangle."""
     if A.ndim < 2:
         raise RuntimeError("torch.linalg.householder_product: input must have at least 2 dimensions.")
+    if A.is_complex() or tau.is_complex():
+        raise NotImplementedError(
+            "ember: torch.linalg.householder_product of complex tensors is not supported"
+        )
     m, n = A.shape[-2], A.shape[-1]
     if m < n:
         raise RuntimeError(
