@@ -412,7 +412,7 @@ def test_transformer_padding_mask_input_and_decoder():
     x, pad = ember.randn(3, 5, 8), ember.tensor([[False] * 5, [False] * 3 + [True] * 2, [False] * 4 + [True]])
     dyn = {"x": {0: "b", 1: "s"}, "pad": {0: "b", 1: "s"}, "y": {0: "b", 1: "s"}}
     _, sess = _export(net, (x, pad), ["x", "pad"], ["y"], dyn)
-    pad2 = ember.tensor([[False] * 6 + [True], [False] * 2 + [True] * 5])
+    pad2 = ember.tensor([[False] * 6 + [True], [True] * 7])  # a sequence with every key masked: zeros
     _compare(net, sess, [(x, pad), (ember.randn(2, 7, 8), pad2)], atol=1e-4)
     model = nn.Transformer(8, 2, num_encoder_layers=2, num_decoder_layers=2, dim_feedforward=16).eval()
     src, tgt = ember.randn(6, 3, 8), ember.randn(5, 3, 8)

@@ -71,6 +71,12 @@ def causal_bias(b: Builder, q: str, q_axis: int, k: str, k_axis: int, dtype) -> 
     )
 
 
+def zero_dead_rows(b: Builder, p: str, dtype) -> str:
+    """Softmax rows whose every score was -inf are NaN in ONNX; ember's fused attention (as
+    torch's CPU kernel) gives zeros there."""
+    return b.op("Where", b.op("IsNaN", p), b.const(0.0, dtype=dtype), p)
+
+
 def is_causal_float(arr) -> bool:
     """arr is the square float mask generate_square_subsequent_mask makes (0 on and below the
     diagonal, -inf above)."""
@@ -339,6 +345,8 @@ def _mha(b: Builder, m, a: dict, out) -> None:
         km = b.op("Unsqueeze", km, b.ints([1, 2] if batched else [0, 1, 2]))  # (N, 1, 1, S)
         scores = b.op("Add", scores, km)
     p = b.op("Softmax", scores, axis=-1)
+    if not need_weights and (attn_mask is not None or kpm is not None or causal_hint):
+        p = zero_dead_rows(b, p, dt)  # the sdpa path: rows with every key masked give 0
     o = b.op("Transpose", b.op("MatMul", p, v), perm=[2, 0, 1, 3])  # (L, N, H, hd)
     o = b.op("Reshape", o, b.ints([0, 0, -1]))
     ob = None if m.out_proj.bias is None else _np(m.out_proj.bias)

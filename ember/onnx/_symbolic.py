@@ -511,7 +511,7 @@ def _reduce_name(b, op: str, x: str, axes: list) -> str:
 def _sdpa(b, args, kw, out):
     # softmax(q k^T * scale + bias) v; is_causal's mask (a raw array) is rebuilt from the run-time
     # lengths, so a dynamic sequence axis stays dynamic
-    from ember.onnx._modules import causal_bias, is_causal_float
+    from ember.onnx._modules import causal_bias, is_causal_float, zero_dead_rows
 
     q, k, v, bias, scale, keep = args
     if keep is not None:
@@ -531,7 +531,10 @@ def _sdpa(b, args, kw, out):
             if bn is None and is_causal_float(bias):
                 bn = causal_bias(b, qn, q.ndim - 2, kn, k.ndim - 2, dt)
         s = b.op("Add", s, bn or _v(b, bias))
-    return b.op("MatMul", b.op("Softmax", s, axis=-1), _v(b, v))
+    p = b.op("Softmax", s, axis=-1)
+    if bias is not None:
+        p = zero_dead_rows(b, p, dt)
+    return b.op("MatMul", p, _v(b, v))
 
 
 @converts("Tri")
