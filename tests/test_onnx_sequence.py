@@ -509,6 +509,28 @@ def test_unsupported_ops_name_the_op():
         ember.onnx.export(Unused(), ember.randn(2, 3), io.BytesIO())
 
 
+def test_mask_computed_in_forward_warns():
+    # comparisons record no node in ember: such a mask becomes a constant, and export says so
+    enc = nn.TransformerEncoder(
+        nn.TransformerEncoderLayer(8, 2, 16, batch_first=True), 1, enable_nested_tensor=False
+    )
+
+    class Pad(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.enc = enc
+
+        def forward(self, x, lengths):
+            pos = ember.arange(x.shape[1]).unsqueeze(0)
+            return self.enc(x, src_key_padding_mask=pos >= lengths.unsqueeze(1))
+
+    x, lengths = ember.randn(3, 5, 8), ember.tensor([5, 3, 4])
+    with pytest.warns(UserWarning, match=r"shape \(3, 5\) made outside the trace"):
+        ember.onnx.export(
+            Pad(), (x, lengths), io.BytesIO(), input_names=["x", "len"], dynamic_axes={"x": [0]}
+        )
+
+
 def test_constant_folding_and_pruning():
     class Folded(nn.Module):  # ops on constants only are folded; unused work is pruned
         def __init__(self):

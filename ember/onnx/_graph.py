@@ -3,6 +3,8 @@ op converters (_symbolic.py) write ONNX nodes into."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from onnx import TensorProto, helper, numpy_helper
 
@@ -62,6 +64,13 @@ class Builder:
                     self.names[key] = derived
                     self.keep.append(x)
                     return derived
+                if key not in self.param_names and any(d in self.dyn_sizes for d in arr.shape):
+                    warnings.warn(
+                        f"ember.onnx.export: a tensor of shape {tuple(arr.shape)} made outside the trace (a "
+                        "comparison, NumPy or a creation op in forward) is exported as a constant; a dynamic "
+                        "axis traced at one of these sizes stays fixed where it meets it",
+                        stacklevel=2,
+                    )
                 name = self.param_names.get(key) or self.fresh("const")
                 self.initializers.append(numpy_helper.from_array(np.ascontiguousarray(arr), name))
                 self.const_names.add(name)
