@@ -211,6 +211,20 @@ def test_scaled_dot_product_attention():
     other = ember.rand(5, 6) > 0.5
     other[:, 2] = True
     _compare(SDPA(), sess, [(q, k, v, keep), (q, k, v, other)])
+
+    class GQA(nn.Module):  # grouped-query attention: keys and values repeated over the heads (expand)
+        def forward(self, q, k, v):
+            return nn.functional.scaled_dot_product_attention(q, k, v, enable_gqa=True)
+
+    kg, vg = ember.randn(2, 1, 6, 4), ember.randn(2, 1, 6, 4)
+    _, sess = _export(
+        GQA(), (q, kg, vg), ["q", "k", "v"], ["y"], dyn_g := {n: {0: "b", 2: "s" + n} for n in "qkv"}
+    )
+    _compare(
+        GQA(),
+        sess,
+        [(q, kg, vg), (ember.randn(3, 3, 2, 4), ember.randn(3, 1, 7, 4), ember.randn(3, 1, 7, 4))],
+    )
     qs = ember.randn(2, 3, 5, 4)
     dyn = {n: {0: "batch", 2: "seq"} for n in "qkvy"}
     _, sess = _export(SDPA(True), (qs, qs, qs), ["q", "k", "v"], ["y"], dyn)  # causal, rebuilt per length

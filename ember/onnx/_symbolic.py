@@ -258,7 +258,11 @@ def _permute(b, args, kw, out):
 
 @converts("Expand")
 def _expand(b, args, kw, out):
-    return b.op("Expand", _v(b, args[0]), b.ints(out.shape))
+    # a target dim of 1 keeps the input's (ONNX broadcasting), so only the dims that grow are fixed
+    a = args[0]
+    lead = out.ndim - a.ndim
+    shape = [s if i < lead or a.shape[i - lead] != s else 1 for i, s in enumerate(out.shape)]
+    return b.op("Expand", _v(b, a), b.ints(shape))
 
 
 @converts("Cat")
