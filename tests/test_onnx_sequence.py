@@ -217,9 +217,7 @@ def test_scaled_dot_product_attention():
             return nn.functional.scaled_dot_product_attention(q, k, v, enable_gqa=True)
 
     kg, vg = ember.randn(2, 1, 6, 4), ember.randn(2, 1, 6, 4)
-    _, sess = _export(
-        GQA(), (q, kg, vg), ["q", "k", "v"], ["y"], dyn_g := {n: {0: "b", 2: "s" + n} for n in "qkv"}
-    )
+    _, sess = _export(GQA(), (q, kg, vg), ["q", "k", "v"], ["y"], {n: {0: "b", 2: "s" + n} for n in "qkv"})
     _compare(
         GQA(),
         sess,
