@@ -70,6 +70,7 @@ from ember.ops.index import *  # noqa: F401,F403
 from ember.ops.linalg import *  # noqa: F401,F403
 from ember.ops.sort import *  # noqa: F401,F403
 from ember.ops.special import *  # noqa: F401,F403
+from ember.ops.householder import geqrf  # noqa: F401
 from ember import _methods  # noqa: F401,E402
 from ember import autograd  # noqa: F401,E402
 from ember import linalg  # noqa: F401,E402

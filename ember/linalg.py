@@ -12,6 +12,7 @@ from ember.ops._util import norm_dim
 from ember.ops.arith import abs as abs_
 from ember.ops.arith import where
 from ember.ops.cholesky import cholesky, solve_triangular  # noqa: F401
+from ember.ops.householder import householder_product  # noqa: F401
 from ember.ops.linalg import LinAlgError, matmul, solve  # noqa: F401
 from ember.ops.shape import movedim
 
@@ -171,4 +172,5 @@ __all__ = [
     "multi_dot",
     "matrix_power",
     "pinv",
+    "householder_product",
 ]

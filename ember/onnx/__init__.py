@@ -2,8 +2,10 @@
 
 The model runs once in eval mode under no_grad with a recorder set as
 `ember.graph.node.tracer[0]`: every primitive applied is converted to ONNX nodes by
-_symbolic.py (docs/onnx.md lists the ops). Parameters and other tensors the trace did not
-compute become initializers; an op without a conversion raises UnsupportedOperatorError
+_symbolic.py (docs/onnx.md lists the ops), except inside the modules _modules.py converts as a
+whole (recurrent layers, MultiheadAttention, InstanceNorm), whose hooks write their nodes.
+Parameters and other tensors the trace did not compute become initializers, as do ops on
+constants only (constant folding); an op without a conversion raises UnsupportedOperatorError
 naming it."""
 
 from __future__ import annotations
@@ -74,6 +76,28 @@ def _dynamic_dims(dynamic_axes, name: str) -> dict[int, str]:
     return {int(i): f"{name}_dynamic_axes_{j + 1}" for j, i in enumerate(spec)}
 
 
+def _hook_modules(model, rec, _modules) -> list:
+    """Hooks converting each module that _modules.py converts as a whole: the pre-hook mutes the
+    recorder, the forward hook unmutes it and writes the module's nodes."""
+    handles = []
+    for m in model.modules():
+        conv = _modules.converter_for(m)
+        if conv is None:
+            continue
+
+        def pre(mod, args, kwargs):
+            rec.muted += 1
+
+        def post(mod, args, kwargs, out, _conv=conv):
+            rec.muted -= 1
+            if rec.muted == 0:
+                _conv(rec.b, mod, _modules.bound_args(mod, args, kwargs), out)
+
+        handles.append(m.register_forward_pre_hook(pre, with_kwargs=True))
+        handles.append(m.register_forward_hook(post, with_kwargs=True, prepend=True))
+    return handles
+
+
 def export(
     model,
     args: Any = (),
@@ -103,7 +127,7 @@ def export(
             "ember.onnx.export needs the onnx package: pip install onnx (or the 'onnx' extra of ember)"
         ) from e
 
-    from ember.onnx import _graph, _symbolic  # lazy: they import the optional `onnx` package
+    from ember.onnx import _graph, _modules, _symbolic  # lazy: they import the optional `onnx` package
 
     if unsupported:
         raise TypeError(f"ember.onnx.export: options not supported: {sorted(unsupported)}")
@@ -132,17 +156,26 @@ def export(
         dims = _dynamic_dims(dynamic_axes, name)
         b.bind(t, name)
         b.dynamic[id(t)] = dims
+        b.dyn_sizes.update(t.shape[i] for i in dims if t.shape[i] > 1)
+        for i, sym in dims.items():
+            if t.shape[i] > 1:
+                b.dyn_axes.setdefault(t.shape[i], []).append((name, i, sym))
         graph_inputs.append(_graph.value_info(name, t, dims))
     was_training = getattr(model, "training", None)
     if was_training and training == TrainingMode.EVAL:
         model.train(False)
-    prev, _function.tracer[0] = _function.tracer[0], _graph.Recorder(b, _symbolic.convert)
+    rec = _graph.Recorder(b, _symbolic.convert, _symbolic.foldable)
+    rec.fold = bool(do_constant_folding)
+    handles = _hook_modules(model, rec, _modules) if hasattr(model, "modules") else []
+    prev, _function.tracer[0] = _function.tracer[0], rec
     _in_export[0] = True
     try:
         with ember.no_grad():
             out = model(*args, **(kwargs or {}))
     finally:
         _function.tracer[0] = prev
+        for h in handles:
+            h.remove()
         _in_export[0] = False
         if was_training and training == TrainingMode.EVAL:
             model.train(True)
@@ -154,6 +187,7 @@ def export(
         src = b.value(t)
         b.nodes.append(helper.make_node("Identity", [src], [name], name=f"output_{name}"))
         graph_outputs.append(_graph.value_info(name, t, _dynamic_dims(dynamic_axes, name)))
+    b.prune(output_names[: len(outputs)])
     graph = helper.make_graph(
         b.nodes, type(model).__name__, graph_inputs, graph_outputs, initializer=b.initializers
     )

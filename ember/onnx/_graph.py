@@ -3,6 +3,8 @@ op converters (_symbolic.py) write ONNX nodes into."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from onnx import TensorProto, helper, numpy_helper
 
@@ -22,6 +24,10 @@ class Builder:
         self.dynamic: dict[int, dict[int, str]] = {}  # id(input tensor) -> {dim: symbolic name}
         self.param_names: dict[int, str] = {}
         self.by_array: dict[int, str] = {}  # id(tensor._data) -> name, for raw-array arguments
+        self.dyn_sizes: set[int] = set()  # traced sizes of the inputs' dynamic axes
+        self.dyn_axes: dict[int, list] = {}  # traced size -> [(input name, axis, symbol)]
+        self.bool_values: list = []  # (traced bool tensor, name), for mask_of
+        self.const_names: set[str] = set()  # initializers' names
         self._count = 0
 
     def fresh(self, hint: str) -> str:
@@ -40,6 +46,7 @@ class Builder:
         arr = np.asarray(value, dtype=dtype)
         name = self.fresh(hint)
         self.initializers.append(numpy_helper.from_array(arr, name))
+        self.const_names.add(name)
         return name
 
     def ints(self, values) -> str:
@@ -52,13 +59,26 @@ class Builder:
             key = id(x)
             if key not in self.names:
                 arr = ember._backend.to_numpy(x.detach()._data)
+                derived = self.mask_of(arr)
+                if derived is not None:
+                    self.names[key] = derived
+                    self.keep.append(x)
+                    return derived
+                if key not in self.param_names and any(d in self.dyn_sizes for d in arr.shape):
+                    warnings.warn(
+                        f"ember.onnx.export: a tensor of shape {tuple(arr.shape)} made outside the trace (a "
+                        "comparison, NumPy or a creation op in forward) is exported as a constant; a dynamic "
+                        "axis traced at one of these sizes stays fixed where it meets it",
+                        stacklevel=2,
+                    )
                 name = self.param_names.get(key) or self.fresh("const")
                 self.initializers.append(numpy_helper.from_array(np.ascontiguousarray(arr), name))
+                self.const_names.add(name)
                 self.names[key] = name
                 self.keep.append(x)
             return self.names[key]
         if isinstance(x, np.ndarray):  # a primitive given a traced tensor's array (embedding's indices)
-            return self.by_array.get(id(x)) or self.const(x)
+            return self.by_array.get(id(x)) or self.mask_of(x) or self.const(x)
         dt = like.dtype.np if isinstance(like, ember.Tensor) else None
         return self.const(x, dtype=dt)
 
@@ -66,6 +86,63 @@ class Builder:
         self.names[id(t)] = name
         self.by_array[id(t._data)] = name
         self.keep.append(t)
+        if t.dtype == ember.bool:
+            self.bool_values.append((t, name))
+
+    def mask_of(self, arr: np.ndarray) -> str | None:
+        """Masks turned from bool to additive outside the trace (attention's _canonical_mask,
+        scaled_dot_product_attention's bool attn_mask): a float array equal to where(m, -inf, 0)
+        or where(m, 0, -inf) for a traced bool `m` becomes that Where node."""
+        if arr.dtype.kind != "f" or not arr.size or not np.isneginf(arr).any():
+            return None
+        for t, name in self.bool_values:
+            if tuple(t.shape) != arr.shape:
+                continue
+            m = ember._backend.to_numpy(t._data)
+            for masked in (m, ~m):
+                if np.array_equal(arr, np.where(masked, -np.inf, 0.0).astype(arr.dtype)):
+                    neg, zero = self.const(-np.inf, dtype=arr.dtype), self.const(0.0, dtype=arr.dtype)
+                    src = name if masked is m else self.op("Not", name)
+                    return self.op("Where", src, neg, zero)
+        return None
+
+    def traced(self, t) -> bool:
+        """Whether a traced op (or a graph input) made `t`."""
+        return id(t) in self.names and self.names[id(t)] not in self.const_names
+
+    def depends_on_inputs(self, args) -> bool:
+        """Whether any tensor (or raw array) among `args` comes from a graph input."""
+        for a in args:
+            if isinstance(a, ember.Tensor):
+                if self.traced(a):
+                    return True
+            elif isinstance(a, np.ndarray):
+                n = self.by_array.get(id(a))
+                if n is not None and n not in self.const_names:
+                    return True
+            elif isinstance(a, (list, tuple)) and self.depends_on_inputs(a):
+                return True
+        return False
+
+    def prune(self, outputs: list[str]) -> None:
+        """Drop nodes and initializers no output depends on (shape checks, mask tests)."""
+        need = set(outputs)
+        kept = []
+        for n in reversed(self.nodes):
+            if any(o in need for o in n.output):
+                kept.append(n)
+                need.update(i for i in n.input if i)
+                for attr in n.attribute:  # a Scan body reads outer-scope initializers
+                    if attr.HasField("g"):
+                        need.update(i for sub in attr.g.node for i in sub.input if i)
+        self.nodes = kept[::-1]
+        self.initializers = [i for i in self.initializers if i.name in need]
+
+    def dyn_dim(self, size: int):
+        """(input name, axis) of the dynamic input axis traced at `size`; None when no axis or
+        axes of different names were traced at that size."""
+        hits = self.dyn_axes.get(size, [])
+        return hits[0][:2] if hits and len({h[2] for h in hits}) == 1 else None
 
     def is_dynamic(self, t, dim: int) -> bool:
         return dim in self.dynamic.get(id(t), {})
@@ -81,11 +158,17 @@ def value_info(name: str, t, dims: dict[int, str]):
 
 
 class Recorder:
-    """tracer protocol: scopes from Module.__call__ (unused) and one `record` per primitive."""
+    """tracer protocol: scopes from Module.__call__ (unused) and one `record` per primitive.
+    While `muted` (inside a module converted as a whole, _modules.py) records are dropped. An op
+    none of whose inputs depends on a graph input is folded: its output becomes an initializer
+    (torch's do_constant_folding; masks and tables built in forward stay recognisable)."""
 
-    def __init__(self, builder: Builder, convert) -> None:
+    def __init__(self, builder: Builder, convert, foldable=lambda b, fn_cls, args: True) -> None:
         self.b = builder
         self.convert = convert
+        self.foldable = foldable
+        self.muted = 0
+        self.fold = True
 
     def push_scope(self, module) -> None:
         pass
@@ -94,7 +177,14 @@ class Recorder:
         pass
 
     def record(self, fn_cls, args, out, kw=None) -> None:
-        name = self.convert(self.b, fn_cls, args, kw or {}, out)
+        if self.muted:
+            return
+        if not isinstance(out, ember.Tensor):
+            name = self.convert(self.b, fn_cls, args, kw or {}, out)
+        elif self.fold and not self.b.depends_on_inputs(args) and self.foldable(self.b, fn_cls, args):
+            return  # left unnamed: b.value makes it an initializer if something uses it
+        else:
+            name = self.convert(self.b, fn_cls, args, kw or {}, out)
         self.b.bind(out, name)
 
 

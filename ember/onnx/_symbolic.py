@@ -36,6 +36,24 @@ def convert(b: Builder, fn_cls, args, kw, out) -> str:
     )
 
 
+def foldable(b: Builder, fn_cls, args) -> bool:
+    """Whether an op on constants only may become a constant: not a slice of a table whose stop
+    is a dynamic axis's traced length (`pe[: x.size(0)]`), which _getitem keeps dynamic."""
+    if fn_cls.__name__ == "GetItem":
+        a, key = args
+        key = key if isinstance(key, tuple) else (key,)
+        for i, k in enumerate(key):
+            if (
+                isinstance(k, slice)
+                and k.start in (None, 0)
+                and k.step in (None, 1)
+                and isinstance(k.stop, int)
+            ):
+                if i < a.ndim and k.stop < a.shape[i] and b.dyn_dim(k.stop) is not None:
+                    return False
+    return True
+
+
 def _v(b: Builder, x, like=None) -> str:
     return b.value(x, like)
 
@@ -186,15 +204,38 @@ def _reshape(b, args, kw, out):
         rem = _inserted_ones(dst, src)
         if rem is not None:
             return b.op("Squeeze", _v(b, a), b.ints(rem))
-    target = list(shape)
-    # leading dims copied from the input are written as 0 ("same as input"), so a dynamic batch
-    # dimension survives `x.view(x.size(0), -1)`
-    for i, s in enumerate(target):
-        if i < a.ndim and s == a.shape[i] and (b.is_dynamic(a, i) or i == 0) and s != -1:
-            target[i] = 0
-        else:
+    return b.op("Reshape", _v(b, a), b.ints(_reshape_target(b, a, src, dst)))
+
+
+def _reshape_target(b, a, src: list, dst: list) -> list:
+    """The Reshape target: leading dims copied from the input are written as 0 ("same as
+    input"), so a dynamic batch dimension survives `x.view(x.size(0), -1)`; then a target dim
+    that is the product of whole input dims, one of them the traced size of a dynamic axis
+    (`out.view(-1, ntoken)` on (seq, batch, ntoken)), becomes -1 (once)."""
+    target = list(dst)
+    i = 0
+    while (
+        i < min(len(src), len(dst))
+        and src[i] == dst[i]
+        and (b.is_dynamic(a, i) or i == 0 or src[i] in b.dyn_sizes)
+    ):
+        target[i] = 0
+        i += 1
+    # align the rest by running products: dst[j] covering src[p:q] exactly
+    p, j, free = i, i, None
+    while j < len(dst) and p <= len(src):
+        q, prod = p, 1
+        while q < len(src) and prod < dst[j]:
+            prod *= src[q]
+            q += 1
+        if prod != dst[j] or q == p:
             break
-    return b.op("Reshape", _v(b, a), b.ints(target))
+        if any(src[r] in b.dyn_sizes for r in range(p, q)) and free is None and dst[j] > 1:
+            free = j
+        p, j = q, j + 1
+    if free is not None:
+        target[free] = -1
+    return target
 
 
 def _inserted_ones(short: list, long: list) -> list | None:
@@ -217,7 +258,11 @@ def _permute(b, args, kw, out):
 
 @converts("Expand")
 def _expand(b, args, kw, out):
-    return b.op("Expand", _v(b, args[0]), b.ints(out.shape))
+    # a target dim of 1 keeps the input's (ONNX broadcasting), so only the dims that grow are fixed
+    a = args[0]
+    lead = out.ndim - a.ndim
+    shape = [s if i < lead or a.shape[i - lead] != s else 1 for i, s in enumerate(out.shape)]
+    return b.op("Expand", _v(b, a), b.ints(shape))
 
 
 @converts("Cat")
@@ -264,7 +309,15 @@ def _getitem(b, args, kw, out):
         dim += 1
     x = _v(b, a)
     if axes:
-        x = b.op("Slice", x, b.ints(starts), b.ints(ends), b.ints(axes), b.ints(steps))
+        ends_name = b.ints(ends)
+        if not b.traced(a):  # `pe[: x.size(0)]` on a buffer: the stop follows x's dynamic axis
+            dyn = [b.dyn_dim(e) if st == 1 and s0 == 0 and e < a.shape[ax] else None
+                   for s0, e, ax, st in zip(starts, ends, axes, steps)]  # fmt: skip
+            if any(d is not None for d in dyn):
+                parts = [b.ints([e]) if d is None else b.op("Reshape", b.op("Gather", b.op("Shape", d[0]), b.ints([d[1]])), b.ints([1]))
+                         for e, d in zip(ends, dyn)]  # fmt: skip
+                ends_name = parts[0] if len(parts) == 1 else b.op("Concat", *parts, axis=0)
+        x = b.op("Slice", x, b.ints(starts), ends_name, b.ints(axes), b.ints(steps))
     if squeeze:
         x = b.op("Squeeze", x, b.ints(squeeze))
     if unsqueeze:
@@ -456,6 +509,47 @@ def _reduce_name(b, op: str, x: str, axes: list) -> str:
     if b.opset >= 18:
         return b.op(op, x, b.ints(axes), keepdims=1)
     return b.op(op, x, axes=axes, keepdims=1)
+
+
+@converts("ScaledDotProductAttention")
+def _sdpa(b, args, kw, out):
+    # softmax(q k^T * scale + bias) v; is_causal's mask (a raw array) is rebuilt from the run-time
+    # lengths, so a dynamic sequence axis stays dynamic
+    from ember.onnx._modules import causal_bias, is_causal_float, zero_dead_rows
+
+    q, k, v, bias, scale, keep = args
+    if keep is not None:
+        raise UnsupportedOperatorError(
+            "Exporting the operator 'ScaledDotProductAttention' with dropout_p > 0 to ONNX opset version "
+            f"{b.opset} is not supported (exported graphs are for inference)"
+        )
+    dt = out.dtype.np
+    qn, kn = _v(b, q), _v(b, k)
+    perm = list(range(k.ndim - 2)) + [k.ndim - 1, k.ndim - 2]
+    s = b.op("MatMul", qn, b.op("Transpose", kn, perm=perm))
+    s = b.op("Mul", s, b.const(scale, dtype=dt))
+    if bias is not None:
+        bn = None
+        if isinstance(bias, np.ndarray):  # a bool mask made additive, or is_causal's mask
+            bn = b.by_array.get(id(bias)) or b.mask_of(bias)
+            if bn is None and is_causal_float(bias):
+                bn = causal_bias(b, qn, q.ndim - 2, kn, k.ndim - 2, dt)
+        s = b.op("Add", s, bn or _v(b, bias))
+    p = b.op("Softmax", s, axis=-1)
+    if bias is not None:
+        p = zero_dead_rows(b, p, dt)
+    return b.op("MatMul", p, _v(b, v))
+
+
+@converts("Tri")
+def _tri(b, args, kw, out):
+    a, k, upper = args
+    if b.opset < 14:
+        raise UnsupportedOperatorError(
+            f"Exporting the operator 'Tri' (triu/tril of a traced tensor) to ONNX opset version {b.opset} is not "
+            "supported (Trilu needs opset 14)"
+        )
+    return b.op("Trilu", _v(b, a), b.const(np.int64(k)), upper=int(bool(upper)))
 
 
 @converts("Dropout")

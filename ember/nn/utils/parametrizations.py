@@ -135,18 +135,6 @@ def _matrix_exp(a: Tensor) -> Tensor:
     return out
 
 
-def _householder_product(a: Tensor, tau: Tensor) -> Tensor:
-    """torch.linalg.householder_product: the first k columns of H_1 ... H_k,
-    H_i = I - tau_i v_i v_i^T with v_i = (0, .., 1, a[i+1:, i]) (differentiable composite)."""
-    n, k = a.shape[-2], a.shape[-1]
-    v = a.tril(-1) + _eye_like(n, k, a)
-    q = _eye_like(n, n, a).expand(*a.shape[:-2], n, n)
-    for i in range(k):
-        vi = v[..., :, i : i + 1]
-        q = q - tau[..., i : i + 1].unsqueeze(-1) * ((q @ vi) @ vi.transpose(-1, -2))
-    return q[..., :, :k]
-
-
 def _is_orthogonal(q: Tensor) -> bool:
     n, k = q.shape[-2], q.shape[-1]
     eye = _eye_like(k, k, q)
@@ -200,7 +188,7 @@ class _Orthogonal(Module):
         else:
             a = x.tril(diagonal=-1)
             tau = 2.0 / (1.0 + (a * a).sum(dim=-2))
-            q = _householder_product(a, tau)
+            q = ember.linalg.householder_product(a, tau)
             q = q * x.diagonal(dim1=-2, dim2=-1).int().unsqueeze(-2)
         if hasattr(self, "base"):
             q = self.base @ q
@@ -221,9 +209,21 @@ class _Orthogonal(Module):
                 q = q.transpose(-1, -2)
                 n, k = k, n
             if not hasattr(self, "base"):
-                raise NotImplementedError(
-                    "ember: orthogonal(use_trivialization=False) needs torch.geqrf, which ember lacks"
-                )
+                # without trivialization only householder inverts its map: X = geqrf(Q)'s reflectors,
+                # its diagonal the signs of R's (flipped where LAPACK skipped the reflection, tau == 0)
+                if self.orthogonal_map in (_OrthMaps.cayley, _OrthMaps.matrix_exp):
+                    raise NotImplementedError(
+                        "It is not possible to assign to the matrix exponential or the Cayley parametrizations "
+                        "when use_trivialization=False."
+                    )
+                a, tau = ember.geqrf(q)
+                arr = a.numpy().copy()
+                d = np.sign(np.diagonal(arr, axis1=-2, axis2=-1)).copy()
+                d[tau.numpy() == 0.0] *= -1
+                k_ = d.shape[-1]
+                arr[..., np.arange(k_), np.arange(k_)] = d
+                a = ember.from_numpy(arr)
+                return a.transpose(-1, -2) if transpose else a
             if n == k:
                 q = q.clone() if _is_orthogonal(q) else _make_orthogonal(q)
             else:
