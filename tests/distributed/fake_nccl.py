@@ -18,7 +18,8 @@ import time
 import weakref
 
 import numpy as np
-from mpi4py import MPI
+
+MPI = None  # mpi4py.MPI, imported by the first communicator (importing it starts MPI)
 
 _LIVE: dict[int, weakref.ref] = {}  # every FakeCudaArray alive (by id): the "device memory"
 _CURRENT = [0]  # the current fake device
@@ -127,6 +128,9 @@ class FakeNccl:
         return uid
 
     def communicator(self, nranks: int, uid: tuple, rank: int):
+        global MPI
+        from mpi4py import MPI
+
         world = MPI.COMM_WORLD
         if nranks == 1:
             comm = MPI.COMM_SELF.Dup()
@@ -162,7 +166,7 @@ class FakeNccl:
             MPI.Request.Waitall(reqs)
 
 
-_MPI_OPS = {SUM: MPI.SUM, PROD: MPI.PROD, MAX: MPI.MAX, MIN: MPI.MIN, AVG: MPI.SUM}
+_MPI_OPS = {SUM: "SUM", PROD: "PROD", MAX: "MAX", MIN: "MIN", AVG: "SUM"}
 
 
 class FakeComm:
@@ -209,7 +213,7 @@ class FakeComm:
         wide = src.dtype == np.float16
         send = src.astype(np.float32) if wide else src.copy()
         recv = None if dst is None else (np.empty(dst.shape, np.float32) if wide else dst)
-        mpi_call(send, recv, _MPI_OPS[op])
+        mpi_call(send, recv, getattr(MPI, _MPI_OPS[op]))
         if dst is None:
             return
         if op == AVG:
