@@ -18,6 +18,7 @@ from ember.distributed.reduce_op import RedOpType
 from ember.distributed.work import NcclWork
 
 _BITWISE = (RedOpType.BAND, RedOpType.BOR, RedOpType.BXOR)
+_NCCL_NAMES = {RedOpType.SUM: "SUM", RedOpType.PRODUCT: "PROD", RedOpType.MIN: "MIN", RedOpType.MAX: "MAX"}
 
 
 def nccl_op(rt, op, dtype, what: str) -> tuple[int, bool]:
@@ -42,9 +43,7 @@ def nccl_op(rt, op, dtype, what: str) -> tuple[int, bool]:
         if kind in "fc" and rt.AVG is not None:
             return rt.AVG, False
         return rt.SUM, True
-    return {RedOpType.SUM: rt.SUM, RedOpType.PRODUCT: rt.PROD, RedOpType.MIN: rt.MIN, RedOpType.MAX: rt.MAX}[
-        op
-    ], False
+    return getattr(rt, _NCCL_NAMES[op]), False
 
 
 def _device(what: str, bufs: list[DeviceBuffer]) -> int:

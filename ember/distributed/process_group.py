@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from ember import _backend
 from ember.distributed import nccl
 from ember.distributed.nccl_comms import NcclComms
 from ember.distributed.state import _state
@@ -236,15 +237,12 @@ def init_process_group(
 
 
 def _device_index(device_id: Any, backend: str) -> int | None:
-    """init_process_group's/new_group's `device_id` (a cuda device or its index) as an index."""
-    if device_id is None:
+    """init_process_group's/new_group's `device_id` (a cuda device or its index) as an index; the
+    mpi backend has no use for it (None)."""
+    if device_id is None or backend != Backend.NCCL:
         return None
-    if backend != Backend.NCCL:
-        raise ValueError(f"device_id={device_id!r} is for the nccl backend, not {backend!r}")
     if isinstance(device_id, int):
         return device_id
-    from ember import _backend
-
     dev = device_id if isinstance(device_id, _backend.device) else _backend.device(device_id)
     if dev.type != "cuda":
         raise ValueError(f"device_id must be a cuda device, got {dev}")
