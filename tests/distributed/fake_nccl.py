@@ -81,7 +81,7 @@ class FakeNccl:
         self.SUM, self.PROD, self.MAX, self.MIN = SUM, PROD, MAX, MIN
         self.AVG = AVG if has_avg else None
         self.dtypes = {np.dtype(t): k for k, t in NCCL_TYPES.items()}
-        self.version = 22105 if has_avg else 20708
+        self.version = 22105 if has_avg else 2708  # NCCL_VERSION_CODE of 2.21.5 and of 2.7.8
         self.issued: list[tuple] = []  # unique ids drawn here
         self.calls: list[str] = []  # NCCL calls made, by name
         self.group_depth = 0
