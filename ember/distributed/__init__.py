@@ -1,6 +1,7 @@
-"""torch.distributed on MPI (Open MPI through mpi4py): process groups, collectives on tensors and
-objects, point-to-point. Start the processes with `ember run --nproc-per-node N script.py` or
-`mpirun -n N python script.py`; see docs/distributed.md."""
+"""torch.distributed on MPI (Open MPI through mpi4py), and on NCCL through CuPy for CUDA tensors
+(backend='nccl'): process groups, collectives on tensors and objects, point-to-point. Start the
+processes with `ember run --nproc-per-node N script.py` or `mpirun -n N python script.py`; see
+docs/distributed.md."""
 
 from ember.distributed.collectives import (
     ReduceOp,

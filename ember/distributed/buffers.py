@@ -1,4 +1,5 @@
-"""A tensor's memory as the contiguous NumPy buffer an MPI call reads or writes."""
+"""A tensor's memory as the contiguous buffer a call reads or writes: a NumPy array for MPI
+(TensorBuffer), CUDA memory for NCCL (DeviceBuffer)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,9 @@ class TensorBuffer:
             raise TypeError(f"ember.distributed.{what}: expected a Tensor, got {type(t).__name__}")
         if t.is_cuda:
             raise RuntimeError(
-                f"ember.distributed.{what}: CUDA tensors need the nccl backend (not yet in ember)"
+                f"ember.distributed.{what}: the tensor is on {t.device}, but the group's backend is mpi, "
+                "which takes CPU tensors: use a group with backend='nccl' for CUDA tensors, or move "
+                "the tensor with .cpu()"
             )
         if t._batch_last:
             t.detach()  # shows the memory, so a batch-last tensor becomes NCHW-contiguous first
@@ -38,3 +41,56 @@ class TensorBuffer:
         if self.copy:
             self.t._data[...] = self.arr
         self.t._bump()
+
+
+class DeviceBuffer:
+    """A CUDA tensor's memory as NCCL sees it: a device pointer, an element count and an NCCL
+    dtype (bool as uint8, complex as pairs of reals). `done()` writes a contiguous copy back and
+    bumps the version; both are queued on the current stream, after the NCCL call."""
+
+    __slots__ = ("t", "arr", "copy", "device", "dtype", "count", "ptr")
+
+    def __init__(self, rt, t, what: str) -> None:
+        if not isinstance(t, ember.Tensor):
+            raise TypeError(f"ember.distributed.{what}: expected a Tensor, got {type(t).__name__}")
+        if t._batch_last:
+            t.detach()
+        d = t._data
+        if not rt.is_device_array(d):
+            raise RuntimeError(
+                f"ember.distributed.{what}: the tensor is on {t.device}, but the group's backend is "
+                "nccl, which takes CUDA tensors: move it with .cuda(), or use a group with "
+                "backend='mpi' for CPU tensors"
+            )
+        self.t = t
+        self.device = rt.device_index(d)
+        self.dtype, per = nccl_dtype(rt, d.dtype)
+        self.copy = not d.flags.c_contiguous
+        if self.copy:
+            with rt.device(self.device):  # CuPy allocates on the current device, not the array's
+                self.arr = rt.contiguous(d)
+        else:
+            self.arr = d
+        self.count = int(d.size) * per
+        self.ptr = rt.ptr(self.arr)
+
+    def done(self, avg_over: int = 0) -> None:
+        if avg_over:
+            divide(self.arr, avg_over)
+        if self.copy:
+            self.t._data[...] = self.arr
+        self.t._bump()
+
+
+def nccl_dtype(rt, dt: np.dtype) -> tuple[int, int]:
+    """(NCCL's dtype, NCCL elements per element) for a NumPy dtype, as torch's ProcessGroupNCCL maps
+    them: bool travels as uint8, complex as two reals; int16 has no NCCL type."""
+    dt = np.dtype(dt)
+    if dt.kind == "b":
+        return rt.dtypes[np.dtype(np.uint8)], 1
+    if dt.kind == "c":
+        return rt.dtypes[np.dtype(np.float32 if dt == np.complex64 else np.float64)], 2
+    if dt not in rt.dtypes:
+        name = ember.Tensor._wrap(np.empty(0, dt)).dtype
+        raise TypeError(f"Input tensor data type is not supported for NCCL process group: {name}")
+    return rt.dtypes[dt], 1

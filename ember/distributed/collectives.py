@@ -1,6 +1,7 @@
 """Collectives on tensors, in place as torch's: each is one MPI call on the tensor's own memory
 (a contiguous copy when it has none), checked first for the same call, shape and dtype on
-every rank so that a mismatch is a clear error instead of a hang or garbage."""
+every rank so that a mismatch is a clear error instead of a hang or garbage. On an nccl group
+the arguments are checked here and the work is nccl_ops'."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 import numpy as np
 
 import ember
+from ember.distributed import nccl_ops
 from ember.distributed.buffers import TensorBuffer
 from ember.distributed.checks import check_same, describe, group_root
 from ember.distributed.process_group import resolve
@@ -33,6 +35,8 @@ def all_reduce(tensor, op=ReduceOp.SUM, group=None, async_op: bool = False) -> W
     if pg is None:
         return None
     op = RedOpType(op)
+    if pg.nccl is not None:
+        return nccl_ops.all_reduce(pg, tensor, op, async_op)
     b = TensorBuffer(tensor, "all_reduce")
     mop = mpi_op(op, b.arr.dtype)
     check_same(pg, "all_reduce", describe(tensor, op=op))
@@ -53,6 +57,8 @@ def broadcast(
     if pg is None:
         return None
     root = group_root(pg, "broadcast", src, group_src, "src")
+    if pg.nccl is not None:
+        return nccl_ops.broadcast(pg, tensor, root, async_op)
     b = TensorBuffer(tensor, "broadcast")
     check_same(pg, "broadcast", describe(tensor, src=pg.ranks[root]))
 
@@ -71,6 +77,8 @@ def reduce(
         return None
     op = RedOpType(op)
     root = group_root(pg, "reduce", dst, group_dst, "dst")
+    if pg.nccl is not None:
+        return nccl_ops.reduce(pg, tensor, root, op, async_op)
     me = pg.rank() == root
     b = TensorBuffer(tensor, "reduce", read_only=not me)
     mop = mpi_op(op, b.arr.dtype)
@@ -122,6 +130,8 @@ def all_gather(tensor_list, tensor, group=None, async_op: bool = False) -> Work 
     if pg is None:
         return None
     _check_list("all_gather", tensor_list, pg.size(), tensor, "tensor_list")
+    if pg.nccl is not None:
+        return nccl_ops.all_gather(pg, tensor_list, tensor, async_op)
     b = TensorBuffer(tensor, "all_gather", read_only=True)
     check_same(pg, "all_gather", describe(tensor))
     recv = np.empty((pg.size(), *b.arr.shape), dtype=b.arr.dtype)
@@ -143,6 +153,8 @@ def all_gather_into_tensor(output_tensor, input_tensor, group=None, async_op: bo
             f"all_gather_into_tensor: output tensor size {list(output_tensor.shape)} must be equal to world_size "
             f"({pg.size()}) times input tensor size {list(input_tensor.shape)}"
         )
+    if pg.nccl is not None:
+        return nccl_ops.all_gather_into_tensor(pg, output_tensor, input_tensor, async_op)
     b = TensorBuffer(input_tensor, "all_gather_into_tensor", read_only=True)
     out = TensorBuffer(output_tensor, "all_gather_into_tensor")
     check_same(pg, "all_gather_into_tensor", describe(input_tensor))
@@ -174,6 +186,8 @@ def gather(
         _check_list("gather", gather_list, pg.size(), tensor, "gather_list")
     elif gather_list:
         raise ValueError("Argument ``gather_list`` must NOT be specified on non-destination ranks.")
+    if pg.nccl is not None:
+        return nccl_ops.gather(pg, tensor, gather_list, root, async_op)
     b = TensorBuffer(tensor, "gather", read_only=True)
     check_same(pg, "gather", describe(tensor, dst=pg.ranks[root]))
     recv = np.empty((pg.size(), *b.arr.shape), dtype=b.arr.dtype) if me else None
@@ -201,6 +215,8 @@ def scatter(
         _check_list("scatter", scatter_list, pg.size(), tensor, "scatter_list")
     elif scatter_list:
         raise ValueError("Argument ``scatter_list`` must NOT be specified on non-source ranks.")
+    if pg.nccl is not None:
+        return nccl_ops.scatter(pg, tensor, scatter_list, root, async_op)
     b = TensorBuffer(tensor, "scatter")
     check_same(pg, "scatter", describe(tensor, src=pg.ranks[root]))
     send = np.stack([TensorBuffer(t, "scatter", read_only=True).arr for t in scatter_list]) if me else None
@@ -217,6 +233,8 @@ def reduce_scatter(output, input_list, op=ReduceOp.SUM, group=None, async_op: bo
     if pg is None:
         return None
     _check_list("reduce_scatter", input_list, pg.size(), output, "input_list")
+    if pg.nccl is not None:
+        return nccl_ops.reduce_scatter(pg, output, input_list, op, async_op)
     send = np.stack([TensorBuffer(t, "reduce_scatter", read_only=True).arr for t in input_list])
     return _reduce_scatter(pg, "reduce_scatter", output, send, op, async_op)
 
@@ -232,6 +250,8 @@ def reduce_scatter_tensor(output, input, op=ReduceOp.SUM, group=None, async_op: 
             f"reduce_scatter_tensor: input tensor size {list(input.shape)} must be equal to world_size "
             f"({pg.size()}) times output tensor size {list(output.shape)}"
         )
+    if pg.nccl is not None:
+        return nccl_ops.reduce_scatter_tensor(pg, output, input, op, async_op)
     send = TensorBuffer(input, "reduce_scatter_tensor", read_only=True).arr
     return _reduce_scatter(pg, "reduce_scatter_tensor", output, send, op, async_op)
 
@@ -259,10 +279,12 @@ def all_to_all_single(
         return None
     _same_dtype("all_to_all_single", output, input)
     n = pg.size()
-    b_in = TensorBuffer(input, "all_to_all_single", read_only=True)
-    b_out = TensorBuffer(output, "all_to_all_single")
     scounts = _counts("all_to_all_single", input, input_split_sizes, n, "input")
     rcounts = _counts("all_to_all_single", output, output_split_sizes, n, "output")
+    if pg.nccl is not None:
+        return nccl_ops.all_to_all_single(pg, output, input, scounts, rcounts, async_op)
+    b_in = TensorBuffer(input, "all_to_all_single", read_only=True)
+    b_out = TensorBuffer(output, "all_to_all_single")
     check_same(pg, "all_to_all_single", describe(None, dtype=input.dtype))
     send = [b_in.arr, (scounts, _displs(scounts))]
     recv = [b_out.arr, (rcounts, _displs(rcounts))]
@@ -301,6 +323,8 @@ def all_to_all(output_tensor_list, input_tensor_list, group=None, async_op: bool
     dtypes = {t.dtype for t in (*output_tensor_list, *input_tensor_list)}
     if len(dtypes) != 1:
         raise ValueError(f"all_to_all: all tensors must have one dtype, got {sorted(map(str, dtypes))}")
+    if pg.nccl is not None:
+        return nccl_ops.all_to_all(pg, output_tensor_list, input_tensor_list, async_op)
     check_same(pg, "all_to_all", describe(None, dtype=input_tensor_list[0].dtype))
     send_parts = [TensorBuffer(t, "all_to_all", read_only=True).arr.ravel() for t in input_tensor_list]
     send = np.concatenate(send_parts) if send_parts else np.empty(0)
@@ -323,6 +347,8 @@ def barrier(group=None, async_op: bool = False, device_ids: Any = None) -> Work 
     pg = resolve(group)
     if pg is None:
         return None
+    if pg.nccl is not None:
+        return nccl_ops.barrier(pg, async_op, device_ids)
 
     def start(nb):
         return pg.comm.Ibarrier() if nb else pg.comm.Barrier()

@@ -1,9 +1,11 @@
-"""Point-to-point: send/recv and their non-blocking forms (isend/irecv return a Work)."""
+"""Point-to-point: send/recv and their non-blocking forms (isend/irecv return a Work). On an nccl
+group they are NCCL sends and receives (nccl_ops); NCCL has no tags and no receive from any rank."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from ember.distributed import nccl_ops
 from ember.distributed.buffers import TensorBuffer
 from ember.distributed.checks import group_root
 from ember.distributed.process_group import resolve
@@ -24,6 +26,9 @@ def send(tensor, dst: int | None = None, group=None, tag: int = 0, group_dst=Non
     if pg is None:
         return
     peer = _peer(pg, "send", dst, group_dst, "dst")
+    if pg.nccl is not None:
+        nccl_ops.send(pg, tensor, peer, "send", False)
+        return
     b = TensorBuffer(tensor, "send", read_only=True)
     run_blocking(pg, "send", pg.comm.Send, [b.arr, _state.mpi.BYTE], peer, tag)
 
@@ -33,6 +38,8 @@ def isend(tensor, dst: int | None = None, group=None, tag: int = 0, group_dst=No
     if pg is None:
         return None
     peer = _peer(pg, "isend", dst, group_dst, "dst")
+    if pg.nccl is not None:
+        return nccl_ops.send(pg, tensor, peer, "isend", True)
     b = TensorBuffer(tensor, "isend", read_only=True)
     return Work(pg, "isend", pg.comm.Isend([b.arr, _state.mpi.BYTE], peer, tag), lambda: None, [tensor])
 
@@ -43,6 +50,10 @@ def recv(tensor, src: int | None = None, group=None, tag: int = 0, group_src=Non
     pg = resolve(group)
     if pg is None:
         return -1
+    if pg.nccl is not None:
+        peer = _nccl_source(pg, "recv", src, group_src)
+        nccl_ops.recv(pg, tensor, peer, "recv", False)
+        return pg.ranks[peer]
     MPI = _state.mpi
     b = TensorBuffer(tensor, "recv")
     source = (
@@ -66,6 +77,8 @@ def irecv(tensor, src: int | None = None, group=None, tag: int = 0, group_src=No
     pg = resolve(group)
     if pg is None:
         return None
+    if pg.nccl is not None:
+        return nccl_ops.recv(pg, tensor, _nccl_source(pg, "irecv", src, group_src), "irecv", True)
     MPI = _state.mpi
     b = TensorBuffer(tensor, "irecv")
     source = (
@@ -74,6 +87,15 @@ def irecv(tensor, src: int | None = None, group=None, tag: int = 0, group_src=No
         else group_root(pg, "irecv", src, group_src, "src")
     )
     return Work(pg, "irecv", pg.comm.Irecv([b.arr, MPI.BYTE], source, tag), b.done, [tensor])
+
+
+def _nccl_source(pg, what, src, group_src) -> int:
+    if src is None and group_src is None:
+        raise RuntimeError(
+            f"{what}: the nccl backend cannot receive from any rank (src=None): give src (NCCL has no "
+            "any-source receive)"
+        )
+    return group_root(pg, what, src, group_src, "src")
 
 
 class P2POp:
@@ -98,7 +120,18 @@ class P2POp:
 
 
 def batch_isend_irecv(p2p_op_list: list[P2POp]) -> list[Work]:
-    """Start every operation of the list; returns their Works."""
+    """Start every operation of the list; returns their Works. On an nccl group the operations
+    are one NCCL group call (so that sends and receives between the same ranks cannot deadlock)."""
+    pgs = [resolve(p.group) for p in p2p_op_list]
+    if any(pg is not None and pg.nccl is not None for pg in pgs):
+        if len({id(pg) for pg in pgs}) != 1:
+            raise ValueError("batch_isend_irecv: all operations of an nccl batch must use the same group")
+        pg = pgs[0]
+        items = [
+            (p.op is isend, p.tensor, _peer(pg, "batch_isend_irecv", p.peer, p.group_peer, "peer"))
+            for p in p2p_op_list
+        ]
+        return nccl_ops.batch_isend_irecv(pg, items)
     works = []
     for p in p2p_op_list:
         if p.op is isend:

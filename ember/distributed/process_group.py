@@ -1,5 +1,6 @@
 """Process groups on MPI communicators: init_process_group, new_group, ranks, and the watchdog
-that ends the job when a collective outlives its group's timeout."""
+that ends the job when a collective outlives its group's timeout. An nccl group is an MPI group
+(for its rendezvous, checks and object collectives) whose tensors travel through NCCL."""
 
 from __future__ import annotations
 
@@ -13,6 +14,9 @@ from typing import Any
 
 import numpy as np
 
+from ember import _backend
+from ember.distributed import nccl
+from ember.distributed.nccl_comms import NcclComms
 from ember.distributed.state import _state
 from ember.distributed.watchdog import abort, abort_on_exception, run_blocking, watchdog
 
@@ -26,7 +30,7 @@ _NOT_INIT = "Default process group has not been initialized, please make sure to
 
 
 class Backend(str):
-    """Backend names as torch spells them; ember runs `mpi` (CPU) only."""
+    """Backend names as torch spells them; ember runs `mpi` (CPU tensors) and `nccl` (CUDA tensors)."""
 
     UNDEFINED = "undefined"
     GLOO = "gloo"
@@ -41,10 +45,15 @@ class Backend(str):
 
 
 class ProcessGroup:
-    """A set of ranks with its own MPI communicator (`comm`); `rank()` and `size()` are group-local."""
+    """A set of ranks with its own MPI communicator (`comm`); `rank()` and `size()` are group-local.
+    An nccl group also has `nccl`, its NCCL communicators (one per device, made on first use)."""
 
-    def __init__(self, comm: Any, ranks: list[int], timeout: datetime.timedelta, name: str) -> None:
+    def __init__(
+        self, comm: Any, ranks: list[int], timeout: datetime.timedelta, name: str, backend: str = "mpi"
+    ) -> None:
         self.comm = comm
+        self.backend = Backend(backend)
+        self.nccl = NcclComms(self) if self.backend == Backend.NCCL else None
         self.ranks = ranks  # global ranks, in group-rank order
         self.timeout = timeout
         self.group_name = name
@@ -59,10 +68,13 @@ class ProcessGroup:
         return self._size
 
     def name(self) -> str:
-        return Backend.MPI
+        return self.backend
 
     def __repr__(self) -> str:
-        return f"<ember.distributed.ProcessGroup {self.group_name!r} rank {self._rank} of {self._size}>"
+        return (
+            f"<ember.distributed.ProcessGroup {self.group_name!r} ({self.backend}) rank {self._rank} "
+            f"of {self._size}>"
+        )
 
 
 class GroupMember:
@@ -100,7 +112,8 @@ def is_gloo_available() -> bool:
 
 
 def is_nccl_available() -> bool:
-    return False
+    """True when CuPy imports with NCCL and sees a CUDA GPU (the nccl backend also needs mpi4py)."""
+    return nccl.available()
 
 
 def is_ucc_available() -> bool:
@@ -166,7 +179,9 @@ def init_process_group(
     device_id: Any = None,
 ) -> None:
     """Join the job's default group. Ranks come from the MPI launcher (`ember run`, `mpirun`); the
-    torchrun variables (RANK, WORLD_SIZE) and explicit `rank`/`world_size`, if given, must agree."""
+    torchrun variables (RANK, WORLD_SIZE) and explicit `rank`/`world_size`, if given, must agree.
+    With backend='nccl' the NCCL communicator is made at the first collective on a CUDA tensor (on
+    that tensor's device), or here when `device_id` is given."""
     if _state.world is not None:
         raise ValueError("trying to initialize the default process group twice!")
     name = Backend(backend) if backend is not None else Backend.MPI
@@ -175,16 +190,17 @@ def init_process_group(
             "ember.distributed has no gloo backend: use backend='mpi' (or None), which runs the same "
             "CPU collectives on MPI (see docs/distributed.md)"
         )
-    if name == Backend.NCCL:
-        raise NotImplementedError(
-            "backend='nccl' (CUDA tensors) is not implemented in ember yet; use backend='mpi' on CPU"
-        )
-    if name != Backend.MPI:
-        raise ValueError(f"Invalid backend: '{backend}' (ember.distributed supports 'mpi')")
+    if name not in (Backend.MPI, Backend.NCCL):
+        raise ValueError(f"Invalid backend: '{backend}' (ember.distributed supports 'mpi' and 'nccl')")
     if store is not None:
-        raise ValueError("store= is not supported: ember's mpi backend takes its ranks from the MPI launcher")
+        raise ValueError(
+            f"store= is not supported: ember's {name} backend takes its ranks from the MPI launcher"
+        )
     if pg_options is not None:
-        raise ValueError("pg_options= is not supported by ember's mpi backend")
+        raise ValueError(f"pg_options= is not supported by ember's {name} backend")
+    device = _device_index(device_id, name)
+    if name == Backend.NCCL:
+        nccl.runtime()  # says what is missing before MPI starts
     if init_method is not None and not init_method.startswith(("env://", "tcp://", "file://", "mpi://")):
         raise ValueError(f"unsupported init_method {init_method!r} (use env://, tcp:// or file://)")
     timeout = _check_timeout(timeout)
@@ -208,14 +224,29 @@ def init_process_group(
                 f"of {n}: ember's mpi backend takes ranks from the MPI launcher.{hint}"
             )
     comm = world.Dup()
-    pg = ProcessGroup(comm, list(range(n)), timeout, group_name or "WORLD")
+    pg = ProcessGroup(comm, list(range(n)), timeout, group_name or "WORLD", name)
     _rendezvous(pg)
+    if device is not None and pg.nccl is not None:
+        pg.nccl.get(device)
     _state.world = pg
     _state.groups = [pg]
     watchdog.watch(timeout)
     if n > 1 and _state.hook is None:
         _state.hook = sys.excepthook
         sys.excepthook = abort_on_exception
+
+
+def _device_index(device_id: Any, backend: str) -> int | None:
+    """init_process_group's/new_group's `device_id` (a cuda device or its index) as an index; the
+    mpi backend has no use for it (None)."""
+    if device_id is None or backend != Backend.NCCL:
+        return None
+    if isinstance(device_id, int):
+        return device_id
+    dev = device_id if isinstance(device_id, _backend.device) else _backend.device(device_id)
+    if dev.type != "cuda":
+        raise ValueError(f"device_id must be a cuda device, got {dev}")
+    return dev.index or 0
 
 
 def _rendezvous(pg: ProcessGroup) -> None:
@@ -277,8 +308,10 @@ def get_world_size(group=None) -> int:
 
 
 def get_backend(group=None) -> str:
-    resolve(group)
-    return Backend.MPI
+    pg = resolve(group)
+    if pg is None:
+        raise ValueError("Invalid process group specified")
+    return pg.backend
 
 
 def get_process_group_ranks(group) -> list[int]:
@@ -311,13 +344,18 @@ def new_group(
     group_desc: str | None = None,
     device_id: Any = None,
 ) -> ProcessGroup | object:
-    """A group of `ranks` (all by default). Every rank of the default group calls it, unless
-    `use_local_synchronization=True` (then only the members do)."""
+    """A group of `ranks` (all by default), on the default group's backend unless `backend` is
+    given. Every rank of the default group calls it, unless `use_local_synchronization=True`
+    (then only the members do)."""
     world = _default()
-    if backend is not None and Backend(backend) != Backend.MPI:
-        raise ValueError(f"Invalid backend: '{backend}' (ember.distributed supports 'mpi')")
+    name = world.backend if backend is None else Backend(backend)
+    if name not in (Backend.MPI, Backend.NCCL):
+        raise ValueError(f"Invalid backend: '{backend}' (ember.distributed supports 'mpi' and 'nccl')")
+    if name == Backend.NCCL:
+        nccl.runtime()
     if pg_options is not None:
-        raise ValueError("pg_options= is not supported by ember's mpi backend")
+        raise ValueError(f"pg_options= is not supported by ember's {name} backend")
+    device = _device_index(device_id, name)
     n = world.size()
     members = sorted(range(n) if ranks is None else {int(x) for x in ranks})
     if ranks is not None and len(members) != len(ranks):
@@ -338,9 +376,11 @@ def new_group(
         comm = run_blocking(world, "new_group", world.comm.Split, color, key)
         if not mine:
             return GroupMember.NON_GROUP_MEMBER
-    pg = ProcessGroup(comm, members, timeout, group_desc or f"group{len(_state.groups)}")
+    pg = ProcessGroup(comm, members, timeout, group_desc or f"group{len(_state.groups)}", name)
     _state.groups.append(pg)
     watchdog.watch(timeout)
+    if device is not None and pg.nccl is not None:
+        pg.nccl.get(device)
     return pg
 
 
@@ -350,7 +390,7 @@ def destroy_process_group(group=None) -> None:
         if _state.world is None:
             raise ValueError(_NOT_INIT)
         for pg in _state.groups:
-            pg.comm.Free()
+            _free(pg)
         _state.groups = []
         _state.world = None
         if _state.hook is not None:
@@ -358,5 +398,11 @@ def destroy_process_group(group=None) -> None:
         return
     pg = resolve(group)
     if pg is not None:
-        pg.comm.Free()
+        _free(pg)
         _state.groups.remove(pg)
+
+
+def _free(pg: ProcessGroup) -> None:
+    if pg.nccl is not None:
+        pg.nccl.destroy()
+    pg.comm.Free()

@@ -66,3 +66,29 @@ class Work:
 
     def __repr__(self) -> str:
         return f"<ember.distributed.Work {self._what} {'done' if self._finished else 'pending'}>"
+
+
+class NcclWork(Work):
+    """An nccl operation: already queued on the current CUDA stream, with an event recorded after
+    it; `wait()` blocks until the event has happened (under the group's timeout)."""
+
+    def __init__(self, pg: ProcessGroup, what: str, event, outputs: list, source: int | None = None) -> None:
+        super().__init__(pg, what, [], lambda: None, outputs)
+        self._event, self._source = event, source
+
+    def wait(self, timeout: datetime.timedelta | None = None) -> bool:
+        if not self._finished:
+            run_blocking(self._pg, self._what, self._event.synchronize, timeout=timeout)
+            self._finished = True
+        return True
+
+    def is_completed(self) -> bool:
+        if not self._finished and self._event.done:
+            self._finished = True
+        return self._finished
+
+    def source_rank(self) -> int:
+        self.wait()
+        if self._source is None:
+            raise RuntimeError("source_rank() is only defined for a receive")
+        return self._source

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ember.distributed import nccl_ops
 from ember.distributed.checks import check_same
 from ember.distributed.process_group import resolve
 from ember.distributed.reduce_op import RedOpType, ReduceOp
@@ -12,7 +13,9 @@ from ember.distributed.watchdog import run_blocking
 from ember.graph.node import Function
 
 
-def _summed(pg, a: np.ndarray, what: str) -> np.ndarray:
+def _summed(pg, a, what: str):
+    if pg.nccl is not None:  # a CUDA array: summed by NCCL on its device
+        return nccl_ops.sum_array(pg, a)
     out = np.array(a, dtype=a.dtype, order="C", copy=True)
     run_blocking(pg, what, pg.comm.Allreduce, _state.mpi.IN_PLACE, out, _state.mpi.SUM)
     return out
@@ -27,7 +30,7 @@ class AllReduceSum(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return _summed(ctx.pg, np.asarray(g), "all_reduce (backward)"), None
+        return _summed(ctx.pg, g if ctx.pg.nccl is not None else np.asarray(g), "all_reduce (backward)"), None
 
 
 def all_reduce(tensor, op=ReduceOp.SUM, group=None):
