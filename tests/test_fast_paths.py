@@ -477,3 +477,38 @@ def test_layout_aware_avgpool_dropout_add_match_their_nchw_paths(op, monkeypatch
     assert not general_layout
     for f, g in zip(fast, general):
         np.testing.assert_allclose(f, g, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "x_shape, w_shape, stride, pad",
+    [
+        ((4, 8, 1, 1), (6, 8, 3, 3), 1, 1),  # a ResNet's last stage at 28x28 input: 1 live tap of 9
+        ((4, 8, 2, 2), (6, 8, 3, 3), 2, 1),  # its strided entry: 4 of 9
+        ((3, 2, 2, 3), (5, 2, 5, 3), 1, 2),
+        ((3, 2, 3, 3), (4, 2, 7, 7), 2, 3),
+    ],
+)
+def test_dead_tap_crop_matches_the_whole_kernel(x_shape, w_shape, stride, pad, monkeypatch):
+    """Convolution's `dead_tap_crop` fast path against the whole kernel (crop disabled)."""
+    from ember.ops import conv
+
+    crop = conv.dead_tap_crop(x_shape, w_shape, (stride, stride), ((pad, pad), (pad, pad)), (1, 1))
+    assert crop is not None
+    rng = np.random.default_rng(1)
+    xs, ws, bs = (rng.standard_normal(s).astype(np.float32) for s in (x_shape, w_shape, w_shape[:1]))
+
+    def run():
+        x, w, b = (ember.from_numpy(a.copy()).requires_grad_() for a in (xs, ws, bs))
+        y = ember.nn.functional.conv2d(x, w, b, stride=stride, padding=pad)
+        y.backward(ember.from_numpy(np.linspace(-1, 1, y.numel(), dtype=np.float32).reshape(y.shape)))
+        return [y.detach().numpy().copy()] + [t.grad.numpy().copy() for t in (x, w, b)]
+
+    fast = run()
+    monkeypatch.setattr(conv, "dead_tap_crop", lambda *a: None)
+    general = run()
+    for f, g in zip(fast, general):
+        np.testing.assert_allclose(f, g, rtol=1e-5, atol=1e-5)
+    dead = np.ones(w_shape[2:], bool)  # the dead taps' weight gradient is exactly 0
+    (i0, i1, j0, j1), _ = crop
+    dead[i0:i1, j0:j1] = False
+    assert np.all(fast[2][:, :, dead] == 0)

@@ -22,6 +22,9 @@ from ember._threads import get_num_threads, split
 
 _GEMM_COLS = 4096  # columns per weight-gradient GEMM: OpenBLAS's threaded path is 2-3x slower here
 _SMALL = 1024  # below this many weights, GEMMs over the batch go in column blocks
+_TOEPLITZ_MAX_OUT = 32  # the row-Toeplitz input gradient pays only with few output channels: the
+# col2im GEMM's inner dimension is O, memory-bound at LeNet's 16 and efficient at a ResNet's 64+
+# (docs/performance.md)
 MAX_COLS_BYTES = 64 << 20  # larger im2col buffers take the NCHW path (which rebuilds them in chunks)
 
 
@@ -147,7 +150,13 @@ def conv_backward(g, cols, w, ws, xshape, stride, pad, dil, need):
         (t, bt), (left, r) = pad
         oh, ow = gbl.shape[1:3]
         hp, wp = h + t + bt, wd + left + r
-        if stride == (1, 1) and dil == (1, 1) and wp <= 8 * kw and oh * kh * c * wp * n * 4 <= MAX_COLS_BYTES:
+        if (
+            stride == (1, 1)
+            and dil == (1, 1)
+            and o <= _TOEPLITZ_MAX_OUT
+            and wp <= 8 * kw
+            and oh * kh * c * wp * n * 4 <= MAX_COLS_BYTES
+        ):
             gpad = _input_grad_toeplitz(gbl, w, hp, wp)
             return _crop(gpad, pad, h, wd), gw, gb
         gpad = np.zeros((c, hp, wp, n), dtype=g.dtype)

@@ -76,6 +76,12 @@ class BatchLastConv:
     pad: tuple
     dil: tuple
     x_batch_last: bool  # the input's gradient goes back in the input's layout
+    crop: object = None  # dead_tap_crop's ((i0, i1, j0, j1), pad), or None for the whole kernel
+
+
+def _cropped(w, taps):
+    i0, i1, j0, j1 = taps
+    return np.ascontiguousarray(w[:, :, i0:i1, j0:j1])
 
 
 @dataclass(slots=True)
@@ -90,6 +96,41 @@ class NchwConv:
     dil: tuple
     groups: int
     out_hw: tuple
+
+
+def _live(size: int, k: int, s: int, before: int, out: int) -> tuple[int, int]:
+    """[lo, hi) of the kernel taps along one axis that meet the unpadded input for some output
+    (tap i at output o reads s*o + i - before)."""
+    live = [
+        i for i in range(k) if max(0, -(-(before - i) // s)) <= min(out - 1, (size - 1 + before - i) // s)
+    ]
+    return (live[0], live[-1] + 1) if live else (0, k)
+
+
+def dead_tap_crop(x_shape, w_shape, stride, pad, dil):
+    """The fast path `dead_tap_crop`: on maps smaller than the kernel's reach (a ResNet's 1x1 and
+    2x2 stages at 28x28 input), some taps only ever read zero padding. Cropping the kernel to the
+    live taps, with the padding cut to match, computes the same sums without the zero terms
+    (3x3 on a 1x1 map: 1 tap of 9). Returns ((i0, i1, j0, j1), new pad) or None when no tap is
+    dead (the general path: the whole kernel). Their gradient is exactly 0."""
+    if dil != (1, 1) or not any(pad[0] + pad[1]):
+        return None
+    _, _, h, wd = x_shape
+    _, _, kh, kw = w_shape
+    (t, bt), (left, r) = pad
+    (sh, sw) = stride
+    oh = (h + t + bt - kh) // sh + 1
+    ow = (wd + left + r - kw) // sw + 1
+    i0, i1 = _live(h, kh, sh, t, oh)
+    j0, j1 = _live(wd, kw, sw, left, ow)
+    if (i0, i1, j0, j1) == (0, kh, 0, kw) or oh < 1 or ow < 1:
+        return None
+    nt, nl = t - i0, left - j0
+    nb = max(0, sh * (oh - 1) + i1 - 1 - t - (h - 1))
+    nr = max(0, sw * (ow - 1) + j1 - 1 - left - (wd - 1))
+    if (h + nt + nb - (i1 - i0)) // sh + 1 != oh or (wd + nl + nr - (j1 - j0)) // sw + 1 != ow:
+        return None
+    return (i0, i1, j0, j1), ((nt, nb), (nl, nr))
 
 
 def uses_batch_last(x, w, stride, pad, dil, groups) -> bool:
@@ -125,21 +166,32 @@ class Convolution(Function):
     def forward_batch_last(ctx, x, w, b, stride, pad, dil):
         """Fast path: the output stays (C, H, W, N) in memory (ops/batch_last.py); the columns
         are kept for the weight gradient."""
-        y, cols = BL.conv_forward(x, w, b, stride, pad, dil)
+        crop = dead_tap_crop(x.shape, w.shape, stride, pad, dil)
+        wc, pc = (w, pad) if crop is None else (_cropped(w, crop[0]), crop[1])
+        y, cols = BL.conv_forward(x, wc, b, stride, pc, dil)
         need = ctx.needs_input_grad
         if need:
             ctx.save_for_backward(None, w if need[0] else None)
             ctx.state = BatchLastConv(
-                cols if need[1] else None, x.shape, w.shape, stride, pad, dil, is_batch_last(x)
+                cols if need[1] else None, x.shape, w.shape, stride, pad, dil, is_batch_last(x), crop
             )
         return nchw_view(y)
 
     @staticmethod
     def backward_batch_last(ctx, go):
         st, w = ctx.state, ctx.saved[1]
+        ws, pad = st.w_shape, st.pad
+        if st.crop is not None:  # dead_tap_crop: the live taps only; the others' gradient is 0
+            (i0, i1, j0, j1), pad = st.crop
+            ws = (ws[0], ws[1], i1 - i0, j1 - j0)
+            w = None if w is None else _cropped(w, st.crop[0])
         gx, gw, gb = BL.conv_backward(
-            go, st.cols, w, st.w_shape, st.x_shape, st.stride, st.pad, st.dil, ctx.needs_input_grad
+            go, st.cols, w, ws, st.x_shape, st.stride, pad, st.dil, ctx.needs_input_grad
         )
+        if st.crop is not None and gw is not None:
+            full = np.zeros(st.w_shape, dtype=gw.dtype)
+            full[:, :, i0:i1, j0:j1] = gw
+            gw = full
         if gx is not None:  # the input's gradient in the input's layout
             gx = nchw_view(gx) if st.x_batch_last else from_batch_last(gx)
         return gx, gw, gb
