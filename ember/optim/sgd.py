@@ -74,7 +74,10 @@ class SGD(Optimizer):
                     else:
                         buf = buf_t._data
                         buf *= momentum
-                        buf += (1 - dampening) * g
+                        if dampening == 0:
+                            buf += g  # (1 - 0) * g without the temporary
+                        else:
+                            buf += (1 - dampening) * g
                     g = g + momentum * buf if nesterov else buf
                 x += -lr * g
                 p._bump()
