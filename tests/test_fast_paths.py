@@ -327,3 +327,47 @@ def test_conv_and_pool_fast_paths_match_their_general_paths(tie, monkeypatch):
     general = run()
     for f, g in zip(fast, general):
         np.testing.assert_allclose(f, g, rtol=1e-5, atol=1e-5)
+
+
+# ---- ConvTranspose row paths and BatchNorm (issue #14, DCGAN) -------------------------------------
+def _bl(a):
+    """A batch-last (C, H, W, N) buffer seen as NCHW, as ember's convolution layers pass it on."""
+    return np.ascontiguousarray(a.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)
+
+
+@pytest.mark.parametrize(
+    "xs, ws, kw",
+    [
+        ((5, 6, 1, 1), (6, 4, 4, 4), dict()),  # DCGAN's first generator layer: noise -> 4x4
+        ((3, 4, 5, 6), (4, 3, 4, 4), dict(stride=2, padding=1)),  # its upsampling layers
+        (
+            (2, 3, 4, 5),
+            (3, 2, 3, 2),
+            dict(stride=(2, 3), padding=(1, 0), output_padding=(1, 2), dilation=(1, 2)),
+        ),
+    ],
+)
+@pytest.mark.parametrize("layout", ["contiguous", "batch_last"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_conv_transpose_row_paths_match_the_general_path(xs, ws, kw, layout, dtype, monkeypatch):
+    from ember.ops import conv_transpose as CT
+
+    rng = np.random.default_rng(11)
+    x0, w0, b0 = (rng.standard_normal(s).astype(dtype) for s in (xs, ws, (ws[1],)))
+    monkeypatch.setattr(CT, "ROWS_BYTES", 1)  # one input row per block: every block boundary is exercised
+
+    def run():
+        x = ember.from_numpy(_bl(x0) if layout == "batch_last" else x0.copy()).requires_grad_()
+        w, b = (ember.from_numpy(a.copy()).requires_grad_() for a in (w0, b0))
+        y = ember.nn.functional.conv_transpose2d(x, w, b, **kw)
+        y.backward(ember.from_numpy(np.sin(np.arange(y.numel(), dtype=dtype)).reshape(y.shape)))
+        return [y.detach().numpy().copy()] + [t.grad.numpy().copy() for t in (x, w, b)]
+
+    fast = run()
+    monkeypatch.setattr(CT, "uses_rows", lambda *a: False)
+    monkeypatch.setattr(CT, "uses_rows_backward", lambda *a: False)
+    general = run()
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    for f, g in zip(fast, general):
+        assert f.dtype == g.dtype == dtype
+        np.testing.assert_allclose(f, g, rtol=tol, atol=tol)
