@@ -371,3 +371,51 @@ def test_conv_transpose_row_paths_match_the_general_path(xs, ws, kw, layout, dty
     for f, g in zip(fast, general):
         assert f.dtype == g.dtype == dtype
         np.testing.assert_allclose(f, g, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize(
+    "shape, layout, grad_layout",
+    [
+        ((6, 4, 5, 3), "batch_last", "batch_last"),  # a DCGAN layer: convolution output, ReLU gradient
+        ((6, 4, 5, 3), "batch_last", "contiguous"),  # LeakyReLU hands back an NCHW gradient
+        ((6, 4, 5, 3), "contiguous", "batch_last"),
+        ((6, 4, 5, 3), "contiguous", "contiguous"),
+        ((1, 4, 2, 3), "batch_last", "contiguous"),  # one sample: both layouts are the same memory
+        ((7, 4), "contiguous", "contiguous"),  # BatchNorm1d
+        ((5, 4, 6), "contiguous", "contiguous"),
+    ],
+)
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("affine", [True, False])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_batch_norm_rows_path_matches_the_general_path(
+    shape, layout, grad_layout, training, affine, dtype, monkeypatch
+):
+    from ember.ops import norm
+
+    rng = np.random.default_rng(13)
+    x0 = (rng.standard_normal(shape) * 3 + 1).astype(dtype)
+    g0 = rng.standard_normal(shape).astype(dtype)
+    w0, b0 = (rng.standard_normal(shape[1]).astype(dtype) for _ in range(2))
+    rm0, rv0 = rng.standard_normal(shape[1]).astype(dtype), (rng.random(shape[1]) + 0.5).astype(dtype)
+
+    def run():
+        x = ember.from_numpy(_bl(x0) if layout == "batch_last" else x0.copy()).requires_grad_()
+        w, b = (ember.from_numpy(a.copy()).requires_grad_() for a in (w0, b0)) if affine else (None, None)
+        rm, rv = ember.from_numpy(rm0.copy()), ember.from_numpy(rv0.copy())
+        y = ember.nn.functional.batch_norm(x, rm, rv, w, b, training=training, momentum=0.3)
+        y.backward(ember.from_numpy(_bl(g0) if grad_layout == "batch_last" else g0.copy()))
+        grads = [t.grad.numpy().copy() for t in (x, w, b) if t is not None]
+        return [y.detach().numpy().copy(), rm.numpy().copy(), rv.numpy().copy()] + grads
+
+    taken = []
+    fast_path = norm.uses_rows
+    monkeypatch.setattr(norm, "uses_rows", lambda *a: taken.append(fast_path(*a)) or taken[-1])
+    fast = run()
+    assert taken == [True]
+    monkeypatch.setattr(norm, "uses_rows", lambda *a: False)
+    general = run()
+    tol = 2e-5 if dtype == np.float32 else 1e-12
+    for f, g in zip(fast, general):
+        assert f.dtype == g.dtype == dtype
+        np.testing.assert_allclose(f, g, rtol=tol, atol=tol)
