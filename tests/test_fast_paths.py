@@ -512,3 +512,95 @@ def test_dead_tap_crop_matches_the_whole_kernel(x_shape, w_shape, stride, pad, m
     (i0, i1, j0, j1), _ = crop
     dead[i0:i1, j0:j1] = False
     assert np.all(fast[2][:, :, dead] == 0)
+
+
+# ---- ConvTranspose row paths and BatchNorm (issue #14, DCGAN) -------------------------------------
+def _bl(a):
+    """A batch-last (C, H, W, N) buffer seen as NCHW, as ember's convolution layers pass it on."""
+    return np.ascontiguousarray(a.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)
+
+
+@pytest.mark.parametrize(
+    "xs, ws, kw",
+    [
+        ((5, 6, 1, 1), (6, 4, 4, 4), dict()),  # DCGAN's first generator layer: noise -> 4x4
+        ((3, 4, 5, 6), (4, 3, 4, 4), dict(stride=2, padding=1)),  # its upsampling layers
+        (
+            (2, 3, 4, 5),
+            (3, 2, 3, 2),
+            dict(stride=(2, 3), padding=(1, 0), output_padding=(1, 2), dilation=(1, 2)),
+        ),
+    ],
+)
+@pytest.mark.parametrize("layout", ["contiguous", "batch_last"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_conv_transpose_row_paths_match_the_general_path(xs, ws, kw, layout, dtype, monkeypatch):
+    from ember.ops import conv_transpose as CT
+
+    rng = np.random.default_rng(11)
+    x0, w0, b0 = (rng.standard_normal(s).astype(dtype) for s in (xs, ws, (ws[1],)))
+    monkeypatch.setattr(CT, "ROWS_BYTES", 1)  # one input row per block: every block boundary is exercised
+
+    def run():
+        x = ember.from_numpy(_bl(x0) if layout == "batch_last" else x0.copy()).requires_grad_()
+        w, b = (ember.from_numpy(a.copy()).requires_grad_() for a in (w0, b0))
+        y = ember.nn.functional.conv_transpose2d(x, w, b, **kw)
+        y.backward(ember.from_numpy(np.sin(np.arange(y.numel(), dtype=dtype)).reshape(y.shape)))
+        return [y.detach().numpy().copy()] + [t.grad.numpy().copy() for t in (x, w, b)]
+
+    fast = run()
+    monkeypatch.setattr(CT, "uses_rows", lambda *a: False)
+    monkeypatch.setattr(CT, "uses_rows_backward", lambda *a: False)
+    general = run()
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    for f, g in zip(fast, general):
+        assert f.dtype == g.dtype == dtype
+        np.testing.assert_allclose(f, g, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize(
+    "shape, layout, grad_layout",
+    [
+        ((6, 4, 5, 3), "batch_last", "batch_last"),  # a DCGAN layer: convolution output, ReLU gradient
+        ((6, 4, 5, 3), "batch_last", "contiguous"),  # LeakyReLU hands back an NCHW gradient
+        ((6, 4, 5, 3), "contiguous", "batch_last"),
+        ((6, 4, 5, 3), "contiguous", "contiguous"),
+        ((1, 4, 2, 3), "batch_last", "contiguous"),  # one sample: both layouts are the same memory
+        ((7, 4), "contiguous", "contiguous"),  # BatchNorm1d
+        ((5, 4, 6), "contiguous", "contiguous"),
+    ],
+)
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("affine", [True, False])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_batch_norm_rows_path_matches_the_general_path(
+    shape, layout, grad_layout, training, affine, dtype, monkeypatch
+):
+    from ember.ops import norm
+
+    rng = np.random.default_rng(13)
+    x0 = (rng.standard_normal(shape) * 3 + 1).astype(dtype)
+    g0 = rng.standard_normal(shape).astype(dtype)
+    w0, b0 = (rng.standard_normal(shape[1]).astype(dtype) for _ in range(2))
+    rm0, rv0 = rng.standard_normal(shape[1]).astype(dtype), (rng.random(shape[1]) + 0.5).astype(dtype)
+
+    def run():
+        x = ember.from_numpy(_bl(x0) if layout == "batch_last" else x0.copy()).requires_grad_()
+        w, b = (ember.from_numpy(a.copy()).requires_grad_() for a in (w0, b0)) if affine else (None, None)
+        rm, rv = ember.from_numpy(rm0.copy()), ember.from_numpy(rv0.copy())
+        y = ember.nn.functional.batch_norm(x, rm, rv, w, b, training=training, momentum=0.3)
+        y.backward(ember.from_numpy(_bl(g0) if grad_layout == "batch_last" else g0.copy()))
+        grads = [t.grad.numpy().copy() for t in (x, w, b) if t is not None]
+        return [y.detach().numpy().copy(), rm.numpy().copy(), rv.numpy().copy()] + grads
+
+    taken = []
+    fast_path = norm.uses_rows
+    monkeypatch.setattr(norm, "uses_rows", lambda *a: taken.append(fast_path(*a)) or taken[-1])
+    fast = run()
+    assert taken == [True]
+    monkeypatch.setattr(norm, "uses_rows", lambda *a: False)
+    general = run()
+    tol = 2e-5 if dtype == np.float32 else 1e-12
+    for f, g in zip(fast, general):
+        assert f.dtype == g.dtype == dtype
+        np.testing.assert_allclose(f, g, rtol=tol, atol=tol)

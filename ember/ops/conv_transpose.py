@@ -1,12 +1,14 @@
 """Transposed convolution: the gradient of a convolution with respect to its input.
 
-forward: one GEMM per group (w^T x, batch innermost) gives every window's contribution, col2im
-adds them into the padded output in a (C, H, W, N) layout; on NumPy the cropped result stays
-batch-last (see ops/batch_last.py), so BatchNorm / ReLU / the next transposed convolution take it
-as it is. backward: grad_input is a plain convolution of the output gradient with the same weight
-and grad_weight is x @ columns^T. `backward_batch_last` does both with one column matrix and two
-2-d GEMMs (NumPy, groups=1, columns within BL.MAX_COLS_BYTES); `backward_general` builds the
-columns in cache-sized batch slices for the rest. 1-d inputs arrive as (N, C, L), run with H = 1.
+forward: w^T x (batch innermost) gives every window's contribution and col2im adds them into the
+padded output in a (C, H, W, N) layout; on NumPy the cropped result stays batch-last (see
+ops/batch_last.py), so BatchNorm / ReLU / the next transposed convolution take it as it is.
+backward: grad_input is a plain convolution of the output gradient with the same weight and
+grad_weight is x @ columns^T. The named fast paths `forward_rows` / `backward_rows` (NumPy, one
+group) do this one block of input rows at a time, so the column matrix (C_out*KH*KW x H*W*N, 16x
+the input for a 4x4 kernel) never exists whole: each block's GEMMs are still large and the block
+stays within ROWS_BYTES. `forward_general` / `backward_general` (groups, CuPy, the output_padding
+cases with extra windows) are their oracles. 1-d inputs arrive as (N, C, L), run with H = 1.
 """
 
 from __future__ import annotations
@@ -14,12 +16,14 @@ from __future__ import annotations
 import numpy as np
 
 from ember._backend import of
-from ember._layout import from_batch_last, nchw_view, to_batch_last
+from ember._layout import from_batch_last, is_batch_last, nchw_view, to_batch_last, transpose2d
 from ember._threads import split
 from ember.graph.node import Function
 from ember.ops import batch_last as BL
 from ember.ops.batch_last import col2im_add
 from ember.ops.conv import _chunk, _from_batch_last, _im2col, _pad2, _windows
+
+ROWS_BYTES = 4 << 20  # column block of the row paths: large GEMMs, a few MB of columns
 
 
 def transposed_size(size: int, k: int, s: int, p: int, d: int, op: int) -> int:
@@ -43,6 +47,45 @@ class ConvTranspose(Function):
 
     @staticmethod
     def forward(ctx, x, w, b, stride, pad, dil, groups, out_pad):
+        if uses_rows(x, w, groups):
+            return ConvTranspose.forward_rows(ctx, x, w, b, stride, pad, dil, out_pad)
+        return ConvTranspose.forward_general(ctx, x, w, b, stride, pad, dil, groups, out_pad)
+
+    @staticmethod
+    def forward_rows(ctx, x, w, b, stride, pad, dil, out_pad):
+        """Fast path: y_pad[:, s*r0:] += col2im(w^T @ x[:, r0:r1]) for blocks of input rows
+        (batch-last, NumPy, one group); the output stays batch-last."""
+        n, cin, h, wd = x.shape
+        _, cout, kh, kw = w.shape
+        (ph, pw), (sh, _) = pad, stride
+        oh = transposed_size(h, kh, sh, ph, dil[0], out_pad[0])
+        ow = transposed_size(wd, kw, stride[1], pw, dil[1], out_pad[1])
+        xbl = to_batch_last(x).reshape(cin, h * wd * n)
+        wt = w.reshape(cin, cout * kh * kw).T
+        ypad = np.zeros((cout, oh + 2 * ph, ow + 2 * pw, n), dtype=x.dtype)
+        run = wd * n
+        for r0, r1 in _row_blocks(h, cout * kh * kw * run * x.itemsize):
+            cols = BL._gemm(wt, xbl[:, r0 * run : r1 * run]).reshape(cout, kh, kw, r1 - r0, wd, n)
+            dst = ypad[:, sh * r0 :]
+            split(
+                lambda lo, hi, d=dst, c=cols, r=r1 - r0: col2im_add(
+                    d[lo:hi], c[lo:hi], (kh, kw), stride, dil, (r, wd)
+                ),
+                cout,
+                cols.size,
+            )
+        ybl = ypad[:, ph : ph + oh, pw : pw + ow]
+        if b is not None:
+            ybl += b.reshape(-1, 1, 1, 1)
+        need = ctx.needs_input_grad
+        if need:
+            ctx.save_for_backward(x if need[1] else None, w)
+            ctx.meta = (False, x.shape, w.shape, stride, pad, dil, 1)
+        return nchw_view(np.ascontiguousarray(ybl) if ph or pw else ybl)
+
+    @staticmethod
+    def forward_general(ctx, x, w, b, stride, pad, dil, groups, out_pad):
+        """The general path: groups, 1-d, CuPy; one column matrix per group, then col2im."""
         one_d = x.ndim == 3
         if one_d:
             x, w = x[:, :, None], w[:, :, None]
@@ -88,8 +131,8 @@ class ConvTranspose(Function):
         gb = gy.sum((0, 2, 3)) if len(need) > 2 and need[2] else None
         if not (need[0] or need[1]):
             return None, None, gb
-        if use_batch_last(gy, xs, ws, stride, pad, dil, g):
-            gx, gw = backward_batch_last(gy, x, w, xs, ws, stride, pad, dil, need)
+        if uses_rows_backward(gy, xs, ws, stride, pad, dil, g):
+            gx, gw = backward_rows(gy, x, w, xs, ws, stride, pad, dil, need)
         else:
             gx, gw = backward_general(gy, x, w, xs, ws, stride, pad, dil, g, need)
         if one_d:
@@ -98,31 +141,68 @@ class ConvTranspose(Function):
         return gx, gw, gb
 
 
-def use_batch_last(gy, xs, ws, stride, pad, dil, g) -> bool:
-    """The batch-last backward: NumPy, one group, and the column matrix of the output gradient
-    (C_out*KH*KW x H*W*N) within BL.MAX_COLS_BYTES."""
-    if of(gy) is not np or g != 1:
+def uses_rows(x, w, groups) -> bool:
+    """The predicate for ConvTranspose's row-block forward: a 4-d NumPy input, one group, one dtype."""
+    return type(x) is np.ndarray and x.ndim == 4 and groups == 1 and x.dtype == w.dtype
+
+
+def uses_rows_backward(gy, xs, ws, stride, pad, dil, g) -> bool:
+    """The predicate for the row-block backward: NumPy, one group, and the output gradient's
+    windows exactly the input's positions (output_padding >= stride, allowed when it is below
+    the dilation, adds windows: the general path)."""
+    if type(gy) is not np.ndarray or g != 1:
         return False
     (ph, pw), (sh, sw), (dh, dw) = pad, stride, dil
     _, _, kh, kw = ws
-    n, _, h, wd = xs
+    _, _, h, wd = xs
     if (gy.shape[2] + 2 * ph - dh * (kh - 1) - 1) // sh + 1 != h:
-        return False  # output_padding >= stride (allowed when < dilation): extra windows
-    if (gy.shape[3] + 2 * pw - dw * (kw - 1) - 1) // sw + 1 != wd:
         return False
-    return ws[1] * kh * kw * h * wd * n * gy.itemsize <= BL.MAX_COLS_BYTES
+    return (gy.shape[3] + 2 * pw - dw * (kw - 1) - 1) // sw + 1 == wd
 
 
-def backward_batch_last(gy, x, w, xs, ws, stride, pad, dil, need):
-    """gx = conv2d(gy, w, padding=pad) through BL.conv_forward (columns kept), gw = x @ cols^T."""
-    (ph, pw) = pad
-    gx_bl, cols = BL.conv_forward(gy, w, None, stride, ((ph, ph), (pw, pw)), dil)
-    gx = from_batch_last(gx_bl) if need[0] else None
-    gw = None
-    if need[1]:
-        cin, cout, kh, kw = ws
-        gw = BL._gemm_nt(to_batch_last(x).reshape(cin, -1), cols.reshape(cout * kh * kw, -1)).reshape(ws)
-    return gx, gw
+def _row_blocks(h: int, row_bytes: int):
+    """(r0, r1) blocks of the h input rows whose columns (row_bytes per row) fit ROWS_BYTES."""
+    step = max(1, min(h, ROWS_BYTES // max(row_bytes, 1)))
+    return [(r0, min(r0 + step, h)) for r0 in range(0, h, step)]
+
+
+def backward_rows(gy, x, w, xs, ws, stride, pad, dil, need):
+    """Fast path: for each block of input rows, the columns of the padded output gradient
+    cols (C_out*KH*KW, rows*W*N), then gx[:, rows] = w2d @ cols and gw += x[:, rows] @ cols^T.
+    The input's gradient comes back batch-last when the input was."""
+    (ph, pw), (sh, sw), (dh, dw) = pad, stride, dil
+    cin, cout, kh, kw = ws
+    n, _, h, wd = xs
+    gpad = BL._pad_bl(to_batch_last(gy), ((ph, ph), (pw, pw)))
+    run, kk = wd * n, cout * kh * kw
+    w2d = w.reshape(cin, kk)
+    x2d = to_batch_last(x).reshape(cin, h * run) if need[1] else None
+    gx = np.empty((cin, h * run), dtype=gy.dtype) if need[0] else None
+    gw_t = np.zeros((kk, cin), dtype=gy.dtype) if need[1] else None  # gw^T: contiguous adds
+    blocks = _row_blocks(h, kk * run * gy.itemsize)
+    buf = np.empty(kk * (blocks[0][1] - blocks[0][0]) * run if blocks else 0, dtype=gy.dtype)
+    for r0, r1 in blocks:
+        r = r1 - r0
+        cols = buf[: kk * r * run].reshape(cout, kh, kw, r, wd, n)
+
+        def im2col(lo, hi, cols=cols, r0=r0, r=r):
+            for i in range(kh):
+                for j in range(kw):
+                    h0, w0 = sh * r0 + dh * i, dw * j
+                    cols[lo:hi, i, j] = gpad[
+                        lo:hi, h0 : h0 + sh * (r - 1) + 1 : sh, w0 : w0 + sw * (wd - 1) + 1 : sw
+                    ]
+
+        split(im2col, cout, cols.size)
+        c2d = cols.reshape(kk, r * run)
+        if need[0]:
+            np.matmul(w2d, c2d, out=gx[:, r0 * run : r1 * run])
+        if need[1]:
+            gw_t += c2d @ x2d[:, r0 * run : r1 * run].T
+    if gx is not None:
+        gx = gx.reshape(cin, h, wd, n)
+        gx = nchw_view(gx) if is_batch_last(x) else from_batch_last(gx)
+    return gx, (transpose2d(gw_t).reshape(ws) if gw_t is not None else None)
 
 
 def backward_general(gy, x, w, xs, ws, stride, pad, dil, g, need):

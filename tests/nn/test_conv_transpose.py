@@ -192,22 +192,26 @@ def test_output_dtype_and_values_float64():
 @pytest.mark.parametrize(
     "kw", [dict(stride=2, padding=1), dict(stride=1, dilation=2), dict(stride=(2, 3), output_padding=(1, 2))]
 )
-def test_batch_last_backward_matches_general_path(kw, monkeypatch):
-    """backward_batch_last (one column matrix, 2-d GEMMs) against backward_general as oracle."""
+@pytest.mark.parametrize("rows_bytes", [1, 1 << 30])  # one input row per block / one block
+def test_row_paths_match_general_path(kw, rows_bytes, monkeypatch):
+    """forward_rows / backward_rows (row blocks of the columns) against forward_general /
+    backward_general as oracle."""
     import ember.ops.conv_transpose as CT
 
-    fast_path = CT.use_batch_last
-    x, w = arr(3, 4, 5, 6, dtype=np.float64), arr(4, 3, 3, 3, dtype=np.float64)
+    monkeypatch.setattr(CT, "ROWS_BYTES", rows_bytes)
+    fwd, bwd = CT.uses_rows, CT.uses_rows_backward
+    x, w, b = arr(3, 4, 5, 6, dtype=np.float64), arr(4, 3, 3, 3, dtype=np.float64), arr(3, dtype=np.float64)
     results, taken = [], []
     for fast in (True, False):
+        monkeypatch.setattr(CT, "uses_rows", lambda *a: taken.append(fwd(*a)) or (fast and taken[-1]))
         monkeypatch.setattr(
-            CT, "use_batch_last", lambda *a: taken.append(fast_path(*a)) or (fast and taken[-1])
+            CT, "uses_rows_backward", lambda *a: taken.append(bwd(*a)) or (fast and taken[-1])
         )
-        ex, ew = ember.tensor(x, requires_grad=True), ember.tensor(w, requires_grad=True)
-        out = F.conv_transpose2d(ex, ew, **kw)
+        ex, ew, eb = (ember.tensor(a, requires_grad=True) for a in (x, w, b))
+        out = F.conv_transpose2d(ex, ew, eb, **kw)
         out.backward(ember.tensor(np.cos(np.arange(out.numel())).reshape(out.shape)))
-        results.append((out.detach().numpy(), ex.grad.numpy(), ew.grad.numpy()))
-    assert taken[0], "the batch-last backward should be eligible here"
+        results.append((out.detach().numpy(), ex.grad.numpy(), ew.grad.numpy(), eb.grad.numpy()))
+    assert taken[0] and taken[1], "both row paths should be eligible here"
     for a, b in zip(*results):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
 
