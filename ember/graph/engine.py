@@ -207,6 +207,7 @@ def _free(node) -> None:
     node._freed = True
     node.saved = ()
     node._versions = None
+    node.__dict__.pop("state", None)  # backward state objects (a convolution's columns) go too
 
 
 def run_backward_single_root(root, g, retain_graph: bool):
