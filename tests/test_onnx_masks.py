@@ -141,3 +141,41 @@ def test_normal_path_records_nothing_and_tensorboard_names():
         node.tracer[0] = None
     assert [s[0] for s in seen] == ["aten::lt", "aten::gt", "aten::bitwise_or", "aten::bitwise_not"]
     assert all(s[2] == ember.bool for s in seen)
+
+
+def test_in_place_writes_in_forward():
+    """masked_fill_ / clamp_ (a primitive, then a copy into the storage) export as their results;
+    a buffer written in place is a new constant; a write the tracer cannot see is an error, not a
+    graph with the old value."""
+
+    class InPlace(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.register_buffer("b", ember.ones(4))
+
+        def forward(self, x):
+            y = x * 2
+            y.masked_fill_(x > 0.5, 0.0)
+            y.clamp_(min=-1.0)
+            z = y + self.b
+            self.b.mul_(3)
+            return z + self.b
+
+    x = ember.randn(3, 4)
+    m = InPlace()
+    _, sess = _export(m, (x,), ["x"], ["y"], {"x": {0: "n"}, "y": {0: "n"}})
+    m.b.fill_(1.0)
+    for xi in (x, ember.randn(5, 4)):
+        np.testing.assert_allclose(sess.run(None, {"x": xi.numpy()})[0], m(xi).numpy(), rtol=1e-6)
+        m.b.fill_(1.0)
+
+    class Untraced(nn.Module):
+        def forward(self, x):
+            y = x * 2
+            y[:, 0] = 0.0  # under export's no_grad: written straight into the storage
+            return y + 1
+
+    with pytest.raises(
+        ember.onnx.OnnxExporterError, match="written in place by an op the tracer does not see"
+    ):
+        ember.onnx.export(Untraced(), (x,), io.BytesIO())

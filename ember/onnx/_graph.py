@@ -9,7 +9,7 @@ import numpy as np
 from onnx import TensorProto, helper, numpy_helper
 
 import ember
-from ember.onnx import UnsupportedOperatorError
+from ember.onnx import OnnxExporterError, UnsupportedOperatorError
 
 
 class Builder:
@@ -28,6 +28,8 @@ class Builder:
         self.dyn_axes: dict[int, list] = {}  # traced size -> [(input name, axis, symbol)]
         self.bool_values: list = []  # (traced bool tensor, name), for mask_of
         self.const_names: set[str] = set()  # initializers' names
+        self.versions: dict[int, tuple] = {}  # id(tensor) -> (version when named, len(bound), counter)
+        self.bound: list = []  # (tensor, name) in the order traced ops made them
         self._count = 0
 
     def fresh(self, hint: str) -> str:
@@ -57,17 +59,29 @@ class Builder:
         constant for a Python number (in `like`'s dtype, as the op's promotion gives)."""
         if isinstance(x, ember.Tensor):
             key = id(x)
+            seen = self.versions.get(key)
+            if seen is not None and x._version_counter[0] != seen[0]:
+                if x._version_counter is not seen[2]:  # made a view after the record: a new counter
+                    self.versions[key] = (x._version_counter[0], seen[1], x._version_counter)
+                else:
+                    self._written(x, seen[1])
             if key not in self.names:
                 arr = ember._backend.to_numpy(x.detach()._data)
                 derived = self.mask_of(arr)
                 if derived is not None:
                     self.names[key] = derived
+                    self.versions[key] = (
+                        x._version_counter[0],
+                        -1,
+                        x._version_counter,
+                    )  # written in place: derived again
                     self.keep.append(x)
                     return derived
                 if key not in self.param_names and any(d in self.dyn_sizes for d in arr.shape):
                     derived = self.dyn_const(arr)
                     if derived is not None:
                         self.names[key] = derived
+                        self.versions[key] = (x._version_counter[0], -1, x._version_counter)
                         self.keep.append(x)
                         return derived
                     warnings.warn(
@@ -77,9 +91,12 @@ class Builder:
                         stacklevel=2,
                     )
                 name = self.param_names.get(key) or self.fresh("const")
+                if name in self.const_names:  # a buffer written in place since: its new value
+                    name = self.fresh(name.lstrip("/").replace(".", "_"))
                 self.initializers.append(numpy_helper.from_array(np.ascontiguousarray(arr), name))
                 self.const_names.add(name)
                 self.names[key] = name
+                self.versions[key] = (x._version_counter[0], len(self.bound), x._version_counter)
                 self.keep.append(x)
             return self.names[key]
         if isinstance(x, np.ndarray):  # a primitive given a traced tensor's array (embedding's indices)
@@ -90,6 +107,8 @@ class Builder:
     def bind(self, t, name: str) -> None:
         self.names[id(t)] = name
         self.by_array[id(t._data)] = name
+        self.versions[id(t)] = (t._version_counter[0], len(self.bound) + 1, t._version_counter)
+        self.bound.append((t, name))
         self.keep.append(t)
         if t.dtype == ember.bool:
             self.bool_values.append((t, name))
@@ -110,6 +129,33 @@ class Builder:
                     src = name if masked is m else self.op("Not", name)
                     return self.op("Where", src, neg, zero)
         return None
+
+    def _written(self, x, since: int) -> None:
+        """`x` was written in place after it was named. An in-place op that went through a
+        primitive (`masked_fill_`, `clamp_`, `add_` with autograd on: the primitive's result is
+        traced, then copied into x's storage) makes x that result: the latest one traced since
+        with x's shape, dtype and values. A constant becomes a new constant. Anything else (a
+        write straight into the storage, as `+=` under no_grad does) would leave the graph with
+        x's old value, so it is an error."""
+        key = id(x)
+        name = self.names.get(key)
+        if name is None or name in self.const_names or since < 0:
+            self.names.pop(key, None)
+            self.versions.pop(key, None)
+            return
+        arr = ember._backend.to_numpy(x._data)
+        for t, n in reversed(self.bound[since:]):
+            if t is not x and t.shape == x.shape and t.dtype == x.dtype:
+                if np.array_equal(ember._backend.to_numpy(t._data), arr, equal_nan=arr.dtype.kind in "fc"):
+                    self.names[key] = n
+                    self.by_array[id(x._data)] = n
+                    self.versions[key] = (x._version_counter[0], len(self.bound), x._version_counter)
+                    return
+        raise OnnxExporterError(
+            f"ember.onnx.export: a traced tensor of shape {tuple(x.shape)} was written in place by an op the "
+            "tracer does not see (an in-place operator such as `+=`/`add_` under no_grad writes the storage "
+            "directly), so the graph would miss the write; use the out-of-place op (`x = x + y`)"
+        )
 
     def array_value(self, arr: np.ndarray) -> str:
         """The name for a raw array a primitive got as a broadcast view of a tensor's array
