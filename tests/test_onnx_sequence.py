@@ -5,6 +5,7 @@ ones (dynamic_axes)."""
 
 import io
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -521,8 +522,9 @@ def test_unsupported_ops_name_the_op():
         ember.onnx.export(Unused(), ember.randn(2, 3), io.BytesIO())
 
 
-def test_mask_computed_in_forward_warns():
-    # comparisons record no node in ember: such a mask becomes a constant, and export says so
+def test_mask_computed_in_forward_follows_dynamic_axes():
+    # comparisons are traced: a padding mask computed from the inputs follows them, and the
+    # arange over x's sequence axis is rebuilt from its run-time length
     enc = nn.TransformerEncoder(
         nn.TransformerEncoderLayer(8, 2, 16, batch_first=True), 1, enable_nested_tensor=False
     )
@@ -537,9 +539,22 @@ def test_mask_computed_in_forward_warns():
             return self.enc(x, src_key_padding_mask=pos >= lengths.unsqueeze(1))
 
     x, lengths = ember.randn(3, 5, 8), ember.tensor([5, 3, 4])
-    with pytest.warns(UserWarning, match=r"shape \(3, 5\) made outside the trace"):
+    dyn = {"x": {0: "b", 1: "s"}, "len": {0: "b"}, "y": {0: "b", 1: "s"}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _, sess = _export(Pad(), (x, lengths), ["x", "len"], ["y"], dyn)
+    _compare(Pad(), sess, [(x, lengths), (ember.randn(2, 7, 8), ember.tensor([2, 7]))], atol=1e-4)
+
+
+def test_constant_made_in_forward_warns():
+    # a tensor made outside the trace with a dynamic axis's size, not one rebuilt from the length
+    class Noise(nn.Module):
+        def forward(self, x):
+            return x + ember.tensor(np.linspace(0.0, 1.0, x.shape[1], dtype=np.float32) ** 2)
+
+    with pytest.warns(UserWarning, match=r"shape \(5,\) made outside the trace"):
         ember.onnx.export(
-            Pad(), (x, lengths), io.BytesIO(), input_names=["x", "len"], dynamic_axes={"x": [0]}
+            Noise(), ember.randn(3, 5), io.BytesIO(), input_names=["x"], dynamic_axes={"x": [1]}
         )
 
 

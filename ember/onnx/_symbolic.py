@@ -10,7 +10,7 @@ import numpy as np
 from onnx import TensorProto
 
 import ember
-from ember.onnx._graph import Builder, UnsupportedOperatorError, elem_type
+from ember.onnx._graph import Builder, UnsupportedOperatorError, elem_type, elem_type_np
 
 _INT64_MAX = 2**63 - 1
 CONVERTERS: dict = {}
@@ -91,6 +91,86 @@ def _to_copy(b, args, kw, out):
 def _where(b, args, kw, out):
     c, x, y = args
     return b.op("Where", _v(b, c), _v(b, x, out), _v(b, y, out))
+
+
+# -- comparisons, logical and bitwise ops (ops/compare.py reports them to the tracer) -----------
+def _operands(b, args, dtype=None) -> list[str]:
+    """Both operands' names in their promoted dtype (or `dtype`): ONNX's comparisons and logical
+    ops take one type; a Python number becomes a constant of it."""
+    from ember.ops._promote import result_dtype
+
+    raw = [a._data if isinstance(a, ember.Tensor) else a for a in args]
+    dt = np.dtype(dtype) if dtype is not None else result_dtype(*raw).np
+    names = []
+    for a in args:
+        if isinstance(a, (ember.Tensor, np.ndarray)):
+            n = _v(b, a)
+            if np.dtype(a.dtype.np if isinstance(a, ember.Tensor) else a.dtype) != dt:
+                n = b.op("Cast", n, to=elem_type_np(dt))
+        else:
+            n = b.const(a, dtype=dt)
+        names.append(n)
+    return names
+
+
+for _name, _onnx in (("Eq", "Equal"), ("Ne", "Equal"), ("Lt", "Less"), ("Le", "LessOrEqual"),
+                     ("Gt", "Greater"), ("Ge", "GreaterOrEqual")):  # fmt: skip
+
+    def _compare(b, args, kw, out, _op=_onnx, _not=_name == "Ne"):
+        from ember.ops._promote import result_dtype
+
+        raw = [a._data if isinstance(a, ember.Tensor) else a for a in args]
+        dt = result_dtype(*raw).np
+        if dt == np.bool_ and _op != "Equal":  # ONNX orders numbers only
+            dt = np.dtype(np.int32)
+        y = b.op(_op, *_operands(b, args, dt))
+        return b.op("Not", y) if _not else y
+
+    CONVERTERS[_name] = _compare
+
+for _name, _onnx in (("LogicalAnd", "And"), ("LogicalOr", "Or"), ("LogicalXor", "Xor")):
+
+    def _logical(b, args, kw, out, _op=_onnx):
+        return b.op(_op, *_operands(b, args, np.bool_))
+
+    CONVERTERS[_name] = _logical
+
+
+@converts("LogicalNot")
+def _logical_not(b, args, kw, out):
+    return b.op("Not", *_operands(b, args, np.bool_))
+
+
+for _name, _bool, _int in (("BitwiseAnd", "And", "BitwiseAnd"), ("BitwiseOr", "Or", "BitwiseOr"),
+                           ("BitwiseXor", "Xor", "BitwiseXor"), ("BitwiseNot", "Not", "BitwiseNot")):  # fmt: skip
+
+    def _bitwise(b, args, kw, out, _bool=_bool, _int=_int):
+        if out.dtype == ember.bool:
+            return b.op(_bool, *_operands(b, args, np.bool_))
+        if b.opset < 18:
+            raise UnsupportedOperatorError(
+                f"Exporting the operator '{_int}' on integer tensors to ONNX opset version {b.opset} is not "
+                "supported (Bitwise* needs opset 18)"
+            )
+        return b.op(_int, *_operands(b, args, out.dtype.np))
+
+    CONVERTERS[_name] = _bitwise
+
+
+@converts("SetItem")
+def _setitem(b, args, kw, out):
+    # masked_fill (and a[mask] = scalar): Where(mask, value, a)
+    a, key, v = args
+    scalar = not isinstance(v, ember.Tensor) or v.ndim == 0
+    if not (isinstance(key, np.ndarray) and key.dtype == np.bool_ and key.shape == tuple(a.shape) and scalar):
+        raise UnsupportedOperatorError(
+            "Exporting the operator 'SetItem' (index assignment) to ONNX opset version "
+            f"{b.opset} is supported only for a bool mask and a scalar value (masked_fill)"
+        )
+    val = _v(b, v) if isinstance(v, ember.Tensor) else b.const(v, dtype=out.dtype.np)
+    if isinstance(v, ember.Tensor) and v.dtype != out.dtype:
+        val = b.op("Cast", val, to=elem_type(out.dtype))
+    return b.op("Where", b.array_value(key), val, _v(b, a))
 
 
 def _clip(b, x, lo, hi, dtype) -> str:

@@ -1,5 +1,11 @@
 """Comparisons, logical and bitwise functions, and the isnan/isclose family (no gradients:
-their results are bool or integer tensors)."""
+their results are bool or integer tensors).
+
+They are not autograd Functions, so they skip `Function.apply`; when a graph tracer is on
+(`ember.graph.node.tracer`: onnx.export, add_graph, checkpoint) each reports itself with
+`tracer[0].record(kind, args, out, {})`, `kind` a record-only class named after the op (Eq,
+Lt, LogicalAnd, BitwiseNot, ...), so the ONNX exporter sees masks computed in forward. The normal
+path pays one `tracer[0] is not None` test."""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ import numpy as np
 
 from ember import _dtype
 from ember._tensor import Tensor
+from ember.graph.node import tracer
 from ember.ops import pointwise
 from ember.ops._promote import binary
 from ember.ops.arith import _out, _raw
@@ -16,12 +23,23 @@ def _check_bcast(a, b):
     pointwise._check_shapes(a, b)
 
 
+def _kind(name: str) -> type:
+    """The record-only class the tracer gets for op `name` ("logical_and" -> LogicalAnd)."""
+    cls_name = "".join(p.capitalize() for p in name.split("_"))
+    return type(cls_name, (), {"__doc__": f"tracer record of {name} (no gradient)", "__module__": __name__})
+
+
 def _cmp(npfn, name):
+    kind = _kind(name)
+
     def fn(input, other, *, out=None) -> Tensor:
         a, b = _raw(input), _raw(other)
         _check_bcast(a, b)
         a, b = binary(a, b)
-        return _out(Tensor._wrap(npfn(a, b)), out)
+        res = _out(Tensor._wrap(npfn(a, b)), out)
+        if tracer[0] is not None:
+            tracer[0].record(kind, (input, other), res, {})
+        return res
 
     fn.__name__ = fn.__qualname__ = name
     return fn
@@ -39,11 +57,19 @@ logical_or = _cmp(np.logical_or, "logical_or")
 logical_xor = _cmp(np.logical_xor, "logical_xor")
 
 
+_LogicalNot = _kind("logical_not")
+
+
 def logical_not(input, *, out=None) -> Tensor:
-    return _out(Tensor._wrap(np.logical_not(input._data)), out)
+    res = _out(Tensor._wrap(np.logical_not(input._data)), out)
+    if tracer[0] is not None:
+        tracer[0].record(_LogicalNot, (input,), res, {})
+    return res
 
 
 def _bitwise(npfn, name):
+    kind = _kind("bitwise_" + name.removeprefix("bitwise_"))
+
     def fn(input, other, *, out=None) -> Tensor:
         a, b = _raw(input), _raw(other)
         _check_bcast(a, b)
@@ -52,7 +78,10 @@ def _bitwise(npfn, name):
         if arr.dtype.kind not in "biu" or isinstance(a, float) or isinstance(b, float):
             dt = _dtype.from_np(arr.dtype) if arr.dtype.kind != "b" else _dtype.float32
             raise NotImplementedError(f"\"{name}_cpu\" not implemented for '{dt.scalar_name}'")
-        return _out(Tensor._wrap(npfn(a, b)), out)
+        res = _out(Tensor._wrap(npfn(a, b)), out)
+        if tracer[0] is not None:
+            tracer[0].record(kind, (input, other), res, {})
+        return res
 
     fn.__name__ = fn.__qualname__ = name
     return fn
@@ -65,11 +94,17 @@ bitwise_left_shift = _bitwise(np.left_shift, "lshift")
 bitwise_right_shift = _bitwise(np.right_shift, "rshift")
 
 
+_BitwiseNot = _kind("bitwise_not")
+
+
 def bitwise_not(input, *, out=None) -> Tensor:
     a = input._data
     if a.dtype.kind not in "biu":
         raise TypeError("~ (operator.invert) is only implemented on integer and Boolean-type tensors")
-    return _out(Tensor._wrap(np.invert(a)), out)
+    res = _out(Tensor._wrap(np.invert(a)), out)
+    if tracer[0] is not None:
+        tracer[0].record(_BitwiseNot, (input,), res, {})
+    return res
 
 
 def isnan(input) -> Tensor:
