@@ -179,3 +179,16 @@ def test_in_place_writes_in_forward():
         ember.onnx.OnnxExporterError, match="written in place by an op the tracer does not see"
     ):
         ember.onnx.export(Untraced(), (x,), io.BytesIO())
+
+
+def test_residual_in_place_add_exports():
+    """`out += identity` (torchvision's BasicBlock) takes the recorded path under the tracer."""
+    import ember.vision as tv
+
+    m = tv.models.resnet18(num_classes=10).eval()
+    x = ember.randn(2, 3, 32, 32)
+    _, sess = _export(m, (x,), ["x"], ["y"], {"x": {0: "n"}, "y": {0: "n"}})
+    for xi in (x, ember.randn(3, 3, 32, 32)):
+        with ember.no_grad():
+            want = m(xi).numpy()
+        np.testing.assert_allclose(sess.run(None, {"x": xi.numpy()})[0], want, rtol=1e-4, atol=1e-5)

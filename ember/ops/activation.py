@@ -19,6 +19,7 @@ _INV_SQRT_2PI = 0.3989422804014327  # 1 / sqrt(2 pi)
 class LeakyRelu(Function):
     # y = x if x > 0 else s x;  dy = 1 or s
     takes_batch_last = True  # elementwise: any layout (a DCGAN discriminator's convolutions)
+
     @staticmethod
     def forward(ctx, x, slope):
         pos = x > 0

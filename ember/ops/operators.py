@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ember._tensor import Tensor
+from ember.graph import node as _node
 from ember.graph.grad_mode import _state as _grad_enabled
 from ember.ops._promote import py_scalar
 from ember.ops.compare import eq, ne
@@ -24,6 +25,8 @@ def direct_inplace(self, other, ufunc):
     write straight into the storage with the ufunc. Returns None to take the general path
     (autograd, dtype promotion/cast errors, broadcasting errors) otherwise."""
     if _grad_enabled[0] and (self._requires_grad or (isinstance(other, Tensor) and other._requires_grad)):
+        return None
+    if _node.tracer[0] is not None:  # the ONNX/TensorBoard tracer records the general path
         return None
     d = self._data
     if type(d) is not np.ndarray or d.dtype.kind != "f":  # a read-only d raises ValueError below
