@@ -78,7 +78,8 @@ def _gemm_nt(a, b):
 def conv_forward(x, w, b, stride, pad, dil, bias_folds: bool = True):
     """y_bl[o, h, w, n] = b[o] + sum_{c,i,j} w[o,c,i,j] x_pad[n, c, s*h + d*i, s*w + d*j].
     Columns in (C, KH, KW, OH, OW, N) order (k*k long slice copies), then one GEMM.
-    Returns (y_bl, columns); the columns are kept for the weight gradient.
+    Returns (y_bl, columns); the columns are kept for the weight gradient (or rebuilt by
+    im2col in backward when they are large: ops/conv.py, KEEP_COLS_BYTES).
 
     With a bias, the bias is folded into the GEMM (fast path `bias_in_gemm`): the columns get
     a last row of ones and the weights a last column b, so y = [W b] @ [cols; 1] needs no
@@ -86,19 +87,42 @@ def conv_forward(x, w, b, stride, pad, dil, bias_folds: bool = True):
     columns then come back as that (C*KH*KW + 1, OH*OW*N) matrix; without a bias they are
     the 6-d array. tests/test_fast_paths.py checks it against the general y = W @ cols + b."""
     o, c, kh, kw = w.shape
+    bias_in_gemm = b is not None and bias_folds
+    cols = im2col(x, w.shape, stride, pad, dil, ones_row=bias_in_gemm)
+    k = c * kh * kw
+    n = x.shape[0]
+    oh, ow = conv_out_hw(x.shape, w.shape, stride, pad, dil)
+    if bias_in_gemm:
+        wb = np.concatenate([w.reshape(o, k), b.reshape(o, 1).astype(w.dtype)], axis=1)
+        return _gemm(wb, cols).reshape(o, oh, ow, n), cols
+    y = _gemm(w.reshape(o, -1), cols.reshape(k, -1))
+    if b is not None:  # the general path of the bias
+        y += b.reshape(o, 1)
+    return y.reshape(o, oh, ow, n), cols
+
+
+def conv_out_hw(x_shape, w_shape, stride, pad, dil) -> tuple[int, int]:
+    (t, b), (left, r) = pad
+    oh = (x_shape[2] + t + b - dil[0] * (w_shape[2] - 1) - 1) // stride[0] + 1
+    ow = (x_shape[3] + left + r - dil[1] * (w_shape[3] - 1) - 1) // stride[1] + 1
+    return oh, ow
+
+
+def im2col(x, w_shape, stride, pad, dil, ones_row: bool):
+    """The columns of conv_forward: (C, KH, KW, OH, OW, N), or with `ones_row` the
+    (C*KH*KW + 1, OH*OW*N) matrix whose last row is 1 (the folded bias)."""
+    _, c, kh, kw = w_shape
     xpad = _pad_bl(to_batch_last(x), pad)
     (sh, sw), (dh, dw) = stride, dil
-    hp, wp, n = xpad.shape[1:]
-    oh = (hp - dh * (kh - 1) - 1) // sh + 1
-    ow = (wp - dw * (kw - 1) - 1) // sw + 1
+    n = xpad.shape[3]
+    oh, ow = conv_out_hw(x.shape, w_shape, stride, pad, dil)
     k = c * kh * kw
-    bias_in_gemm = b is not None and bias_folds
-    if bias_in_gemm:
-        aug = np.empty((k + 1, oh * ow * n), dtype=xpad.dtype)
-        aug[k] = 1
-        cols = aug[:k].reshape(c, kh, kw, oh, ow, n)
+    if ones_row:
+        out = np.empty((k + 1, oh * ow * n), dtype=xpad.dtype)
+        out[k] = 1
+        cols = out[:k].reshape(c, kh, kw, oh, ow, n)
     else:
-        cols = np.empty((c, kh, kw, oh, ow, n), dtype=xpad.dtype)
+        out = cols = np.empty((c, kh, kw, oh, ow, n), dtype=xpad.dtype)
 
     def chunk(lo, hi):
         for i in range(kh):
@@ -109,13 +133,7 @@ def conv_forward(x, w, b, stride, pad, dil, bias_folds: bool = True):
                 ]
 
     split(chunk, c, cols.size)
-    if bias_in_gemm:
-        wb = np.concatenate([w.reshape(o, k), b.reshape(o, 1).astype(w.dtype)], axis=1)
-        return _gemm(wb, aug).reshape(o, oh, ow, n), aug
-    y = _gemm(w.reshape(o, -1), cols.reshape(k, -1))
-    if b is not None:  # the general path of the bias
-        y += b.reshape(o, 1)
-    return y.reshape(o, oh, ow, n), cols
+    return out
 
 
 def conv_cols_bytes(x, w, stride, pad, dil) -> int:

@@ -77,6 +77,11 @@ class BatchLastConv:
     dil: tuple
     x_batch_last: bool  # the input's gradient goes back in the input's layout
     crop: object = None  # dead_tap_crop's ((i0, i1, j0, j1), pad), or None for the whole kernel
+    ones_row: bool = False  # the columns carry the folded bias's row of ones
+
+
+KEEP_COLS_BYTES = 16 << 20  # columns above this are rebuilt in backward, not kept: LeNet's (15 and
+# 10 MB) stay, a 224x224 ResNet's (29-58 MB per layer, ~260 MB in all) are rebuilt
 
 
 def _cropped(w, taps):
@@ -171,10 +176,22 @@ class Convolution(Function):
         y, cols = BL.conv_forward(x, wc, b, stride, pc, dil)
         need = ctx.needs_input_grad
         if need:
-            ctx.save_for_backward(None, w if need[0] else None)
-            ctx.state = BatchLastConv(
-                cols if need[1] else None, x.shape, w.shape, stride, pad, dil, is_batch_last(x), crop
+            # large columns are rebuilt from x in backward (k*k times x's memory otherwise;
+            # torch keeps only x): the general path of the kept columns
+            rebuild = bool(need[1]) and cols.nbytes > KEEP_COLS_BYTES
+            ctx.save_for_backward(x if rebuild else None, w if need[0] else None)
+            st = BatchLastConv(
+                cols if need[1] and not rebuild else None,
+                x.shape,
+                w.shape,
+                stride,
+                pad,
+                dil,
+                is_batch_last(x),
+                crop,
             )
+            st.ones_row = cols.ndim == 2
+            ctx.state = st
         return nchw_view(y)
 
     @staticmethod
@@ -185,9 +202,13 @@ class Convolution(Function):
             (i0, i1, j0, j1), pad = st.crop
             ws = (ws[0], ws[1], i1 - i0, j1 - j0)
             w = None if w is None else _cropped(w, st.crop[0])
+        cols = st.cols
+        if cols is None and ctx.needs_input_grad[1]:  # not kept (KEEP_COLS_BYTES): rebuilt
+            cols = BL.im2col(ctx.saved[0], ws, st.stride, pad, st.dil, ones_row=st.ones_row)
         gx, gw, gb = BL.conv_backward(
-            go, st.cols, w, ws, st.x_shape, st.stride, pad, st.dil, ctx.needs_input_grad
+            go, cols, w, ws, st.x_shape, st.stride, pad, st.dil, ctx.needs_input_grad
         )
+        del cols
         if st.crop is not None and gw is not None:
             full = np.zeros(st.w_shape, dtype=gw.dtype)
             full[:, :, i0:i1, j0:j1] = gw
