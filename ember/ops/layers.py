@@ -19,8 +19,7 @@ def rows_matmul(a, b):
 def rows_matmul_folded(a, b):
     """Fast path of rows_matmul for a of rank > 2: its leading dimensions folded into the rows
     of one GEMM (a free view when a is C-contiguous, else one copy of a), as torch's linear
-    does; 1.3-1.7x faster than NumPy's per-matrix loop on (32, 64, 128) inputs
-    (docs/performance.md)."""
+    does; faster than NumPy's per-matrix loop (docs/sequence.md)."""
     if a.ndim <= 2:
         return rows_matmul(a, b)
     return (a.reshape(-1, a.shape[-1]) @ b).reshape(*a.shape[:-1], b.shape[-1])
@@ -110,7 +109,7 @@ def embedding_grad_rows(gw, flat, g2) -> None:
 def embedding_grad_flat(gw, flat, g2) -> None:
     """Fast path of embedding_grad_rows: the same additions in the same order, as 1-d
     np.add.at calls over element indices (NumPy's tight loop; the 2-d form walks one row at a
-    time), in blocks of rows so the index array stays small."""
+    time; docs/sequence.md), in blocks of rows so the index array stays small."""
     d = gw.shape[1]
     if not gw.flags.c_contiguous or d == 0:
         embedding_grad_rows(gw, flat, g2)

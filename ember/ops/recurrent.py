@@ -64,7 +64,7 @@ def hidden_product(xp, wh, B: int):
 def hidden_product_transposed(xp, wh, B: int):
     """Fast path of hidden_product: h -> (W_hh h^T)^T, computed into one reused (G, b) buffer
     and returned as its transposed view (valid until the next call). OpenBLAS runs this
-    orientation ~25% faster for small batches and wide weights (docs/performance.md)."""
+    orientation faster for small batches and wide weights (docs/sequence.md)."""
     G = wh.shape[0]
     buf = xp.empty(G * B, dtype=wh.dtype)
 
