@@ -114,6 +114,7 @@ class RecurrentLayer(Function):
         Hs = xp.empty((T + 1, B, P), dtype=dt)  # Hs[s] = state before step s
         Hs[0] = 0 if h0 is None else h0
         if mode == "LSTM":
+            offset = 1 - scale  # whole rows in two passes: faster than four on the sigmoid blocks
             G, C, TC = XW, xp.empty((T + 1, B, H), dtype=dt), xp.empty((T, B, H), dtype=dt)
             C[0] = 0 if c0 is None else c0
             M = xp.empty((T, B, H), dtype=dt) if w_hr is not None else None
@@ -121,8 +122,8 @@ class RecurrentLayer(Function):
                 g = G[s, :b]
                 g += hw_of(Hs[s, :b])
                 xp.tanh(g, out=g)
-                _sig_from_tanh(g[:, : 2 * H])
-                _sig_from_tanh(g[:, 3 * H :])
+                g *= scale  # i, f, o rows: tanh(a/2) -> 0.5 t + 0.5 = sigmoid(a); g rows: t * 1 + 0
+                g += offset
                 c = C[s + 1, :b]
                 xp.multiply(g[:, H : 2 * H], C[s, :b], out=c)  # c = f c_prev + i g
                 c += g[:, :H] * g[:, 2 * H : 3 * H]
