@@ -213,6 +213,8 @@ class RecurrentLayer(Function):
             dc = gflat[n_out + n_h :].reshape(B, H).copy()
             dA = alloc((T, B, 4 * H), dtype=x.dtype)
             dHt = alloc((T, B, P), dtype=x.dtype) if M is not None else None
+            D = xp.empty((B, 4 * H), dtype=x.dtype)
+            T1, T2 = xp.empty((B, H), dtype=x.dtype), xp.empty((B, H), dtype=x.dtype)
             for s in range(T - 1, -1, -1):
                 b = steps[s]
                 dhb = dh[:b]
@@ -225,13 +227,25 @@ class RecurrentLayer(Function):
                 g = G[s, :b]
                 i, f, gg, o = g[:, :H], g[:, H : 2 * H], g[:, 2 * H : 3 * H], g[:, 3 * H :]
                 tc = TC[s, :b]
-                d = dA[s, :b]
+                d, der, t1, t2 = dA[s, :b], D[:b], T1[:b], T2[:b]
                 dcb = dc[:b]
-                dcb += dm * o * (1 - tc * tc)
-                xp.multiply(dm * tc, o * (1 - o), out=d[:, 3 * H :])  # do
-                xp.multiply(dcb * gg, i * (1 - i), out=d[:, :H])  # di
-                xp.multiply(dcb * C[s, :b], f * (1 - f), out=d[:, H : 2 * H])  # df
-                xp.multiply(dcb * i, 1 - gg * gg, out=d[:, 2 * H : 3 * H])  # dg
+                # gate derivatives on whole rows (faster than strided per-gate blocks):
+                # s (1 - s) for i, f, o and 1 - g^2 for g
+                xp.subtract(1, g, out=der)
+                der *= g
+                dg = der[:, 2 * H : 3 * H]
+                xp.multiply(gg, gg, out=dg)
+                xp.subtract(1, dg, out=dg)
+                xp.multiply(tc, tc, out=t1)  # dc += dh o (1 - tanh(c)^2)
+                xp.subtract(1, t1, out=t1)
+                xp.multiply(dm, o, out=t2)
+                t2 *= t1
+                dcb += t2
+                xp.multiply(dcb, gg, out=d[:, :H])  # di = dc g i (1 - i)
+                xp.multiply(dcb, C[s, :b], out=d[:, H : 2 * H])  # df = dc c_prev f (1 - f)
+                xp.multiply(dcb, i, out=d[:, 2 * H : 3 * H])  # dg = dc i (1 - g^2)
+                xp.multiply(dm, tc, out=d[:, 3 * H :])  # do = dh tanh(c) o (1 - o)
+                d *= der
                 dcb *= f
                 xp.matmul(d, w_hh, out=dhb)
             dXA = dHA = dA
