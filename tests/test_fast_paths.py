@@ -634,3 +634,106 @@ def test_rebuilt_columns_match_kept_columns(monkeypatch):
         monkeypatch.setattr(conv, "KEEP_COLS_BYTES", 16 << 20)
         for f, g in zip(fast, general):
             np.testing.assert_array_equal(f, g)
+
+
+# ---------------------------------------------------------------- sequence models (issue #13)
+# Linear's folded GEMM and the embedding gradient's flat scatter-add, each against its general
+# path (NumPy's per-matrix matmul loop; the row-wise np.add.at) and against torch.
+
+
+def _linear_run(xs, ws, bs, contiguous):
+    if contiguous or xs.ndim < 3:
+        x = ember.from_numpy(xs.copy())
+    else:  # a transposed view, as MultiheadAttention's batch-first inputs
+        x = ember.from_numpy(np.ascontiguousarray(xs.swapaxes(0, 1))).transpose(0, 1)
+        assert not x.is_contiguous()
+    x.requires_grad_()
+    w, b = (ember.from_numpy(a.copy()).requires_grad_() for a in (ws, bs))
+    out = ember.nn.functional.linear(x, w, b)
+    out.backward(ember.from_numpy((np.arange(out.numel(), dtype=np.float32) % 5).reshape(out.shape)))
+    return [out.detach().numpy().copy()] + [t.grad.numpy().copy() for t in (x, w, b)]
+
+
+@pytest.mark.parametrize("shape", [(4, 6, 8), (2, 3, 5, 8), (6, 8)])
+@pytest.mark.parametrize("contiguous", [True, False])
+def test_linear_folded_gemm_matches_per_matrix_matmul(shape, contiguous, monkeypatch):
+    from ember.ops import layers
+
+    rng = np.random.default_rng(3)
+    xs = rng.standard_normal(shape).astype(np.float32)
+    ws, bs = rng.standard_normal((7, 8)).astype(np.float32), rng.standard_normal(7).astype(np.float32)
+    fast = _linear_run(xs, ws, bs, contiguous)
+    monkeypatch.setattr(layers, "rows_matmul_folded", layers.rows_matmul)
+    general = _linear_run(xs, ws, bs, contiguous)
+    for f, g in zip(fast, general):
+        np.testing.assert_allclose(f, g, rtol=1e-6, atol=1e-6)
+    tx = torch.from_numpy(xs.copy()).requires_grad_()
+    tw, tb = (torch.from_numpy(a.copy()).requires_grad_() for a in (ws, bs))
+    tout = torch.nn.functional.linear(tx, tw, tb)
+    tout.backward((torch.arange(tout.numel(), dtype=torch.float32) % 5).reshape(tout.shape))
+    for f, t in zip(fast, (tout, tx.grad, tw.grad, tb.grad)):
+        np.testing.assert_allclose(f, t.detach().numpy(), rtol=1e-5, atol=1e-5)
+    assert fast[0].flags.c_contiguous  # torch's linear output is contiguous too
+
+
+@pytest.mark.parametrize("block", [None, 7])
+def test_embedding_flat_scatter_add_matches_row_add_at(block, monkeypatch):
+    from ember.ops import layers
+
+    rng = np.random.default_rng(5)
+    idx = rng.integers(0, 9, (6, 11))
+    idx[0, :4] = 3  # repeated rows accumulate in order
+    ws = rng.standard_normal((9, 5)).astype(np.float32)
+    gs = rng.standard_normal((6, 11, 5)).astype(np.float32)
+    if block is not None:  # several np.add.at blocks
+        monkeypatch.setattr(layers, "_EMB_BLOCK", block)
+
+    def run(lib, pad):
+        w = lib.from_numpy(ws.copy()).requires_grad_()
+        lib.nn.functional.embedding(lib.from_numpy(idx.copy()), w, padding_idx=pad).backward(
+            lib.from_numpy(gs.copy())
+        )
+        return w.grad.numpy().copy()
+
+    for pad in (None, 3):
+        fast = run(ember, pad)
+        with monkeypatch.context() as m:
+            m.setattr(layers, "embedding_grad_flat", layers.embedding_grad_rows)
+            general = run(ember, pad)
+        np.testing.assert_array_equal(fast, general)  # the same additions in the same order
+        np.testing.assert_allclose(fast, run(torch, pad), rtol=1e-6, atol=1e-6)
+
+
+def _rnn_run(cls, sizes, packed, seed=11):
+    T, B, I, H = sizes
+    ember.manual_seed(seed)
+    m = getattr(ember.nn, cls)(I, H, bidirectional=True)
+    rng = np.random.default_rng(seed)
+    x = ember.from_numpy(rng.standard_normal((T, B, I)).astype(np.float32)).requires_grad_()
+    inp = x
+    if packed:
+        lengths = np.linspace(T, 1, B).astype(np.int64)
+        inp = ember.nn.utils.rnn.pack_padded_sequence(x, ember.from_numpy(lengths))
+    out, _ = m(inp)
+    if packed:
+        out, _ = ember.nn.utils.rnn.pad_packed_sequence(out)
+    (out * ember.from_numpy(rng.standard_normal(out.shape).astype(np.float32))).sum().backward()
+    return [out.detach().numpy().copy(), x.grad.numpy().copy()] + [
+        p.grad.numpy().copy() for p in m.parameters()
+    ]
+
+
+@pytest.mark.parametrize("cls", ["LSTM", "GRU", "RNN"])
+@pytest.mark.parametrize("packed", [False, True])
+def test_recurrent_transposed_hidden_product_matches_general(cls, packed, monkeypatch):
+    from ember.ops import recurrent
+
+    chosen = recurrent.uses_transposed_product
+    for sizes in ((5, 4, 3, 6), (3, 16, 8, 256)):  # forced on small sizes; chosen on real ones
+        monkeypatch.setattr(recurrent, "uses_transposed_product", lambda *a: True)
+        fast = _rnn_run(cls, sizes, packed)
+        monkeypatch.setattr(recurrent, "uses_transposed_product", lambda *a: False)
+        general = _rnn_run(cls, sizes, packed)
+        for f, g in zip(fast, general):
+            np.testing.assert_allclose(f, g, rtol=1e-5, atol=1e-6)
+    assert chosen(np, 16, 256)  # the real size above takes the fast path

@@ -27,7 +27,10 @@ class ScaledDotProductAttention(Function):
         S = q @ xp.swapaxes(k, -1, -2)
         S *= scale
         if bias is not None:
-            S = S + bias
+            if xp.broadcast_shapes(S.shape, bias.shape) == S.shape:
+                S += bias
+            else:
+                S = S + bias
         m = S.max(axis=-1, keepdims=True)
         dead = m == -xp.inf
         if dead.any():
@@ -57,8 +60,19 @@ class ScaledDotProductAttention(Function):
         dP = g @ xp.swapaxes(v, -1, -2)
         if keep is not None:
             dP *= keep
-        dS = P * (dP - (dP * P).sum(axis=-1, keepdims=True))
-        gq = unbroadcast((dS @ k) * ctx.scale, q.shape) if n[0] else None
-        gk = unbroadcast((xp.swapaxes(dS, -1, -2) @ q) * ctx.scale, k.shape) if n[1] else None
+        # dS = P (dP - sum(dP P)), in place on dP (Pd's buffer, when it is a copy, takes dP P)
+        dPP = xp.multiply(dP, P, out=Pd if keep is not None else None)
+        dP -= dPP.sum(axis=-1, keepdims=True)
+        dP *= P
+        dS = dP
+        gq = gk = None
+        if n[0]:
+            gq = dS @ k
+            gq *= ctx.scale
+            gq = unbroadcast(gq, q.shape)
+        if n[1]:
+            gk = xp.swapaxes(dS, -1, -2) @ q
+            gk *= ctx.scale
+            gk = unbroadcast(gk, k.shape)
         gb = unbroadcast(dS, ctx.bias_shape) if len(n) > 3 and n[3] else None
         return gq, gk, gv, gb, None, None

@@ -11,6 +11,21 @@ from ember._tensor import Tensor
 from ember.graph.node import Function
 
 
+def rows_matmul(a, b):
+    """General path: a @ b for a of any rank (NumPy loops over a's leading dimensions, one GEMM
+    per matrix)."""
+    return a @ b
+
+
+def rows_matmul_folded(a, b):
+    """Fast path of rows_matmul for a of rank > 2: its leading dimensions folded into the rows
+    of one GEMM (a free view when a is C-contiguous, else one copy of a), as torch's linear
+    does; faster than NumPy's per-matrix loop (docs/sequence.md)."""
+    if a.ndim <= 2:
+        return rows_matmul(a, b)
+    return (a.reshape(-1, a.shape[-1]) @ b).reshape(*a.shape[:-1], b.shape[-1])
+
+
 class Linear(Function):
     # y = x W^T + b;  dx = g W,  dW = g^T x,  db = sum_batch g
     _name = "AddmmBackward0"
@@ -18,7 +33,7 @@ class Linear(Function):
     @staticmethod
     def forward(ctx, x, w, b=None):
         ctx.save_for_backward(x, w)
-        out = x @ w.T
+        out = rows_matmul_folded(x, w.T)
         if b is not None:
             out += b
         return out
@@ -29,7 +44,7 @@ class Linear(Function):
         n = ctx.needs_input_grad
         gx = gw = gb = None
         if n[0]:
-            gx = g @ w
+            gx = rows_matmul_folded(g, w)
         if n[1] or (len(n) > 2 and n[2]):
             g2 = g.reshape(-1, w.shape[0])
             if n[1]:
@@ -86,7 +101,7 @@ class EmbeddingLookup(Function):
             flat = idx.reshape(-1)
             g2 = g.reshape(-1, ctx.wshape[1])
             if xp is np:
-                np.add.at(gw, flat, g2)
+                embedding_grad_flat(gw, flat, g2)
             else:
                 import cupyx
 
@@ -94,6 +109,30 @@ class EmbeddingLookup(Function):
         if ctx.padding_idx is not None:
             gw[ctx.padding_idx] = 0
         return gw, None, None
+
+
+def embedding_grad_rows(gw, flat, g2) -> None:
+    """General path: gw[flat[n]] += g2[n] row by row, in the order of n (as torch's CPU kernel)."""
+    np.add.at(gw, flat, g2)
+
+
+def embedding_grad_flat(gw, flat, g2) -> None:
+    """Fast path of embedding_grad_rows: the same additions in the same order, as 1-d
+    np.add.at calls over element indices (NumPy's tight loop; the 2-d form walks one row at a
+    time; docs/sequence.md), in blocks of rows so the index array stays small."""
+    d = gw.shape[1]
+    if not gw.flags.c_contiguous or d == 0:
+        embedding_grad_rows(gw, flat, g2)
+        return
+    cols = np.arange(d, dtype=np.intp)
+    gflat = gw.reshape(-1)
+    step = max(1, _EMB_BLOCK // d)
+    for lo in range(0, flat.size, step):
+        rows = flat[lo : lo + step].astype(np.intp, copy=False)
+        np.add.at(gflat, (rows[:, None] * d + cols).reshape(-1), g2[lo : lo + step].reshape(-1))
+
+
+_EMB_BLOCK = 1 << 20  # elements per np.add.at call (8 MB of indices)
 
 
 def _tensor_of(arr):

@@ -15,6 +15,8 @@ the others carry their state, which also gives each row's final state for h_n / 
 
 from __future__ import annotations
 
+import numpy as np
+
 from ember._backend import of
 from ember._tensor import Tensor
 from ember.graph.node import Function
@@ -53,6 +55,32 @@ def _steps(T: int, B: int, batch_sizes, reverse: bool):
     return list(batch_sizes[::-1]) if reverse else list(batch_sizes)
 
 
+def hidden_product(xp, wh, B: int):
+    """General path: h -> h @ W_hh^T (one (b, G) GEMM per step) on a contiguous W_hh^T."""
+    whT = xp.ascontiguousarray(wh.T)
+    return lambda h: h @ whT
+
+
+def hidden_product_transposed(xp, wh, B: int):
+    """Fast path of hidden_product: h -> (W_hh h^T)^T, computed into one reused (G, b) buffer
+    and returned as its transposed view (valid until the next call). OpenBLAS runs this
+    orientation faster for small batches and wide weights (docs/sequence.md)."""
+    G = wh.shape[0]
+    buf = xp.empty(G * B, dtype=wh.dtype)
+
+    def prod(h):
+        out = buf[: G * h.shape[0]].reshape(G, h.shape[0])
+        xp.matmul(wh, h.T, out=out)
+        return out.T
+
+    return prod
+
+
+def uses_transposed_product(xp, B: int, P: int) -> bool:
+    """The shapes where hidden_product_transposed wins (measured on OpenBLAS)."""
+    return xp is np and 8 <= B <= 48 and P >= 256
+
+
 class RecurrentLayer(Function):
     # h_t = cell(W_ih x_t + b_ih, h_{t-1});  BPTT: dh_{t-1} = dA_t W_hh (+ z dh_t for GRU),
     # dW_ih = sum_t dA_t^T x_t,  dW_hh = sum_t dA_t^T h_{t-1},  dx_t = dA_t W_ih
@@ -79,21 +107,23 @@ class RecurrentLayer(Function):
                 XW[..., : 2 * H] += bh[: 2 * H]
             else:
                 XW += bh
-        whT = xp.ascontiguousarray(wh.T)
+        product = hidden_product_transposed if uses_transposed_product(xp, B, P) else hidden_product
+        hw_of = product(xp, wh, B)  # h -> h @ wh.T
         steps = _steps(T, B, batch_sizes, reverse)
         packed = batch_sizes is not None
         Hs = xp.empty((T + 1, B, P), dtype=dt)  # Hs[s] = state before step s
         Hs[0] = 0 if h0 is None else h0
         if mode == "LSTM":
+            offset = 1 - scale  # whole rows in two passes: faster than four on the sigmoid blocks
             G, C, TC = XW, xp.empty((T + 1, B, H), dtype=dt), xp.empty((T, B, H), dtype=dt)
             C[0] = 0 if c0 is None else c0
             M = xp.empty((T, B, H), dtype=dt) if w_hr is not None else None
             for s, b in enumerate(steps):
                 g = G[s, :b]
-                g += Hs[s, :b] @ whT
+                g += hw_of(Hs[s, :b])
                 xp.tanh(g, out=g)
-                _sig_from_tanh(g[:, : 2 * H])
-                _sig_from_tanh(g[:, 3 * H :])
+                g *= scale  # i, f, o rows: tanh(a/2) -> 0.5 t + 0.5 = sigmoid(a); g rows: t * 1 + 0
+                g += offset
                 c = C[s + 1, :b]
                 xp.multiply(g[:, H : 2 * H], C[s, :b], out=c)  # c = f c_prev + i g
                 c += g[:, :H] * g[:, 2 * H : 3 * H]
@@ -114,7 +144,7 @@ class RecurrentLayer(Function):
             bhn = None if bh is None else bh[2 * H :]
             for s, b in enumerate(steps):
                 hp = Hs[s, :b]
-                hw = hp @ whT
+                hw = hw_of(hp)
                 a = A[s, :b]
                 a[:, : 2 * H] += hw[:, : 2 * H]
                 xp.tanh(a[:, : 2 * H], out=a[:, : 2 * H])
@@ -138,7 +168,7 @@ class RecurrentLayer(Function):
             A = XW
             for s, b in enumerate(steps):
                 a = A[s, :b]
-                a += Hs[s, :b] @ whT
+                a += hw_of(Hs[s, :b])
                 if mode == "RNN_TANH":
                     xp.tanh(a, out=a)
                 else:
@@ -183,6 +213,8 @@ class RecurrentLayer(Function):
             dc = gflat[n_out + n_h :].reshape(B, H).copy()
             dA = alloc((T, B, 4 * H), dtype=x.dtype)
             dHt = alloc((T, B, P), dtype=x.dtype) if M is not None else None
+            D = xp.empty((B, 4 * H), dtype=x.dtype)
+            T1, T2 = xp.empty((B, H), dtype=x.dtype), xp.empty((B, H), dtype=x.dtype)
             for s in range(T - 1, -1, -1):
                 b = steps[s]
                 dhb = dh[:b]
@@ -195,13 +227,25 @@ class RecurrentLayer(Function):
                 g = G[s, :b]
                 i, f, gg, o = g[:, :H], g[:, H : 2 * H], g[:, 2 * H : 3 * H], g[:, 3 * H :]
                 tc = TC[s, :b]
-                d = dA[s, :b]
+                d, der, t1, t2 = dA[s, :b], D[:b], T1[:b], T2[:b]
                 dcb = dc[:b]
-                dcb += dm * o * (1 - tc * tc)
-                xp.multiply(dm * tc, o * (1 - o), out=d[:, 3 * H :])  # do
-                xp.multiply(dcb * gg, i * (1 - i), out=d[:, :H])  # di
-                xp.multiply(dcb * C[s, :b], f * (1 - f), out=d[:, H : 2 * H])  # df
-                xp.multiply(dcb * i, 1 - gg * gg, out=d[:, 2 * H : 3 * H])  # dg
+                # gate derivatives on whole rows (faster than strided per-gate blocks):
+                # s (1 - s) for i, f, o and 1 - g^2 for g
+                xp.subtract(1, g, out=der)
+                der *= g
+                dg = der[:, 2 * H : 3 * H]
+                xp.multiply(gg, gg, out=dg)
+                xp.subtract(1, dg, out=dg)
+                xp.multiply(tc, tc, out=t1)  # dc += dh o (1 - tanh(c)^2)
+                xp.subtract(1, t1, out=t1)
+                xp.multiply(dm, o, out=t2)
+                t2 *= t1
+                dcb += t2
+                xp.multiply(dcb, gg, out=d[:, :H])  # di = dc g i (1 - i)
+                xp.multiply(dcb, C[s, :b], out=d[:, H : 2 * H])  # df = dc c_prev f (1 - f)
+                xp.multiply(dcb, i, out=d[:, 2 * H : 3 * H])  # dg = dc i (1 - g^2)
+                xp.multiply(dm, tc, out=d[:, 3 * H :])  # do = dh tanh(c) o (1 - o)
+                d *= der
                 dcb *= f
                 xp.matmul(d, w_hh, out=dhb)
             dXA = dHA = dA
