@@ -34,12 +34,18 @@ def all_reduce(tensor, op=ReduceOp.SUM, group=None, async_op: bool = False) -> W
     pg = resolve(group)
     if pg is None:
         return None
-    op = RedOpType(op)
+    return all_reduce_on(pg, tensor, RedOpType(op), async_op)
+
+
+def all_reduce_on(pg, tensor, op: RedOpType, async_op: bool, check: bool = True) -> Work | None:
+    """all_reduce on a resolved group, on either backend. check=False skips the same-call check
+    (an all-gather) for callers that checked their layout once up front (DDP's reducer)."""
     if pg.nccl is not None:
-        return nccl_ops.all_reduce(pg, tensor, op, async_op)
+        return nccl_ops.all_reduce(pg, tensor, op, async_op, check)
     b = TensorBuffer(tensor, "all_reduce")
     mop = mpi_op(op, b.arr.dtype)
-    check_same(pg, "all_reduce", describe(tensor, op=op))
+    if check:
+        check_same(pg, "all_reduce", describe(tensor, op=op))
     MPI = _state.mpi
     n = pg.size() if op == RedOpType.AVG else 0
 
@@ -57,10 +63,16 @@ def broadcast(
     if pg is None:
         return None
     root = group_root(pg, "broadcast", src, group_src, "src")
+    return broadcast_on(pg, tensor, root, async_op)
+
+
+def broadcast_on(pg, tensor, root: int, async_op: bool, check: bool = True) -> Work | None:
+    """broadcast on a resolved group from group rank `root`; check=False as in all_reduce_on."""
     if pg.nccl is not None:
-        return nccl_ops.broadcast(pg, tensor, root, async_op)
+        return nccl_ops.broadcast(pg, tensor, root, async_op, check)
     b = TensorBuffer(tensor, "broadcast")
-    check_same(pg, "broadcast", describe(tensor, src=pg.ranks[root]))
+    if check:
+        check_same(pg, "broadcast", describe(tensor, src=pg.ranks[root]))
 
     def start(nb):
         return (pg.comm.Ibcast if nb else pg.comm.Bcast)(b.arr, root)

@@ -68,6 +68,18 @@ class Work:
         return f"<ember.distributed.Work {self._what} {'done' if self._finished else 'pending'}>"
 
 
+def wait_all(pg: ProcessGroup, what: str, works: list[Work]) -> None:
+    """Wait for several MPI Works of `pg` in one blocking call (one Waitall for all their requests,
+    under one watchdog entry), then finish each as its wait() would."""
+    pending = [w for w in works if not w._finished]
+    if any(isinstance(w, NcclWork) for w in pending):
+        raise TypeError("wait_all takes MPI Works; an NcclWork waits on its own (wait())")
+    if pending:
+        run_blocking(pg, what, _state.mpi.Request.Waitall, [q for w in pending for q in w._requests])
+        for w in pending:
+            w._complete()
+
+
 class NcclWork(Work):
     """An nccl operation: already queued on the current CUDA stream, with an event recorded after
     it; `wait()` blocks until the event has happened (under the group's timeout)."""
