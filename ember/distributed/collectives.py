@@ -34,18 +34,12 @@ def all_reduce(tensor, op=ReduceOp.SUM, group=None, async_op: bool = False) -> W
     pg = resolve(group)
     if pg is None:
         return None
-    return all_reduce_on(pg, tensor, RedOpType(op), async_op)
-
-
-def all_reduce_on(pg, tensor, op: RedOpType, async_op: bool, check: bool = True) -> Work | None:
-    """all_reduce on a resolved group, on either backend. check=False skips the same-call check
-    (an all-gather) for callers that checked their layout once up front (DDP's reducer)."""
+    op = RedOpType(op)
     if pg.nccl is not None:
-        return nccl_ops.all_reduce(pg, tensor, op, async_op, check)
+        return nccl_ops.all_reduce(pg, tensor, op, async_op)
     b = TensorBuffer(tensor, "all_reduce")
     mop = mpi_op(op, b.arr.dtype)
-    if check:
-        check_same(pg, "all_reduce", describe(tensor, op=op))
+    check_same(pg, "all_reduce", describe(tensor, op=op))
     MPI = _state.mpi
     n = pg.size() if op == RedOpType.AVG else 0
 
@@ -53,6 +47,41 @@ def all_reduce_on(pg, tensor, op: RedOpType, async_op: bool, check: bool = True)
         return (pg.comm.Iallreduce if nb else pg.comm.Allreduce)(MPI.IN_PLACE, b.arr, mop)
 
     return _finish(pg, "all_reduce", async_op, start, lambda: b.done(n), [tensor])
+
+
+class PreparedAllReduce:
+    """all_reduce(tensor, op, group, async_op=True) of one tensor, many times: the argument checks,
+    the buffer and the op mapping are done once, here, so that `start()` is the backend's call
+    and a Work (for callers that reduce the same memory every iteration, as DDP's buckets; the
+    same-call check is theirs to make once). `tensor` must be a contiguous tensor that its owner
+    neither reallocates nor reshapes. As an MPI persistent request, start() hands back the same
+    Work each time once it has finished (a new one while it has not)."""
+
+    __slots__ = ("pg", "tensor", "op", "arr", "mop", "done", "work")
+
+    def __init__(self, pg, tensor, op: RedOpType) -> None:
+        self.pg, self.tensor, self.op = pg, tensor, RedOpType(op)
+        self.work = None
+        if pg.nccl is not None:
+            return  # nccl_ops.all_reduce at each start: its checks are small next to a kernel launch
+        b = TensorBuffer(tensor, "all_reduce")
+        if b.copy:
+            raise ValueError("PreparedAllReduce needs a contiguous, writeable tensor of an MPI dtype")
+        self.arr, self.mop = b.arr, mpi_op(self.op, b.arr.dtype)
+        self.done = b.done if self.op != RedOpType.AVG else lambda: b.done(pg.size())
+
+    def start(self) -> Work:
+        pg = self.pg
+        if pg.nccl is not None:
+            return nccl_ops.all_reduce(pg, self.tensor, self.op, True, False)
+        pg.seq += 1
+        req = pg.comm.Iallreduce(_state.mpi.IN_PLACE, self.arr, self.mop)
+        w = self.work
+        if w is None or not w._finished:
+            w = self.work = Work(pg, "all_reduce", [req], self.done, [self.tensor])
+        else:
+            w._requests[0], w._finished = req, False
+        return w
 
 
 def broadcast(

@@ -1,10 +1,10 @@
 """DDP's gradient reducer: parameters in buckets; each parameter's post-accumulate-grad hook copies
 its gradient (divided by the group size) into its bucket, and a bucket whose gradients are all
-there is all-reduced at once (the group's all_reduce, async_op=True) while backward goes on. The
-hook that launches the last bucket waits for all of them and writes the averages back into
-`.grad`. A bucket is one flat tensor in the group's memory: host NumPy on mpi, the module's CUDA
-device on nccl (where the all-reduces and the copies back are queued in order on the current
-stream, so, as in torch, nothing waits on the host)."""
+there is all-reduced at once (the group's all_reduce, async_op=True, prepared once per bucket:
+PreparedAllReduce) while backward goes on. The hook that launches the last bucket waits for all
+of them and writes the averages back into `.grad`. A bucket is one flat tensor in the group's
+memory: host NumPy on mpi, the module's CUDA device on nccl (where the all-reduces and the copies
+back are queued in order on the current stream, so, as in torch, the host does not wait)"""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import numpy as np
 import ember
 from ember import _backend
 from ember.distributed.buffers import group_zeros
-from ember.distributed.collectives import all_reduce_on
+from ember.distributed.collectives import PreparedAllReduce
 from ember.distributed.process_group import ProcessGroup
 from ember.distributed.reduce_op import RedOpType
 from ember.distributed.state import _state
@@ -37,13 +37,13 @@ _TWICE = (
 
 
 class _Bucket:
-    __slots__ = ("params", "offsets", "flat", "tensor", "xp", "pending", "work")
+    __slots__ = ("params", "offsets", "flat", "all_reduce", "xp", "pending", "work")
 
     def __init__(self, params: list, dtype) -> None:
         self.params = params  # indices into Reducer.params
         self.offsets: list[int] = []
-        self.flat = np.empty(0, dtype=dtype)  # the bucket's memory; `tensor` wraps it for all_reduce
-        self.tensor = None
+        self.flat = np.empty(0, dtype=dtype)  # the bucket's memory
+        self.all_reduce = None  # the group's all_reduce of `flat`, prepared once
         self.xp = np  # the array module of `flat`
         self.pending = 0
         self.work = None
@@ -67,12 +67,13 @@ class Reducer:
                 off += params[i].numel()
             like = params[b.params[0]]._data
             b.flat = group_zeros(pg, like, off, like.dtype)
-            b.tensor = ember.Tensor._wrap(b.flat)
+            b.all_reduce = PreparedAllReduce(pg, ember.Tensor._wrap(b.flat), RedOpType.SUM)
             b.xp = _backend.of(b.flat)
         self.ready = [False] * len(params)
         self.used = np.zeros(len(params), dtype=np.int32)
         self.expect = False  # a forward prepared a backward that has not been reduced yet
         self.next_bucket = 0
+        self.next_done = 0  # buckets before it are known to have finished
         self.launched: list[int] = []  # bucket indices, in launch order (for tests of the overlap)
         self.handles = [
             p.register_post_accumulate_grad_hook(lambda p, i=i: self.mark_ready(i))
@@ -86,7 +87,7 @@ class Reducer:
             raise RuntimeError(_UNFINISHED.format(rank=self.pg.rank(), idx=missing))
         self.expect = True
         self.ready = [False] * len(self.params)
-        self.next_bucket = 0
+        self.next_bucket = self.next_done = 0
         self.launched = []
         for b in self.buckets:
             b.pending, b.work = len(b.params), None
@@ -119,12 +120,12 @@ class Reducer:
         while self.next_bucket < len(self.buckets) and self.buckets[self.next_bucket].pending == 0:
             b = self.buckets[self.next_bucket]
             # no same-call check per bucket: DDP checked that every rank has the same layout
-            b.work = all_reduce_on(self.pg, b.tensor, RedOpType.SUM, True, check=False)
+            b.work = b.all_reduce.start()
             self.launched.append(self.next_bucket)
             self.next_bucket += 1
-        for b in self.buckets[: self.next_bucket]:  # MPI progresses inside its calls: give it one
-            if b.work is not None and not b.work.is_completed():
-                break
+        # MPI progresses inside its calls: give it one, on the oldest bucket not known to be done
+        while self.next_done < self.next_bucket and self.buckets[self.next_done].work.is_completed():
+            self.next_done += 1
         if self.next_bucket == len(self.buckets):
             self._finalize()
 
