@@ -96,7 +96,8 @@ def broadcast(
 
 
 def broadcast_on(pg, tensor, root: int, async_op: bool, check: bool = True) -> Work | None:
-    """broadcast on a resolved group from group rank `root`; check=False as in all_reduce_on."""
+    """broadcast on a resolved group from group rank `root`; check=False skips the same-call check
+    (an all-gather), for callers that checked their layout once up front (DDP)."""
     if pg.nccl is not None:
         return nccl_ops.broadcast(pg, tensor, root, async_op, check)
     b = TensorBuffer(tensor, "broadcast")
