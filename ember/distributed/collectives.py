@@ -68,7 +68,8 @@ class PreparedAllReduce:
         if b.copy:
             raise ValueError("PreparedAllReduce needs a contiguous, writeable tensor of an MPI dtype")
         self.arr, self.mop = b.arr, mpi_op(self.op, b.arr.dtype)
-        self.done = b.done if self.op != RedOpType.AVG else lambda: b.done(pg.size())
+        # what b.done() does for a buffer that is the tensor's own memory: divide (AVG), bump
+        self.done = tensor._bump if self.op != RedOpType.AVG else lambda: b.done(pg.size())
 
     def start(self) -> Work:
         pg = self.pg
