@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 import ember
+from ember.distributed.nccl import runtime
 from ember.distributed.reduce_op import divide
 
 
@@ -94,3 +95,54 @@ def nccl_dtype(rt, dt: np.dtype) -> tuple[int, int]:
         name = ember.Tensor._wrap(np.empty(0, dt)).dtype
         raise TypeError(f"Input tensor data type is not supported for NCCL process group: {name}")
     return rt.dtypes[dt], 1
+
+
+def group_zeros(pg, like, size: int, dtype):
+    """A zeroed 1-D array of `size` elements in the memory `pg`'s collectives take: host NumPy for
+    mpi; for nccl, on the CUDA device of `like` (an array), allocated by the NCCL runtime."""
+    if pg.nccl is None:
+        return np.zeros(size, dtype=dtype)
+    rt = runtime()
+    with rt.device(rt.device_index(like)):
+        out = rt.empty((size,), dtype)
+        out[...] = 0
+    return out
+
+
+def group_flat(pg, arrays: list):
+    """`arrays` (one dtype) concatenated into a new 1-D array in `pg`'s memory (as group_zeros)."""
+    if pg.nccl is None:
+        return np.concatenate([a.reshape(-1) for a in arrays])
+    out = group_zeros(pg, arrays[0], sum(int(a.size) for a in arrays), arrays[0].dtype)
+    off = 0
+    for a in arrays:
+        out[off : off + a.size] = a.reshape(-1)
+        off += a.size
+    return out
+
+
+def check_group_memory(pg, tensors: list, what: str) -> None:
+    """The clear error when `tensors` are not where `pg`'s backend takes them: CPU for mpi, one
+    CUDA device for nccl."""
+    if pg.nccl is None:
+        cuda = [t for t in tensors if t.is_cuda]
+        if cuda:
+            raise RuntimeError(
+                f"{what}: the module has tensors on {cuda[0].device}, but the group's backend is mpi, "
+                "which takes CPU tensors: use a group with backend='nccl' for a CUDA module"
+            )
+        return
+    rt = runtime()
+    host = [t for t in tensors if not rt.is_device_array(t._data)]
+    if host:
+        raise RuntimeError(
+            f"{what}: the module has tensors on {host[0].device}, but the group's backend is nccl, "
+            "which takes CUDA tensors: move the module with .cuda() (or .to(device)) before wrapping "
+            "it, or use a group with backend='mpi' for a CPU module"
+        )
+    devices = sorted({rt.device_index(t._data) for t in tensors})
+    if len(devices) > 1:
+        raise RuntimeError(
+            f"{what}: the module's tensors are on several devices ({', '.join(f'cuda:{d}' for d in devices)}); "
+            "ember's nccl backend takes a module on one device"
+        )

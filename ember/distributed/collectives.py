@@ -49,6 +49,42 @@ def all_reduce(tensor, op=ReduceOp.SUM, group=None, async_op: bool = False) -> W
     return _finish(pg, "all_reduce", async_op, start, lambda: b.done(n), [tensor])
 
 
+class PreparedAllReduce:
+    """all_reduce(tensor, op, group, async_op=True) of one tensor, many times: the argument checks,
+    the buffer and the op mapping are done once, here, so that `start()` is the backend's call
+    and a Work (for callers that reduce the same memory every iteration, as DDP's buckets; the
+    same-call check is theirs to make once). `tensor` must be a contiguous tensor that its owner
+    neither reallocates nor reshapes. As an MPI persistent request, start() hands back the same
+    Work each time once it has finished (a new one while it has not)."""
+
+    __slots__ = ("pg", "tensor", "op", "arr", "mop", "done", "work")
+
+    def __init__(self, pg, tensor, op: RedOpType) -> None:
+        self.pg, self.tensor, self.op = pg, tensor, RedOpType(op)
+        self.work = None
+        if pg.nccl is not None:
+            return  # nccl_ops.all_reduce at each start: its checks are small next to a kernel launch
+        b = TensorBuffer(tensor, "all_reduce")
+        if b.copy:
+            raise ValueError("PreparedAllReduce needs a contiguous, writeable tensor of an MPI dtype")
+        self.arr, self.mop = b.arr, mpi_op(self.op, b.arr.dtype)
+        # what b.done() does for a buffer that is the tensor's own memory: divide (AVG), bump
+        self.done = tensor._bump if self.op != RedOpType.AVG else lambda: b.done(pg.size())
+
+    def start(self) -> Work:
+        pg = self.pg
+        if pg.nccl is not None:
+            return nccl_ops.all_reduce(pg, self.tensor, self.op, True, False)
+        pg.seq += 1
+        req = pg.comm.Iallreduce(_state.mpi.IN_PLACE, self.arr, self.mop)
+        w = self.work
+        if w is None or not w._finished:
+            w = self.work = Work(pg, "all_reduce", [req], self.done, [self.tensor])
+        else:
+            w._requests[0], w._finished = req, False
+        return w
+
+
 def broadcast(
     tensor, src: int | None = None, group=None, async_op: bool = False, group_src=None
 ) -> Work | None:
@@ -57,10 +93,17 @@ def broadcast(
     if pg is None:
         return None
     root = group_root(pg, "broadcast", src, group_src, "src")
+    return broadcast_on(pg, tensor, root, async_op)
+
+
+def broadcast_on(pg, tensor, root: int, async_op: bool, check: bool = True) -> Work | None:
+    """broadcast on a resolved group from group rank `root`; check=False skips the same-call check
+    (an all-gather), for callers that checked their layout once up front (DDP)."""
     if pg.nccl is not None:
-        return nccl_ops.broadcast(pg, tensor, root, async_op)
+        return nccl_ops.broadcast(pg, tensor, root, async_op, check)
     b = TensorBuffer(tensor, "broadcast")
-    check_same(pg, "broadcast", describe(tensor, src=pg.ranks[root]))
+    if check:
+        check_same(pg, "broadcast", describe(tensor, src=pg.ranks[root]))
 
     def start(nb):
         return (pg.comm.Ibcast if nb else pg.comm.Bcast)(b.arr, root)

@@ -1,7 +1,7 @@
 """The nccl backend. Two kinds of test:
 
-- real NCCL through CuPy under mpirun (scripts/nccl_collectives.py cupy), one GPU per rank; they
-  skip, saying so, where CuPy with NCCL or enough GPUs are absent;
+- real NCCL through CuPy under mpirun (scripts/nccl_collectives.py cupy, scripts/ddp_nccl.py cupy),
+  one GPU per rank; they skip, saying so, where CuPy with NCCL or enough GPUs are absent;
 - ember's glue (nccl_ops, buffers, nccl_comms, the dispatch in collectives/p2p) driven by
   fake_nccl.py, a stand-in for CuPy's NCCL on host memory and MPI: the same script under mpirun
   (fake), and the mapping tables and errors in this process. These run on any machine with MPI
@@ -48,6 +48,19 @@ def test_real_nccl_collectives_match_one_process(n):
 def test_glue_on_fake_nccl_matches_one_process(n, mode):
     p, _ = mpirun(n, "nccl_collectives.py", mode)
     assert_ok(p, n)
+
+
+def test_real_nccl_ddp_training_equals_one_process():
+    if GPUS < 2 or not HAVE_MPI:
+        pytest.skip(f"needs CuPy with NCCL and 2 GPUs (found {GPUS}), and Open MPI with mpi4py")
+    p, _ = mpirun(2, "ddp_nccl.py", "cupy", timeout=300)
+    assert_ok(p, 2)
+
+
+@needs_mpi
+def test_ddp_on_fake_nccl_equals_one_process_training_on_the_concatenated_batch():
+    p, _ = mpirun(2, "ddp_nccl.py", "fake")
+    assert_ok(p, 2)
 
 
 @pytest.fixture
@@ -186,3 +199,32 @@ def test_runtime_error_says_what_is_missing(monkeypatch):
             nccl.runtime()
     finally:
         nccl.set_runtime(old)
+
+
+def test_ddp_memory_check_names_device_and_backend(fake, monkeypatch):
+    from types import SimpleNamespace
+
+    from ember import _backend
+    from ember.distributed.buffers import check_group_memory, group_zeros
+
+    nccl_pg, mpi_pg = SimpleNamespace(nccl=object()), SimpleNamespace(nccl=None)
+    on2 = ember.Tensor._wrap(cuda(np.ones(2, np.float32), device=2))
+    check_group_memory(nccl_pg, [on2], "DistributedDataParallel")
+    with pytest.raises(
+        RuntimeError, match=r"tensors on cpu, but the group's backend is nccl, which takes CUDA"
+    ):
+        check_group_memory(nccl_pg, [on2, ember.ones(2)], "DistributedDataParallel")
+    with pytest.raises(RuntimeError, match=r"several devices \(cuda:1, cuda:2\)"):
+        check_group_memory(nccl_pg, [on2, ember.Tensor._wrap(cuda(np.ones(2), device=1))], "DDP")
+    z = group_zeros(nccl_pg, on2._data, 5, np.float32)
+    assert fake.is_device_array(z) and z.device_index == 2 and z.shape == (5,) and (np.asarray(z) == 0).all()
+    assert type(group_zeros(mpi_pg, None, 3, np.int64)) is np.ndarray
+    real = _backend.device_of
+    monkeypatch.setattr(
+        _backend,
+        "device_of",
+        lambda a: _backend.device("cuda", a.device_index) if hasattr(a, "device_index") else real(a),
+    )
+    check_group_memory(mpi_pg, [ember.ones(2)], "DistributedDataParallel")
+    with pytest.raises(RuntimeError, match=r"tensors on cuda:2, but the group's backend is mpi"):
+        check_group_memory(mpi_pg, [ember.ones(2), on2], "DistributedDataParallel")

@@ -3,10 +3,14 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 import ember
 import ember.distributed as dist
 from ember._tensor import Tensor
+from ember.distributed.buffers import group_zeros
 from ember.distributed.nn.functional import all_reduce as _all_reduce
+from ember.distributed.process_group import resolve
 from ember.nn.modules.batchnorm import _BatchNorm
 from ember.nn.modules.module import Module
 
@@ -14,8 +18,9 @@ __all__ = ["SyncBatchNorm"]
 
 
 class SyncBatchNorm(_BatchNorm):
-    """torch.nn.SyncBatchNorm. Unlike torch it also synchronises CPU tensors (ember's backend is
-    MPI); on one process, without a process group, or in eval mode it is BatchNorm."""
+    """torch.nn.SyncBatchNorm. Unlike torch it also synchronises CPU tensors (on an mpi group; CUDA
+    tensors on an nccl group); on one process, without a process group, or in eval mode it is
+    BatchNorm."""
 
     def __init__(
         self,
@@ -64,7 +69,9 @@ class SyncBatchNorm(_BatchNorm):
         c = input.shape[1]
         dims = [0] + list(range(2, input.dim()))
         shape = [1, c] + [1] * (input.dim() - 2)
-        count = ember.tensor([float(input.numel() // c)], dtype=ember.float64)
+        # the element count per channel, in the memory the group's backend takes (CUDA for nccl)
+        count = Tensor._wrap(group_zeros(resolve(group), input._data, 1, np.float64))
+        count._data[...] = float(input.numel() // c)
         dist.all_reduce(count, group=group)
         n = float(count.item())
         if n <= 1:

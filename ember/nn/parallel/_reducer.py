@@ -1,16 +1,24 @@
 """DDP's gradient reducer: parameters in buckets; each parameter's post-accumulate-grad hook copies
 its gradient (divided by the group size) into its bucket, and a bucket whose gradients are all
-there is all-reduced at once (non-blocking) while backward goes on. The hook that launches the
-last bucket waits for all of them and writes the averages back into `.grad`."""
+there is all-reduced at once (the group's all_reduce, async_op=True, prepared once per bucket:
+PreparedAllReduce) while backward goes on. The hook that launches the last bucket waits for all
+of them and writes the averages back into `.grad`. A bucket is one flat tensor in the group's
+memory: host NumPy on mpi, the module's CUDA device on nccl (where the all-reduces and the copies
+back are queued in order on the current stream, so, as in torch, the host does not wait)"""
 
 from __future__ import annotations
 
 import numpy as np
 
 import ember
+from ember import _backend
+from ember.distributed.buffers import group_zeros
+from ember.distributed.collectives import PreparedAllReduce
 from ember.distributed.process_group import ProcessGroup
+from ember.distributed.reduce_op import RedOpType
 from ember.distributed.state import _state
 from ember.distributed.watchdog import run_blocking
+from ember.distributed.work import wait_all
 
 FIRST_BUCKET_BYTES = 1024 * 1024  # torch's dist._DEFAULT_FIRST_BUCKET_BYTES
 
@@ -29,12 +37,14 @@ _TWICE = (
 
 
 class _Bucket:
-    __slots__ = ("params", "offsets", "flat", "pending", "work")
+    __slots__ = ("params", "offsets", "flat", "all_reduce", "xp", "pending", "work")
 
     def __init__(self, params: list, dtype) -> None:
         self.params = params  # indices into Reducer.params
         self.offsets: list[int] = []
-        self.flat = np.empty(0, dtype=dtype)
+        self.flat = np.empty(0, dtype=dtype)  # the bucket's memory
+        self.all_reduce = None  # the group's all_reduce of `flat`, prepared once
+        self.xp = np  # the array module of `flat`
         self.pending = 0
         self.work = None
 
@@ -55,11 +65,15 @@ class Reducer:
                 b.offsets.append(off)
                 self.where[i] = (b, off)
                 off += params[i].numel()
-            b.flat = np.zeros(off, dtype=params[b.params[0]]._data.dtype)
+            like = params[b.params[0]]._data
+            b.flat = group_zeros(pg, like, off, like.dtype)
+            b.all_reduce = PreparedAllReduce(pg, ember.Tensor._wrap(b.flat), RedOpType.SUM)
+            b.xp = _backend.of(b.flat)
         self.ready = [False] * len(params)
         self.used = np.zeros(len(params), dtype=np.int32)
         self.expect = False  # a forward prepared a backward that has not been reduced yet
         self.next_bucket = 0
+        self.next_done = 0  # buckets before it are known to have finished
         self.launched: list[int] = []  # bucket indices, in launch order (for tests of the overlap)
         self.handles = [
             p.register_post_accumulate_grad_hook(lambda p, i=i: self.mark_ready(i))
@@ -73,7 +87,7 @@ class Reducer:
             raise RuntimeError(_UNFINISHED.format(rank=self.pg.rank(), idx=missing))
         self.expect = True
         self.ready = [False] * len(self.params)
-        self.next_bucket = 0
+        self.next_bucket = self.next_done = 0
         self.launched = []
         for b in self.buckets:
             b.pending, b.work = len(b.params), None
@@ -98,29 +112,28 @@ class Reducer:
             view[...] = 0
         else:
             # pre-divided by the group size while copying, as torch's reducer does
-            np.multiply(p.grad._data.reshape(-1), view.dtype.type(1.0 / self.pg.size()), out=view)
+            b.xp.multiply(p.grad._data.reshape(-1), view.dtype.type(1.0 / self.pg.size()), out=view)
         b.pending -= 1
         self._launch_ready()
 
     def _launch_ready(self) -> None:
-        MPI = _state.mpi
         while self.next_bucket < len(self.buckets) and self.buckets[self.next_bucket].pending == 0:
             b = self.buckets[self.next_bucket]
-            self.pg.seq += 1
-            b.work = self.pg.comm.Iallreduce(MPI.IN_PLACE, b.flat, MPI.SUM)
+            # no same-call check per bucket: DDP checked that every rank has the same layout
+            b.work = b.all_reduce.start()
             self.launched.append(self.next_bucket)
             self.next_bucket += 1
-        for b in self.buckets[: self.next_bucket]:  # MPI progresses inside its calls: give it one
-            if b.work is not None and not b.work.Test():
-                break
+        # MPI progresses inside its calls: give it one, on the oldest bucket not known to be done
+        while self.next_done < self.next_bucket and self.buckets[self.next_done].work.is_completed():
+            self.next_done += 1
         if self.next_bucket == len(self.buckets):
             self._finalize()
 
     def _finalize(self) -> None:
-        MPI = _state.mpi
-        reqs = [b.work for b in self.buckets]
-        run_blocking(self.pg, "DistributedDataParallel gradient all_reduce", MPI.Request.Waitall, reqs)
-        if self.find_unused:
+        if self.pg.nccl is None:  # nccl: queued on the stream the copies below run on
+            wait_all(self.pg, "DistributedDataParallel gradient all_reduce", [b.work for b in self.buckets])
+        if self.find_unused:  # a host bitmap: on the group's MPI communicator (an nccl group has one too)
+            MPI = _state.mpi
             run_blocking(
                 self.pg,
                 "DistributedDataParallel unused parameters",
@@ -137,9 +150,9 @@ class Reducer:
                 p = self.params[i]
                 avg = b.flat[off : off + p.numel()].reshape(p._data.shape)
                 if self.as_view:
-                    p.grad = ember.from_numpy(avg)
+                    p.grad = ember.Tensor._wrap(avg)
                 elif p.grad is None:
-                    p.grad = ember.from_numpy(avg.copy())
+                    p.grad = ember.Tensor._wrap(avg.copy())
                 else:
                     p.grad._data[...] = avg
                     p.grad._bump()

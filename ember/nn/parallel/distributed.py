@@ -7,12 +7,11 @@ import hashlib
 from collections.abc import Iterator
 from typing import Any
 
-import numpy as np
-
 import ember
+from ember.distributed.buffers import check_group_memory, group_flat
 from ember.distributed.checks import check_same
+from ember.distributed.collectives import broadcast_on
 from ember.distributed.process_group import resolve
-from ember.distributed.watchdog import run_blocking
 from ember.nn.modules.module import Module
 from ember.nn.parallel._reducer import Reducer
 
@@ -20,7 +19,8 @@ from ember.nn.parallel._reducer import Reducer
 class DistributedDataParallel(Module):
     """Replicates `module` on every rank of the group: rank 0's parameters and buffers are
     broadcast at construction, and backward averages the gradients over the ranks (bucketed
-    all-reduces started from gradient hooks while backward runs)."""
+    all-reduces started from gradient hooks while backward runs). On an mpi group the module is
+    on the CPU; on an nccl group on one CUDA device, and the buckets live there."""
 
     def __init__(
         self,
@@ -72,6 +72,7 @@ class DistributedDataParallel(Module):
                     "single-device/multiple-device GPU modules or CPU modules, but got device_ids "
                     f"{device_ids}, output_device {output_device}, and module parameters {devices}."
                 )
+        check_group_memory(pg, list(module.parameters()) + list(_buffers(module)), "DistributedDataParallel")
         self.module = module
         self.process_group = pg
         self.device_ids, self.output_device, self.dim = device_ids, output_device, dim
@@ -135,26 +136,29 @@ def _buffers(module: Module):
 def _check_same_model(pg, module: Module) -> None:
     """Every rank must wrap the same architecture (names, shapes, dtypes), as torch verifies."""
     desc = [(n, tuple(p.shape), str(p.dtype), p.requires_grad) for n, p in module.named_parameters()]
-    digest = hashlib.sha1(repr(desc).encode()).hexdigest()[:16]
+    # the buffers too: they are broadcast without a per-call check (forward's broadcast_buffers)
+    bufs = [(n, tuple(b.shape), str(b.dtype)) for n, b in module.named_buffers() if b is not None]
+    digest = hashlib.sha1(repr((desc, bufs)).encode()).hexdigest()[:16]
     try:
         check_same(pg, "DistributedDataParallel", f"{len(desc)} parameters, layout {digest}")
     except RuntimeError as e:
         raise RuntimeError(
-            "DistributedDataParallel expects the same model (parameter names, shapes and dtypes) on every "
+            "DistributedDataParallel expects the same model (parameter and buffer names, shapes and dtypes) on every "
             f"rank; this rank has {len(desc)} parameters: {desc[:8]}{' ...' if len(desc) > 8 else ''}. {e}"
         ) from None
 
 
 def _broadcast_coalesced(pg, tensors: list) -> None:
-    """Rank 0's values into `tensors`, one broadcast per dtype."""
+    """Rank 0's values into `tensors`, one broadcast (the group's) per dtype."""
     by_dtype: dict = {}
     for t in tensors:
         if t._batch_last:
             t.detach()  # NCHW-contiguous first
         by_dtype.setdefault(t._data.dtype, []).append(t)
-    for dt, ts in by_dtype.items():
-        flat = np.concatenate([t._data.reshape(-1) for t in ts]) if ts else np.empty(0, dt)
-        run_blocking(pg, "DistributedDataParallel broadcast", pg.comm.Bcast, flat, 0)
+    for ts in by_dtype.values():
+        flat = group_flat(pg, [t._data for t in ts])
+        # no same-call check: the model's layout was checked at construction
+        broadcast_on(pg, ember.Tensor._wrap(flat), 0, False, check=False)
         off = 0
         for t in ts:
             n = t._data.size

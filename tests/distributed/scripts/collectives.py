@@ -278,6 +278,33 @@ for w in works:
     w.wait()
 assert recv_t.tolist() == [float(prv)] * 2
 
+# PreparedAllReduce (DDP's buckets) against the plain all_reduce, its oracle: SUM and AVG, float and
+# int, started again with the same Work; a non-contiguous tensor is refused
+from ember.distributed.collectives import PreparedAllReduce  # noqa: E402
+
+for op, dtype in (
+    (dist.ReduceOp.SUM, np.float32),
+    (dist.ReduceOp.AVG, np.float32),
+    (dist.ReduceOp.AVG, np.int64),
+):
+    t = torch.from_numpy((inp(r) * 10).astype(dtype))
+    oracle = t.clone()
+    prepared = PreparedAllReduce(dist.group.WORLD, t, op)
+    works = []
+    for _ in range(2):
+        dist.all_reduce(oracle, op=op)
+        v = t._version
+        w = prepared.start()
+        works.append(w)
+        assert isinstance(w, dist.Work) and w.wait() and w.is_completed() and t._version > v
+        assert (t == oracle).all(), f"rank {r}: PreparedAllReduce {op} {dtype}"
+    assert works[0] is works[1], "a finished Work is started again"
+try:
+    PreparedAllReduce(dist.group.WORLD, torch.ones(4, 4)[:, ::2], dist.ReduceOp.SUM)
+    raise AssertionError("a non-contiguous tensor accepted")
+except ValueError as e:
+    assert "contiguous" in str(e)
+
 # DistributedSampler's defaults come from the group (its indices are checked against torch's in
 # test_sampler.py); the ranks' shares are disjoint and cover the dataset
 from ember.utils.data import DistributedSampler  # noqa: E402

@@ -338,6 +338,18 @@ if FAKE:  # one communicator per group and device; the grouped calls were groupe
     i = len(rt.calls) - 1 - rt.calls[::-1].index("ncclGroupEnd")
     assert "ncclGroupStart" in rt.calls and rt.calls.index("ncclGroupStart") < i
 
+# PreparedAllReduce (DDP's buckets) against the plain all_reduce, its oracle
+from ember.distributed.collectives import PreparedAllReduce  # noqa: E402
+
+for op in (dist.ReduceOp.SUM, dist.ReduceOp.AVG):
+    t, oracle = dev(inp(r)), dev(inp(r))
+    prepared = PreparedAllReduce(dist.group.WORLD, t, op)
+    for _ in range(2):
+        dist.all_reduce(oracle, op=op)
+        w = prepared.start()
+        assert isinstance(w, dist.Work) and w.wait()
+        close(t, host(oracle), f"PreparedAllReduce {op}")
+
 dist.destroy_process_group()
 assert not dist.is_initialized()
 print(f"ok {r}", flush=True)
