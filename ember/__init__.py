@@ -16,6 +16,10 @@ _warnings.filterwarnings(
     module=r"ember\.",
 )
 
+from ember import _malloc
+
+_malloc.configure()  # freed arrays stay mapped for the next step (ember/_malloc.py)
+
 from ember._dtype import (  # noqa: F401
     bool_ as bool,
     complex64,
