@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 import ember
+from ember.distributed import checks as _checks
 from ember.distributed import nccl_ops
 from ember.distributed.buffers import TensorBuffer
 from ember.distributed.checks import check_same, describe, group_root
@@ -39,7 +40,8 @@ def all_reduce(tensor, op=ReduceOp.SUM, group=None, async_op: bool = False) -> W
         return nccl_ops.all_reduce(pg, tensor, op, async_op)
     b = TensorBuffer(tensor, "all_reduce")
     mop = mpi_op(op, b.arr.dtype)
-    check_same(pg, "all_reduce", describe(tensor, op=op))
+    if _checks.CHECKS and pg.size() > 1:  # describe() only when the check runs
+        check_same(pg, "all_reduce", describe(tensor, op=op))
     MPI = _state.mpi
     n = pg.size() if op == RedOpType.AVG else 0
 
@@ -103,7 +105,8 @@ def broadcast_on(pg, tensor, root: int, async_op: bool, check: bool = True) -> W
         return nccl_ops.broadcast(pg, tensor, root, async_op, check)
     b = TensorBuffer(tensor, "broadcast")
     if check:
-        check_same(pg, "broadcast", describe(tensor, src=pg.ranks[root]))
+        if _checks.CHECKS and pg.size() > 1:  # describe() only when the check runs
+            check_same(pg, "broadcast", describe(tensor, src=pg.ranks[root]))
 
     def start(nb):
         return (pg.comm.Ibcast if nb else pg.comm.Bcast)(b.arr, root)
@@ -125,7 +128,8 @@ def reduce(
     me = pg.rank() == root
     b = TensorBuffer(tensor, "reduce", read_only=not me)
     mop = mpi_op(op, b.arr.dtype)
-    check_same(pg, "reduce", describe(tensor, op=op, dst=pg.ranks[root]))
+    if _checks.CHECKS and pg.size() > 1:  # describe() only when the check runs
+        check_same(pg, "reduce", describe(tensor, op=op, dst=pg.ranks[root]))
     MPI = _state.mpi
     send = MPI.IN_PLACE if me else b.arr
     recv = b.arr if me else None
@@ -176,7 +180,8 @@ def all_gather(tensor_list, tensor, group=None, async_op: bool = False) -> Work 
     if pg.nccl is not None:
         return nccl_ops.all_gather(pg, tensor_list, tensor, async_op)
     b = TensorBuffer(tensor, "all_gather", read_only=True)
-    check_same(pg, "all_gather", describe(tensor))
+    if _checks.CHECKS and pg.size() > 1:  # describe() only when the check runs
+        check_same(pg, "all_gather", describe(tensor))
     recv = np.empty((pg.size(), *b.arr.shape), dtype=b.arr.dtype)
 
     def start(nb):
@@ -200,7 +205,8 @@ def all_gather_into_tensor(output_tensor, input_tensor, group=None, async_op: bo
         return nccl_ops.all_gather_into_tensor(pg, output_tensor, input_tensor, async_op)
     b = TensorBuffer(input_tensor, "all_gather_into_tensor", read_only=True)
     out = TensorBuffer(output_tensor, "all_gather_into_tensor")
-    check_same(pg, "all_gather_into_tensor", describe(input_tensor))
+    if _checks.CHECKS and pg.size() > 1:  # describe() only when the check runs
+        check_same(pg, "all_gather_into_tensor", describe(input_tensor))
 
     def start(nb):
         return (pg.comm.Iallgather if nb else pg.comm.Allgather)(b.arr, out.arr)
@@ -232,7 +238,8 @@ def gather(
     if pg.nccl is not None:
         return nccl_ops.gather(pg, tensor, gather_list, root, async_op)
     b = TensorBuffer(tensor, "gather", read_only=True)
-    check_same(pg, "gather", describe(tensor, dst=pg.ranks[root]))
+    if _checks.CHECKS and pg.size() > 1:  # describe() only when the check runs
+        check_same(pg, "gather", describe(tensor, dst=pg.ranks[root]))
     recv = np.empty((pg.size(), *b.arr.shape), dtype=b.arr.dtype) if me else None
 
     def start(nb):
@@ -261,7 +268,8 @@ def scatter(
     if pg.nccl is not None:
         return nccl_ops.scatter(pg, tensor, scatter_list, root, async_op)
     b = TensorBuffer(tensor, "scatter")
-    check_same(pg, "scatter", describe(tensor, src=pg.ranks[root]))
+    if _checks.CHECKS and pg.size() > 1:  # describe() only when the check runs
+        check_same(pg, "scatter", describe(tensor, src=pg.ranks[root]))
     send = np.stack([TensorBuffer(t, "scatter", read_only=True).arr for t in scatter_list]) if me else None
 
     def start(nb):
@@ -303,7 +311,8 @@ def _reduce_scatter(pg, what, output, send, op, async_op):
     op = RedOpType(op)
     b = TensorBuffer(output, what)
     mop = mpi_op(op, b.arr.dtype)
-    check_same(pg, what, describe(output, op=op))
+    if _checks.CHECKS and pg.size() > 1:  # describe() only when the check runs
+        check_same(pg, what, describe(output, op=op))
     n = pg.size() if op == RedOpType.AVG else 0
 
     def start(nb):
@@ -328,7 +337,8 @@ def all_to_all_single(
         return nccl_ops.all_to_all_single(pg, output, input, scounts, rcounts, async_op)
     b_in = TensorBuffer(input, "all_to_all_single", read_only=True)
     b_out = TensorBuffer(output, "all_to_all_single")
-    check_same(pg, "all_to_all_single", describe(None, dtype=input.dtype))
+    if _checks.CHECKS and pg.size() > 1:  # describe() only when the check runs
+        check_same(pg, "all_to_all_single", describe(None, dtype=input.dtype))
     send = [b_in.arr, (scounts, _displs(scounts))]
     recv = [b_out.arr, (rcounts, _displs(rcounts))]
 
@@ -368,7 +378,8 @@ def all_to_all(output_tensor_list, input_tensor_list, group=None, async_op: bool
         raise ValueError(f"all_to_all: all tensors must have one dtype, got {sorted(map(str, dtypes))}")
     if pg.nccl is not None:
         return nccl_ops.all_to_all(pg, output_tensor_list, input_tensor_list, async_op)
-    check_same(pg, "all_to_all", describe(None, dtype=input_tensor_list[0].dtype))
+    if _checks.CHECKS and pg.size() > 1:  # describe() only when the check runs
+        check_same(pg, "all_to_all", describe(None, dtype=input_tensor_list[0].dtype))
     send_parts = [TensorBuffer(t, "all_to_all", read_only=True).arr.ravel() for t in input_tensor_list]
     send = np.concatenate(send_parts) if send_parts else np.empty(0)
     rcounts = [t.numel() for t in output_tensor_list]
