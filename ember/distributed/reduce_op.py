@@ -42,7 +42,19 @@ class ReduceOp:
     PREMUL_SUM = RedOpType.PREMUL_SUM
 
 
+_MPI_OPS: dict = {}  # (op, dtype.kind) -> MPI.Op, filled by the first call of each pair
+
+
 def mpi_op(op, dtype: np.dtype):
+    key = (op, dtype.kind)
+    hit = _MPI_OPS.get(key)
+    if hit is not None:
+        return hit
+    hit = _MPI_OPS[key] = _mpi_op(op, dtype)
+    return hit
+
+
+def _mpi_op(op, dtype: np.dtype):
     MPI = _state.mpi
     op = RedOpType(op)
     if op == RedOpType.PREMUL_SUM:

@@ -34,7 +34,7 @@ class _Watchdog:
     watchdog's answer (end the processes, with the reason)."""
 
     def __init__(self) -> None:
-        self.current: tuple[str, float] | None = None
+        self.current: tuple[tuple, float] | None = None  # (_timeout_message's args, deadline)
         self.tick = 1.0
         self.thread: threading.Thread | None = None
 
@@ -49,22 +49,26 @@ class _Watchdog:
             time.sleep(self.tick)
             cur = self.current
             if cur is not None and time.monotonic() > cur[1]:
-                abort(cur[0])
+                abort(_timeout_message(*cur[0]))
 
 
 watchdog = _Watchdog()
+
+
+def _timeout_message(what: str, seq: int, group_name: str, t: float) -> str:
+    return (
+        f"{what} (collective #{seq} of group {group_name!r}) did not complete within "
+        f"{datetime.timedelta(seconds=t)}: another rank has stopped, died or is running a different "
+        "collective (the timeout is init_process_group's/new_group's timeout=)"
+    )
 
 
 def run_blocking(pg, what: str, fn, *args, timeout: datetime.timedelta | None = None):
     """Run one blocking MPI call under the watchdog; MPI errors become RuntimeErrors naming `what`."""
     pg.seq += 1
     t = (timeout or pg.timeout).total_seconds()
-    watchdog.current = (
-        f"{what} (collective #{pg.seq} of group {pg.group_name!r}) did not complete within "
-        f"{datetime.timedelta(seconds=t)}: another rank has stopped, died or is running a different "
-        "collective (the timeout is init_process_group's/new_group's timeout=)",
-        time.monotonic() + t,
-    )
+    # the message is formatted only if the watchdog fires (a few us per collective otherwise)
+    watchdog.current = ((what, pg.seq, pg.group_name, t), time.monotonic() + t)
     try:
         return fn(*args)
     except _state.mpi.Exception as e:
