@@ -10,7 +10,20 @@ from ember.distributed.nccl import runtime
 from ember.distributed.reduce_op import divide
 
 
-class TensorBuffer:
+class _Buffer:
+    """What both buffers do after the call: divide for AVG, write a copy back, bump the version."""
+
+    __slots__ = ()
+
+    def done(self, avg_over: int = 0) -> None:
+        if avg_over:
+            divide(self.arr, avg_over)
+        if self.copy:
+            self.t._data[...] = self.arr
+        self.t._bump()
+
+
+class TensorBuffer(_Buffer):
     """A tensor's memory as a contiguous NumPy buffer for MPI; `done()` writes it back (when it
     had to be a copy) and bumps the tensor's version, as torch's in-place collectives do."""
 
@@ -36,15 +49,8 @@ class TensorBuffer:
         if self.copy and self.arr is d:
             self.arr = d.copy()
 
-    def done(self, avg_over: int = 0) -> None:
-        if avg_over:
-            divide(self.arr, avg_over)
-        if self.copy:
-            self.t._data[...] = self.arr
-        self.t._bump()
 
-
-class DeviceBuffer:
+class DeviceBuffer(_Buffer):
     """A CUDA tensor's memory as NCCL sees it: a device pointer, an element count and an NCCL
     dtype (bool as uint8, complex as pairs of reals). `done()` writes a contiguous copy back and
     bumps the version; both are queued on the current stream, after the NCCL call."""
@@ -74,13 +80,6 @@ class DeviceBuffer:
             self.arr = d
         self.count = int(d.size) * per
         self.ptr = rt.ptr(self.arr)
-
-    def done(self, avg_over: int = 0) -> None:
-        if avg_over:
-            divide(self.arr, avg_over)
-        if self.copy:
-            self.t._data[...] = self.arr
-        self.t._bump()
 
 
 def nccl_dtype(rt, dt: np.dtype) -> tuple[int, int]:
