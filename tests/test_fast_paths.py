@@ -323,7 +323,7 @@ def test_conv_and_pool_fast_paths_match_their_general_paths(tie, monkeypatch):
 
     fast = run()
     monkeypatch.setattr(conv, "uses_batch_last", lambda *a: False)
-    monkeypatch.setattr(conv, "uses_tiled_pool", lambda *a: False)
+    monkeypatch.setattr(conv, "uses_tap_pool", lambda *a: False)
     general = run()
     for f, g in zip(fast, general):
         np.testing.assert_allclose(f, g, rtol=1e-5, atol=1e-5)
@@ -737,3 +737,59 @@ def test_recurrent_transposed_hidden_product_matches_general(cls, packed, monkey
         for f, g in zip(fast, general):
             np.testing.assert_allclose(f, g, rtol=1e-5, atol=1e-6)
     assert chosen(np, 16, 256)  # the real size above takes the fast path
+
+
+_POOLS = [  # (shape, kernel, stride, padding, dilation, ceil_mode)
+    ((2, 3, 9, 9), 3, 2, 1, 1, False),  # ResNet's stem pool, odd size
+    ((2, 3, 10, 7), 3, 2, 1, 1, True),
+    ((2, 2, 8, 8), 2, 2, 0, 1, False),  # windows that tile the input
+    ((1, 2, 8, 8), 2, 1, 0, 1, False),
+    ((2, 2, 11, 11), 3, 2, 1, 2, False),
+    ((2, 2, 7, 9), (2, 3), (1, 2), (1, 0), 1, True),
+    ((3, 4, 6, 6), 5, 3, 2, 1, True),
+]
+
+
+@pytest.mark.parametrize("case", _POOLS)
+@pytest.mark.parametrize("data", ["random", "ties", "nan", "batch_last", "int", "float64"])
+def test_tap_max_pool_matches_the_window_path(case, data, monkeypatch):
+    """MaxPool.forward_taps (strided tap slices, first max found again in backward) against
+    MaxPool.forward_windows (the window array and its argmax), values and gradients."""
+    from ember.ops import conv
+
+    shape, k, s, p, d, cm = case
+    rng = np.random.default_rng(3)
+    xs = rng.standard_normal(shape).astype(np.float64 if data == "float64" else np.float32)
+    if data == "ties":
+        xs = np.round(xs)  # many equal values per window: the first (row-major) maximum wins
+    if data == "nan":
+        xs.flat[[5, 17, xs.size - 9]] = np.nan
+    if data == "int":
+        xs = (xs * 3).astype(np.int64)
+    calls = []
+    real = conv.MaxPool.forward_taps
+
+    def spy(*a):
+        calls.append(1)
+        return real(*a)
+
+    def run(fast):
+        monkeypatch.setattr(conv, "uses_tap_pool", conv.uses_tap_pool if fast else (lambda *a: False))
+        x = ember.from_numpy(xs.copy())
+        if data == "batch_last":
+            x = ember.from_numpy(np.ascontiguousarray(xs.transpose(1, 2, 3, 0))).permute(3, 0, 1, 2)
+        if data != "int":
+            x.requires_grad_()
+        y = ember.nn.functional.max_pool2d(x, k, s, p, d, ceil_mode=cm)
+        if data == "int":
+            return [y.numpy().copy()]
+        gy = np.arange(y.numel(), dtype=xs.dtype).reshape(y.shape) % 5 + 1
+        y.backward(ember.from_numpy(gy))
+        return [y.detach().numpy().copy(), x.grad.numpy().copy()]
+
+    monkeypatch.setattr(conv.MaxPool, "forward_taps", staticmethod(spy))
+    fast = run(True)
+    assert calls, "the fast path did not run"
+    general = run(False)
+    for f, g in zip(fast, general):
+        np.testing.assert_allclose(f, g, rtol=1e-6, atol=1e-6)

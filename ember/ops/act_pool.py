@@ -68,7 +68,7 @@ class ActMaxPool(Function):
         bl = not x.flags.c_contiguous and is_batch_last(x)
         src = x.transpose(1, 2, 3, 0) if bl else x
         hw_axis = 1 if bl else 2
-        pooled = kernels.tiled_max_forward(src, k, hw_axis)
+        pooled = kernels.tap_max_forward(src, k, hw_axis)
         y = kernels.relu_forward(pooled) if act == "relu" else kernels.sigmoid_forward(pooled)
         ctx.state = ActPool(src, pooled, y, act, k, bl, hw_axis)
         return nchw_view(y) if bl else y
@@ -81,5 +81,5 @@ class ActMaxPool(Function):
             gp = kernels.relu_backward(st.y, g)
         else:
             gp = kernels.sigmoid_backward(st.y, g)
-        gx = kernels.tiled_max_backward(st.x, st.pooled, gp, st.k, st.hw_axis)
+        gx = kernels.tap_max_backward(st.x, st.pooled, gp, st.k, st.hw_axis)
         return (nchw_view(gx) if st.batch_last else gx), None, None

@@ -381,12 +381,14 @@ class IndexPad(Function):
 
 
 @dataclass(slots=True)
-class TiledPool:
-    """Backward state of MaxPool.forward_tiled: the input and output in one layout."""
+class TapPool:
+    """Backward state of MaxPool.forward_taps (the input is saved, version-checked)."""
 
-    x: object  # NCHW array, or the (C, H, W, N) buffer when batch_last
-    out: object
+    out: object  # NCHW array, or the (C, H, W, N) buffer when batch_last
     k: tuple
+    stride: tuple
+    pad: tuple
+    dil: tuple
     batch_last: bool
 
 
@@ -405,8 +407,8 @@ class WindowPool:
 
 
 def uses_tiled_pool(x, k, stride, pad, dil, extra, aux) -> bool:
-    """The predicate for MaxPool's fast path: non-overlapping windows that tile the input
-    exactly (stride == kernel, no padding or dilation), no indices asked for."""
+    """Non-overlapping windows that tile the input exactly (stride == kernel, no padding or
+    dilation), no indices asked for: what ActMaxPool (ops/act_pool.py) fuses."""
     n, c, h, w = x.shape
     return (
         aux is None
@@ -419,6 +421,12 @@ def uses_tiled_pool(x, k, stride, pad, dil, extra, aux) -> bool:
     )
 
 
+def uses_tap_pool(x, k, aux) -> bool:
+    """The predicate for MaxPool's fast path: any windows (tiling or overlapping, padded,
+    dilated, ceil_mode), no indices asked for."""
+    return aux is None
+
+
 class MaxPool(Function):
     # y = max over each window; dy flows to the (first) argmax of its window
     takes_batch_last = True
@@ -427,33 +435,38 @@ class MaxPool(Function):
     @staticmethod
     def forward(ctx, x, k, stride, pad, dil, extra, aux=None):
         """extra = (bottom, right) more -inf padding for ceil_mode windows; aux gets the argmax."""
-        if uses_tiled_pool(x, k, stride, tuple(pad), dil, tuple(extra), aux):
-            return MaxPool.forward_tiled(ctx, x, k)
+        if uses_tap_pool(x, k, aux):
+            return MaxPool.forward_taps(ctx, x, k, stride, tuple(pad), dil, tuple(extra))
         return MaxPool.forward_windows(ctx, x, k, stride, pad, dil, extra, aux)
 
     @staticmethod
     def backward(ctx, g):
-        if isinstance(ctx.state, TiledPool):
-            return MaxPool.backward_tiled(ctx, g), None, None, None, None, None, None
+        if isinstance(ctx.state, TapPool):
+            return MaxPool.backward_taps(ctx, g), None, None, None, None, None, None
         return MaxPool.backward_windows(ctx, g)
 
     @staticmethod
-    def forward_tiled(ctx, x, k):
-        """Fast path: the max of the kh*kw strided slices, elementwise (no argmax pass, no
-        window copy), in the input's layout: batch-last inputs stay batch-last."""
+    def forward_taps(ctx, x, k, stride, pad, dil, extra):
+        """Fast path: the max of the kh*kw strided tap slices of the unpadded input,
+        elementwise (no padded copy, no window array, no argmax pass), in the input's layout:
+        batch-last inputs stay batch-last. Backward finds each window's first max again."""
         bl = type(x) is np.ndarray and not x.flags.c_contiguous and is_batch_last(x)
         src = x.transpose(1, 2, 3, 0) if bl else x
-        hw_axis = 1 if bl else 2
-        out = kernels.tiled_max_forward(src, k, hw_axis)
-        ctx.state = TiledPool(src, out, k, bl)
+        out = kernels.tap_max_forward(src, k, 1 if bl else 2, stride, pad, dil, extra)
+        if any(ctx.needs_input_grad):
+            ctx.save_for_backward(x)
+            ctx.state = TapPool(out, k, stride, pad, dil, bl)
         return nchw_view(out) if bl else out
 
     @staticmethod
-    def backward_tiled(ctx, g):
-        st = ctx.state
+    def backward_taps(ctx, g):
+        (x,), st = ctx.saved, ctx.state
         if st.batch_last:
-            return nchw_view(kernels.tiled_max_backward(st.x, st.out, to_batch_last(g), st.k, 1))
-        return kernels.tiled_max_backward(st.x, st.out, g, st.k, 2)
+            src, g, axis = x.transpose(1, 2, 3, 0), to_batch_last(g), 1
+        else:
+            src, axis = x, 2
+        gx = kernels.tap_max_backward(src, st.out, g, st.k, axis, st.stride, st.pad, st.dil)
+        return nchw_view(gx) if st.batch_last else gx
 
     @staticmethod
     def forward_windows(ctx, x, k, stride, pad, dil, extra, aux):

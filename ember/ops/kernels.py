@@ -73,62 +73,116 @@ def tanh_backward(y, g):
     return out
 
 
-def tiled_max_forward(x, k, hw_axis: int):
-    """Max pooling over non-overlapping kh x kw windows that tile the spatial axes
-    (hw_axis, hw_axis + 1) exactly: the max of the kh*kw strided slices, elementwise, split
-    across threads along axis 0 (the batch in NCHW, channels in batch-last). NaN propagates."""
-    kh, kw = k
-    xp = of(x)
-    shape = list(x.shape)
-    shape[hw_axis] //= kh
-    shape[hw_axis + 1] //= kw
-    out = xp.empty(shape, dtype=x.dtype)
+def _tap_range(i: int, d: int, s: int, p: int, n: int, o: int) -> tuple[slice, slice]:
+    """For kernel tap i (dilation d, stride s, padding p) along an axis of n inputs and o
+    outputs: the outputs whose tap lands inside the input, and the input positions it reads."""
+    off = i * d - p  # input position of output 0's tap i
+    lo = -(off // s) if off < 0 else 0
+    hi = min(o, (n - 1 - off) // s + 1) if n - 1 - off >= 0 else 0
+    if hi <= lo:
+        return slice(0, 0), slice(0, 0)
+    return slice(lo, hi), slice(off + lo * s, off + (hi - 1) * s + 1, s)
+
+
+def _taps(k, stride, pad, dil, hw, out_hw, hw_axis):
+    """(output slices, input slices) of each of the kh*kw taps, in row-major window order."""
     lead = (slice(None),) * hw_axis
+    rows = [_tap_range(i, dil[0], stride[0], pad[0], hw[0], out_hw[0]) for i in range(k[0])]
+    cols = [_tap_range(j, dil[1], stride[1], pad[1], hw[1], out_hw[1]) for j in range(k[1])]
+    return [(lead + (ro, co), lead + (ri, ci)) for ro, ri in rows for co, ci in cols]
+
+
+def max_pool_out_hw(hw, k, stride, pad, dil, extra=(0, 0)) -> tuple:
+    """Output size of a max pool; extra = ceil_mode's additional bottom/right padding."""
+    return tuple(
+        (n + 2 * p + e - d * (kk - 1) - 1) // s + 1
+        for n, kk, s, p, d, e in zip(hw, k, stride, pad, dil, extra)
+    )
+
+
+def tap_max_forward(x, k, hw_axis: int, stride=None, pad=(0, 0), dil=(1, 1), extra=(0, 0)):
+    """Max pooling over the spatial axes (hw_axis, hw_axis + 1), any windows (stride, implicit
+    -inf padding, dilation, ceil_mode's extra): the max of the kh*kw strided tap slices of the
+    unpadded input, elementwise (no padded copy, no window array, no argmax pass); positions
+    outside the input are never read. Split across threads along axis 0 (the batch in NCHW,
+    channels in batch-last). NaN propagates."""
+    stride = stride or k
+    xp = of(x)
+    hw = x.shape[hw_axis : hw_axis + 2]
+    out_hw = max_pool_out_hw(hw, k, stride, pad, dil, extra)
+    shape = list(x.shape)
+    shape[hw_axis : hw_axis + 2] = out_hw
+    taps = _taps(k, stride, pad, dil, hw, out_hw, hw_axis)
+    full = tuple(
+        s
+        for s, _ in taps
+        if s[hw_axis].stop - s[hw_axis].start == out_hw[0]
+        and s[hw_axis + 1].stop - s[hw_axis + 1].start == out_hw[1]
+    )
+    out = xp.empty(shape, dtype=x.dtype)
+    if not full:  # no tap covers every output: start from -inf (or the dtype's minimum)
+        out[...] = -xp.inf if x.dtype.kind == "f" else xp.iinfo(x.dtype).min
+    first = next((i for i, (s, _) in enumerate(taps) if s in full), None)
 
     def chunk(lo, hi):
         o, xs = out[lo:hi], x[lo:hi]
-        o[...] = xs[lead + (slice(0, None, kh), slice(0, None, kw))]
-        for i in range(kh):
-            for j in range(kw):
-                if i or j:
-                    xp.maximum(o, xs[lead + (slice(i, None, kh), slice(j, None, kw))], out=o)
+        if first is not None:
+            o[...] = xs[taps[first][1]]
+        for t, (osl, isl) in enumerate(taps):
+            if (
+                t != first
+                and osl[hw_axis].stop > osl[hw_axis].start
+                and osl[hw_axis + 1].stop > osl[hw_axis + 1].start
+            ):
+                ov = o[osl]
+                xp.maximum(ov, xs[isl], out=ov)
 
     split(chunk, x.shape[0], x.size) if xp is np else chunk(0, x.shape[0])
     return out
 
 
-def tiled_max_backward(x, out, g, k, hw_axis: int):
-    """Each window's gradient goes to its first maximal element (row-major), as torch does;
-    g is in x's layout."""
-    kh, kw = k
+def tap_max_backward(x, out, g, k, hw_axis: int, stride=None, pad=(0, 0), dil=(1, 1)):
+    """Each window's gradient goes to its first maximal element (row-major; a NaN counts as
+    the max), as torch does; g is in x's layout. Overlapping windows add up."""
+    stride = stride or k
     xp = of(g)
-    gx = xp.empty(x.shape, dtype=g.dtype)
+    tiles = tuple(stride) == tuple(k) and tuple(pad) == (0, 0) and tuple(dil) == (1, 1)
+    hw = x.shape[hw_axis : hw_axis + 2]
+    out_hw = out.shape[hw_axis : hw_axis + 2]
+    tiles = tiles and out_hw[0] * k[0] == hw[0] and out_hw[1] * k[1] == hw[1]
+    # windows that tile the input write each position once: no zero fill, no accumulation
+    gx = xp.empty(x.shape, dtype=g.dtype) if tiles else xp.zeros(x.shape, dtype=g.dtype)
     zero = g.dtype.type(0)
     nan = bool(xp.isnan(out).any()) if out.dtype.kind == "f" else False
-    lead = (slice(None),) * hw_axis
-    pos = [(i, j) for i in range(kh) for j in range(kw)]
+    taps = [
+        (osl, isl)
+        for osl, isl in _taps(k, stride, pad, dil, hw, out_hw, hw_axis)
+        if osl[hw_axis].stop > osl[hw_axis].start and osl[hw_axis + 1].stop > osl[hw_axis + 1].start
+    ]
 
     def chunk(lo, hi):
         o, gs, xs, gxs = out[lo:hi], g[lo:hi], x[lo:hi], gx[lo:hi]
         hits = []
-        for i, j in pos:
-            s = xs[lead + (slice(i, None, kh), slice(j, None, kw))]
-            hit = s == o
+        for osl, isl in taps:
+            s = xs[isl]
+            hit = s == o[osl]
             if nan:
                 hit |= s != s  # a NaN is the max of its window
             hits.append(hit)
         # one hit per window (no ties, the usual case for real inputs) needs no first-max pass
         if nan or sum(int(xp.count_nonzero(h)) for h in hits) != o.size:
-            taken = hits[0].copy()
-            for h in hits[1:]:
-                h &= ~taken
-                taken |= h
-        for (i, j), hit in zip(pos, hits):
-            dst = gxs[lead + (slice(i, None, kh), slice(j, None, kw))]
-            if gs.dtype.kind == "f":
+            taken = xp.zeros(o.shape, dtype=bool)
+            for (osl, _), h in zip(taps, hits):
+                h &= ~taken[osl]
+                taken[osl] |= h
+        for (osl, isl), hit in zip(taps, hits):
+            dst = gxs[isl]
+            if tiles and gs.dtype.kind == "f":
                 xp.multiply(gs, hit, out=dst)
+            elif tiles:
+                dst[...] = xp.where(hit, gs[osl], zero)
             else:
-                dst[...] = xp.where(hit, gs, zero)
+                dst += gs[osl] * hit if gs.dtype.kind == "f" else xp.where(hit, gs[osl], zero)
 
     split(chunk, x.shape[0], x.size) if xp is np else chunk(0, x.shape[0])
     return gx
