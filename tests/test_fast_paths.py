@@ -793,3 +793,49 @@ def test_tap_max_pool_matches_the_window_path(case, data, monkeypatch):
     general = run(False)
     for f, g in zip(fast, general):
         np.testing.assert_allclose(f, g, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "spec",  # (n, c, h, w, o, k, stride, pad, dil, bias)
+    [
+        (4, 3, 20, 20, 8, 3, 1, 1, 1, True),
+        (3, 5, 17, 15, 6, 3, 2, 1, 1, False),
+        (2, 4, 12, 12, 5, 5, 1, 2, 2, True),
+        (2, 3, 9, 9, 4, 7, 2, 3, 1, False),  # a ResNet stem's shape of kernel
+        (3, 6, 1, 1, 5, 3, 1, 1, 1, True),  # dead_tap_crop as well
+    ],
+)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_conv_row_blocks_match_the_whole_column_path(spec, dtype, monkeypatch):
+    """The batch-last conv's `row_blocks` form (columns built a few output rows at a time,
+    blocks sharing input rows at their edges) against the whole-column conv_forward/backward."""
+    from ember.ops import batch_last, conv
+
+    n, c, h, w, o, k, s, p, d, bias = spec
+    rng = np.random.default_rng(11)
+    xs, ws, bs = (rng.standard_normal(sh).astype(dtype) for sh in ((n, c, h, w), (o, c, k, k), (o,)))
+    calls = []
+    real = batch_last.conv_backward_rows
+
+    def spy(*a):
+        calls.append(1)
+        return real(*a)
+
+    def run():
+        x, wt, b = (ember.from_numpy(a.copy()).requires_grad_() for a in (xs, ws, bs))
+        y = ember.nn.functional.conv2d(x, wt, b if bias else None, s, p, d)
+        y.backward(ember.from_numpy(np.arange(y.numel(), dtype=dtype).reshape(y.shape) % 7 - 3))
+        return [y.detach().numpy().copy()] + [
+            t.grad.numpy().copy() for t in ((x, wt, b) if bias else (x, wt))
+        ]
+
+    monkeypatch.setattr(batch_last, "conv_backward_rows", spy)
+    monkeypatch.setattr(batch_last, "ROW_BLOCK_BYTES", 1)  # one output row per block
+    monkeypatch.setattr(conv, "uses_row_blocks", lambda *a: True)
+    fast = run()
+    assert calls, "the row-block path did not run"
+    monkeypatch.setattr(conv, "uses_row_blocks", lambda *a: False)
+    general = run()
+    tol = 1e-4 if dtype == "float32" else 1e-10
+    for f, g in zip(fast, general):
+        np.testing.assert_allclose(f, g, rtol=tol, atol=tol)

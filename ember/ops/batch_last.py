@@ -225,3 +225,97 @@ def col2im_add(gx, gw, k, stride, dil, out_hw):
             hi, wj = i * dh, j * dw
             gx[:, hi : hi + sh * (oh - 1) + 1 : sh, wj : wj + sw * (ow - 1) + 1 : sw] += gw[:, i, j]
     return gx
+
+
+ROW_BLOCK_BYTES = 8 << 20  # column bytes per output-row block of the `row_blocks` path
+
+
+def _row_blocks(c, kh, kw, oh, ow, n, itemsize) -> list[tuple[int, int]]:
+    per_row = c * kh * kw * ow * n * itemsize
+    rows = max(1, min(oh, ROW_BLOCK_BYTES // max(per_row, 1)))
+    return [(r, min(r + rows, oh)) for r in range(0, oh, rows)]
+
+
+def _cols_rows(xpad, ws, stride, dil, r0, r1, ow, out=None):
+    """Columns (C, KH, KW, r1 - r0, OW, N) of output rows [r0, r1) from the padded (C, Hp, Wp, N)
+    input: the rows' slice of im2col's columns."""
+    _, c, kh, kw = ws
+    (sh, sw), (dh, dw) = stride, dil
+    n = xpad.shape[3]
+    cols = np.empty((c, kh, kw, r1 - r0, ow, n), dtype=xpad.dtype) if out is None else out
+    for i in range(kh):
+        for j in range(kw):
+            hs, wsj = r0 * sh + i * dh, j * dw
+            cols[:, i, j] = xpad[:, hs : hs + sh * (r1 - r0 - 1) + 1 : sh, wsj : wsj + sw * (ow - 1) + 1 : sw]
+    return cols
+
+
+def conv_forward_rows(x, w, b, stride, pad, dil):
+    """The fast path `row_blocks`: conv_forward for large columns without the column matrix.
+    Output rows go in blocks of ~ROW_BLOCK_BYTES of columns (built, multiplied into y's rows,
+    dropped), the blocks split across ember's threads: the memory of one block per thread, and
+    columns that stay in cache. tests/test_fast_paths.py checks it against conv_forward."""
+    o, c, kh, kw = w.shape
+    xpad = _pad_bl(to_batch_last(x), pad)
+    n = xpad.shape[3]
+    oh, ow = conv_out_hw(x.shape, w.shape, stride, pad, dil)
+    y = np.empty((o, oh * ow * n), dtype=np.result_type(x.dtype, w.dtype))
+    w2 = w.reshape(o, -1)
+    blocks = _row_blocks(c, kh, kw, oh, ow, n, xpad.itemsize)
+
+    def run(lo, hi):
+        for r0, r1 in blocks[lo:hi]:
+            cols = _cols_rows(xpad, w.shape, stride, dil, r0, r1, ow)
+            out = y[:, r0 * ow * n : r1 * ow * n]
+            np.matmul(w2, cols.reshape(c * kh * kw, -1), out=out)
+            if b is not None:
+                out += b.reshape(o, 1)
+
+    split(run, len(blocks), y.size * c * kh * kw)
+    return y.reshape(o, oh, ow, n)
+
+
+def conv_backward_rows(g, x, w, ws, xshape, stride, pad, dil, need):
+    """Gradients of conv_forward_rows, block by block of output rows: gw = sum over blocks of
+    g_blk @ cols_blk^T (the columns rebuilt per block, blocks split across threads), gx by
+    col2im of w2d^T @ g_blk into the block's rows of the padded input gradient."""
+    o, c, kh, kw = ws
+    gbl = to_batch_last(g)
+    _, oh, ow, n = gbl.shape
+    g2d = gbl.reshape(o, -1)
+    k = c * kh * kw
+    gx = gw = gb = None
+    blocks = _row_blocks(c, kh, kw, oh, ow, n, gbl.itemsize)
+    sh = stride[0]
+    if need[1]:
+        xpad = _pad_bl(to_batch_last(x), pad)
+        parts = {}
+
+        def run(lo, hi):
+            acc = np.zeros((o, k), dtype=g2d.dtype)
+            for r0, r1 in blocks[lo:hi]:
+                cols = _cols_rows(xpad, ws, stride, dil, r0, r1, ow).reshape(k, -1)
+                acc += (cols @ g2d[:, r0 * ow * n : r1 * ow * n].T).T
+            parts[lo] = acc
+
+        split(run, len(blocks), o * k * g2d.shape[1])
+        gw = sum(parts[i] for i in sorted(parts)).reshape(ws)
+    if len(need) > 2 and need[2]:
+        gb = g2d.sum(1)
+    if need[0]:
+        _, _, h, wd = xshape
+        (t, bt), (left, r) = pad
+        gpad = np.zeros((c, h + t + bt, wd + left + r, n), dtype=g.dtype)
+        wt = w.reshape(o, -1).T
+        for r0, r1 in blocks:  # blocks share input rows at their edges: one block at a time
+            gcol = _gemm(wt, g2d[:, r0 * ow * n : r1 * ow * n]).reshape(c, kh, kw, r1 - r0, ow, n)
+            top = gpad[:, r0 * sh :]
+            split(
+                lambda lo, hi, top=top, gcol=gcol, rows=r1 - r0: col2im_add(
+                    top[lo:hi], gcol[lo:hi], (kh, kw), stride, dil, (rows, ow)
+                ),
+                c,
+                gcol.size,
+            )
+        gx = _crop(gpad, pad, h, wd)
+    return gx, gw, gb

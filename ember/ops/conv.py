@@ -78,6 +78,7 @@ class BatchLastConv:
     x_batch_last: bool  # the input's gradient goes back in the input's layout
     crop: object = None  # dead_tap_crop's ((i0, i1, j0, j1), pad), or None for the whole kernel
     ones_row: bool = False  # the columns carry the folded bias's row of ones
+    row_blocks: bool = False  # forward ran BL.conv_forward_rows: backward goes by row blocks too
 
 
 KEEP_COLS_BYTES = 16 << 20  # columns above this are rebuilt in backward, not kept: LeNet's (15 and
@@ -139,15 +140,14 @@ def dead_tap_crop(x_shape, w_shape, stride, pad, dil):
 
 
 def uses_batch_last(x, w, stride, pad, dil, groups) -> bool:
-    """The predicate for Convolution's batch-last fast path: 2-d NumPy, one group, one dtype,
-    columns within BL.MAX_COLS_BYTES."""
-    return (
-        type(x) is np.ndarray
-        and x.ndim == 4
-        and groups == 1
-        and x.dtype == w.dtype
-        and BL.conv_cols_bytes(x, w, stride, pad, dil) <= BL.MAX_COLS_BYTES
-    )
+    """The predicate for Convolution's batch-last fast path: 2-d NumPy, one group, one dtype."""
+    return type(x) is np.ndarray and x.ndim == 4 and groups == 1 and x.dtype == w.dtype
+
+
+def uses_row_blocks(x, w, stride, pad, dil) -> bool:
+    """The predicate for the batch-last path's `row_blocks` form: columns above KEEP_COLS_BYTES
+    (which backward would rebuild anyway) are never built whole."""
+    return BL.conv_cols_bytes(x, w, stride, pad, dil) > KEEP_COLS_BYTES
 
 
 class Convolution(Function):
@@ -173,6 +173,14 @@ class Convolution(Function):
         are kept for the weight gradient."""
         crop = dead_tap_crop(x.shape, w.shape, stride, pad, dil)
         wc, pc = (w, pad) if crop is None else (_cropped(w, crop[0]), crop[1])
+        if uses_row_blocks(x, wc, stride, pc, dil):
+            y = BL.conv_forward_rows(x, wc, b, stride, pc, dil)
+            need = ctx.needs_input_grad
+            if any(need):
+                ctx.save_for_backward(x if need[1] else None, w if need[0] else None)
+                ctx.state = BatchLastConv(None, x.shape, w.shape, stride, pad, dil, is_batch_last(x), crop)
+                ctx.state.row_blocks = True
+            return nchw_view(y)
         y, cols = BL.conv_forward(x, wc, b, stride, pc, dil)
         need = ctx.needs_input_grad
         if need:
@@ -202,13 +210,18 @@ class Convolution(Function):
             (i0, i1, j0, j1), pad = st.crop
             ws = (ws[0], ws[1], i1 - i0, j1 - j0)
             w = None if w is None else _cropped(w, st.crop[0])
-        cols = st.cols
-        if cols is None and ctx.needs_input_grad[1]:  # not kept (KEEP_COLS_BYTES): rebuilt
-            cols = BL.im2col(ctx.saved[0], ws, st.stride, pad, st.dil, ones_row=st.ones_row)
-        gx, gw, gb = BL.conv_backward(
-            go, cols, w, ws, st.x_shape, st.stride, pad, st.dil, ctx.needs_input_grad
-        )
-        del cols
+        if st.row_blocks:
+            gx, gw, gb = BL.conv_backward_rows(
+                go, ctx.saved[0], w, ws, st.x_shape, st.stride, pad, st.dil, ctx.needs_input_grad
+            )
+        else:
+            cols = st.cols
+            if cols is None and ctx.needs_input_grad[1]:  # not kept (KEEP_COLS_BYTES): rebuilt
+                cols = BL.im2col(ctx.saved[0], ws, st.stride, pad, st.dil, ones_row=st.ones_row)
+            gx, gw, gb = BL.conv_backward(
+                go, cols, w, ws, st.x_shape, st.stride, pad, st.dil, ctx.needs_input_grad
+            )
+            del cols
         if st.crop is not None and gw is not None:
             full = np.zeros(st.w_shape, dtype=gw.dtype)
             full[:, :, i0:i1, j0:j1] = gw
