@@ -839,3 +839,36 @@ def test_conv_row_blocks_match_the_whole_column_path(spec, dtype, monkeypatch):
     tol = 1e-4 if dtype == "float32" else 1e-10
     for f, g in zip(fast, general):
         np.testing.assert_allclose(f, g, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("slope", [0.0, 0.01, 0.2, 1.0])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("batch_last", [False, True])
+def test_leaky_relu_kernel_matches_the_select(slope, dtype, batch_last, monkeypatch):
+    """kernels.leaky_relu_* (max(x, s x), gradient from the output) against LeakyRelu's general
+    where(x > 0, x, s x), zeros, -0.0, NaN and infinities included, in either layout."""
+    from ember.ops import activation
+
+    rng = np.random.default_rng(5)
+    xs = rng.standard_normal((3, 4, 5, 6)).astype(dtype)
+    xs.flat[:6] = [0.0, -0.0, np.nan, np.inf, -np.inf, 1e-30]
+    gs = rng.standard_normal(xs.shape).astype(dtype)
+
+    def run():
+        x = ember.from_numpy(xs.copy())
+        if batch_last:
+            x = ember.from_numpy(np.ascontiguousarray(xs.transpose(1, 2, 3, 0))).permute(3, 0, 1, 2)
+        x.requires_grad_()
+        y = ember.nn.functional.leaky_relu(x, slope)
+        y.backward(ember.from_numpy(gs))
+        return y.detach().numpy().copy(), x.grad.numpy().copy()
+
+    calls = []
+    real = activation.kernels.leaky_relu_forward
+    monkeypatch.setattr(activation.kernels, "leaky_relu_forward", lambda *a: calls.append(1) or real(*a))
+    fast = run()
+    assert bool(calls) == (slope > 0), "the kernel runs exactly for slopes in (0, 1]"
+    monkeypatch.setattr(activation, "uses_leaky_kernel", lambda *a: False)
+    general = run()
+    for f, g in zip(fast, general):
+        np.testing.assert_array_equal(f, g)

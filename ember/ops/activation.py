@@ -7,6 +7,7 @@ import numpy as np
 
 from ember._backend import of
 from ember.graph.node import Function
+from ember.ops import kernels
 from ember.ops._util import unbroadcast
 from ember.ops.pointwise import _erf
 
@@ -22,15 +23,31 @@ class LeakyRelu(Function):
 
     @staticmethod
     def forward(ctx, x, slope):
-        pos = x > 0
-        ctx.save_for_backward(pos)
         ctx.slope = slope
+        if uses_leaky_kernel(x, slope):
+            y = kernels.leaky_relu_forward(x, slope)
+            ctx.save_for_backward(y)
+            ctx.from_output = True
+            return y
+        pos = x > 0  # the general path: any slope, CuPy
+        ctx.save_for_backward(pos)
+        ctx.from_output = False
         return of(x).where(pos, x, x * slope)
 
     @staticmethod
     def backward(ctx, g):
-        (pos,) = ctx.saved
-        return of(g).where(pos, g, g * ctx.slope), None
+        (saved,) = ctx.saved
+        if ctx.from_output:
+            if kernels.takes_kernel(saved, g):
+                return kernels.leaky_relu_backward(saved, g, ctx.slope), None
+            saved = saved > 0
+        return of(g).where(saved, g, g * ctx.slope), None
+
+
+def uses_leaky_kernel(x, slope) -> bool:
+    """The predicate for LeakyRelu's kernel (ops/kernels.py): a dense NumPy float array and a
+    slope in (0, 1], where max(x, s x) is the same function (s = 0 would give max(inf * 0, inf) = NaN)."""
+    return kernels.takes_kernel(x) and x.dtype.kind == "f" and 0.0 < slope <= 1.0
 
 
 class Elu(Function):
