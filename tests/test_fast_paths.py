@@ -806,7 +806,8 @@ def test_tap_max_pool_matches_the_window_path(case, data, monkeypatch):
     ],
 )
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_conv_row_blocks_match_the_whole_column_path(spec, dtype, monkeypatch):
+@pytest.mark.parametrize("rows", [1, 3])  # 3 rows: the input gradient's even/odd blocks on 2 threads
+def test_conv_row_blocks_match_the_whole_column_path(spec, dtype, rows, monkeypatch):
     """The batch-last conv's `row_blocks` form (columns built a few output rows at a time,
     blocks sharing input rows at their edges) against the whole-column conv_forward/backward."""
     from ember.ops import batch_last, conv
@@ -830,12 +831,22 @@ def test_conv_row_blocks_match_the_whole_column_path(spec, dtype, monkeypatch):
         ]
 
     monkeypatch.setattr(batch_last, "conv_backward_rows", spy)
-    monkeypatch.setattr(batch_last, "ROW_BLOCK_BYTES", 1)  # one output row per block
+    monkeypatch.setattr(
+        batch_last,
+        "_row_blocks",
+        lambda c, kh, kw, oh, *a: [(r, min(r + rows, oh)) for r in range(0, oh, rows)],
+    )
+    threads = ember.get_num_threads()
+    ember.set_num_threads(2)
+    from ember import _threads
+
+    monkeypatch.setattr(_threads, "_MIN_ITEMS", 0)  # small test arrays still go across threads
     monkeypatch.setattr(conv, "uses_row_blocks", lambda *a: True)
     fast = run()
     assert calls, "the row-block path did not run"
     monkeypatch.setattr(conv, "uses_row_blocks", lambda *a: False)
     general = run()
+    ember.set_num_threads(threads)
     tol = 1e-4 if dtype == "float32" else 1e-10
     for f, g in zip(fast, general):
         np.testing.assert_allclose(f, g, rtol=tol, atol=tol)

@@ -307,15 +307,26 @@ def conv_backward_rows(g, x, w, ws, xshape, stride, pad, dil, need):
         (t, bt), (left, r) = pad
         gpad = np.zeros((c, h + t + bt, wd + left + r, n), dtype=g.dtype)
         wt = w.reshape(o, -1).T
-        for r0, r1 in blocks:  # blocks share input rows at their edges: one block at a time
-            gcol = _gemm(wt, g2d[:, r0 * ow * n : r1 * ow * n]).reshape(c, kh, kw, r1 - r0, ow, n)
-            top = gpad[:, r0 * sh :]
-            split(
-                lambda lo, hi, top=top, gcol=gcol, rows=r1 - r0: col2im_add(
-                    top[lo:hi], gcol[lo:hi], (kh, kw), stride, dil, (rows, ow)
-                ),
-                c,
-                gcol.size,
-            )
+        rows = blocks[0][1] - blocks[0][0]
+        if get_num_threads() > 1 and len(blocks) > 2 and (kh - 1) * dil[0] + 1 <= (rows + 1) * sh:
+            # a block's input rows reach at most into its neighbours': the even blocks, then the
+            # odd ones, each set across threads without two blocks adding to one row
+            def block(r0, r1):
+                gcol = (wt @ g2d[:, r0 * ow * n : r1 * ow * n]).reshape(c, kh, kw, r1 - r0, ow, n)
+                col2im_add(gpad[:, r0 * sh :], gcol, (kh, kw), stride, dil, (r1 - r0, ow))
+
+            for part in (blocks[0::2], blocks[1::2]):
+                split(lambda lo, hi, part=part: [block(*b) for b in part[lo:hi]], len(part), g2d.size * k)
+        else:
+            for r0, r1 in blocks:  # one block at a time, the GEMM and col2im each across threads
+                gcol = _gemm(wt, g2d[:, r0 * ow * n : r1 * ow * n]).reshape(c, kh, kw, r1 - r0, ow, n)
+                top = gpad[:, r0 * sh :]
+                split(
+                    lambda lo, hi, top=top, gcol=gcol, rows=r1 - r0: col2im_add(
+                        top[lo:hi], gcol[lo:hi], (kh, kw), stride, dil, (rows, ow)
+                    ),
+                    c,
+                    gcol.size,
+                )
         gx = _crop(gpad, pad, h, wd)
     return gx, gw, gb
