@@ -606,36 +606,6 @@ def test_batch_norm_rows_path_matches_the_general_path(
         np.testing.assert_allclose(f, g, rtol=tol, atol=tol)
 
 
-def test_rebuilt_columns_match_kept_columns(monkeypatch):
-    """Convolution's weight gradient from columns rebuilt in backward (above KEEP_COLS_BYTES)
-    against the kept columns (the general path), with and without a folded bias."""
-    from ember.ops import conv
-
-    rng = np.random.default_rng(4)
-    xs = rng.standard_normal((3, 2, 9, 9)).astype(np.float32)
-    ws = rng.standard_normal((4, 2, 3, 3)).astype(np.float32)
-    bs = rng.standard_normal(4).astype(np.float32)
-
-    def run(bias):
-        x, w, b = (ember.from_numpy(a.copy()).requires_grad_() for a in (xs, ws, bs))
-        y = ember.nn.functional.conv2d(x, w, b if bias else None, padding=1, stride=(1, 2))
-        kept = y.grad_fn.state.cols is not None
-        y.backward(ember.from_numpy(np.linspace(-1, 1, y.numel(), dtype=np.float32).reshape(y.shape)))
-        return kept, [y.detach().numpy().copy()] + [
-            t.grad.numpy().copy() for t in ((x, w, b) if bias else (x, w))
-        ]
-
-    for bias in (True, False):
-        kept, general = run(bias)
-        assert kept
-        monkeypatch.setattr(conv, "KEEP_COLS_BYTES", 0)
-        kept, fast = run(bias)
-        assert not kept
-        monkeypatch.setattr(conv, "KEEP_COLS_BYTES", 16 << 20)
-        for f, g in zip(fast, general):
-            np.testing.assert_array_equal(f, g)
-
-
 # ---------------------------------------------------------------- sequence models (issue #13)
 # Linear's folded GEMM and the embedding gradient's flat scatter-add, each against its general
 # path (NumPy's per-matrix matmul loop; the row-wise np.add.at) and against torch.

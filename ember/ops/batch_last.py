@@ -25,7 +25,7 @@ _SMALL = 1024  # below this many weights, GEMMs over the batch go in column bloc
 _TOEPLITZ_MAX_OUT = 32  # the row-Toeplitz input gradient pays only with few output channels: the
 # col2im GEMM's inner dimension is O, memory-bound at LeNet's 16 and efficient at a ResNet's 64+
 # (docs/performance.md)
-MAX_COLS_BYTES = 64 << 20  # larger im2col buffers take the NCHW path (which rebuilds them in chunks)
+MAX_COLS_BYTES = 64 << 20  # the row-Toeplitz input gradient's buffer limit
 
 
 def _pad_bl(xbl, pad):
@@ -78,8 +78,8 @@ def _gemm_nt(a, b):
 def conv_forward(x, w, b, stride, pad, dil, bias_folds: bool = True):
     """y_bl[o, h, w, n] = b[o] + sum_{c,i,j} w[o,c,i,j] x_pad[n, c, s*h + d*i, s*w + d*j].
     Columns in (C, KH, KW, OH, OW, N) order (k*k long slice copies), then one GEMM.
-    Returns (y_bl, columns); the columns are kept for the weight gradient (or rebuilt by
-    im2col in backward when they are large: ops/conv.py, KEEP_COLS_BYTES).
+    Returns (y_bl, columns); the columns are kept for the weight gradient (large ones never
+    exist: ops/conv.py sends them to conv_forward_rows, KEEP_COLS_BYTES).
 
     With a bias, the bias is folded into the GEMM (fast path `bias_in_gemm`): the columns get
     a last row of ones and the weights a last column b, so y = [W b] @ [cols; 1] needs no

@@ -7,6 +7,7 @@ Measured timings: docs/performance.md.
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -81,8 +82,8 @@ class BatchLastConv:
     row_blocks: bool = False  # forward ran BL.conv_forward_rows: backward goes by row blocks too
 
 
-KEEP_COLS_BYTES = 16 << 20  # columns above this are rebuilt in backward, not kept: LeNet's (15 and
-# 10 MB) stay, a 224x224 ResNet's (29-58 MB per layer, ~260 MB in all) are rebuilt
+KEEP_COLS_BYTES = 16 << 20  # columns above this take the row_blocks form (never built whole, rebuilt
+# block by block in backward): LeNet's (15 and 10 MB) are kept, a 224x224 ResNet's (29-118 MB) are not
 
 
 def _cropped(w, taps):
@@ -146,7 +147,7 @@ def uses_batch_last(x, w, stride, pad, dil, groups) -> bool:
 
 def uses_row_blocks(x, w, stride, pad, dil) -> bool:
     """The predicate for the batch-last path's `row_blocks` form: columns above KEEP_COLS_BYTES
-    (which backward would rebuild anyway) are never built whole."""
+    are never built whole (k*k times x's memory; torch keeps only x)."""
     return BL.conv_cols_bytes(x, w, stride, pad, dil) > KEEP_COLS_BYTES
 
 
@@ -163,6 +164,9 @@ class Convolution(Function):
 
     @staticmethod
     def backward(ctx, go):
+        if not isinstance(go, np.ndarray) and hasattr(go, "_data"):  # create_graph: a Tensor
+            x, w = ctx.saved[2] if len(ctx.saved) > 2 else ctx.saved[0], ctx.saved[1]
+            return importlib.import_module("ember.ops.conv_graph").backward_graph(ctx, go, x, w)
         if isinstance(ctx.state, BatchLastConv):
             return Convolution.backward_batch_last(ctx, go)
         return Convolution.backward_nchw(ctx, go)
@@ -177,19 +181,18 @@ class Convolution(Function):
             y = BL.conv_forward_rows(x, wc, b, stride, pc, dil)
             need = ctx.needs_input_grad
             if any(need):
-                ctx.save_for_backward(x if need[1] else None, w if need[0] else None)
+                ctx.save_for_backward(x, w)  # both: create_graph's formulas need them
                 ctx.state = BatchLastConv(None, x.shape, w.shape, stride, pad, dil, is_batch_last(x), crop)
                 ctx.state.row_blocks = True
             return nchw_view(y)
         y, cols = BL.conv_forward(x, wc, b, stride, pc, dil)
         need = ctx.needs_input_grad
         if need:
-            # large columns are rebuilt from x in backward (k*k times x's memory otherwise;
-            # torch keeps only x): the general path of the kept columns
-            rebuild = bool(need[1]) and cols.nbytes > KEEP_COLS_BYTES
-            ctx.save_for_backward(x if rebuild else None, w if need[0] else None)
+            # columns up to KEEP_COLS_BYTES are kept for the weight gradient (larger ones never
+            # exist whole: the row_blocks form above)
+            ctx.save_for_backward(x, w)  # x: create_graph's formulas
             st = BatchLastConv(
-                cols if need[1] and not rebuild else None,
+                cols if need[1] else None,
                 x.shape,
                 w.shape,
                 stride,
@@ -216,8 +219,6 @@ class Convolution(Function):
             )
         else:
             cols = st.cols
-            if cols is None and ctx.needs_input_grad[1]:  # not kept (KEEP_COLS_BYTES): rebuilt
-                cols = BL.im2col(ctx.saved[0], ws, st.stride, pad, st.dil, ones_row=st.ones_row)
             gx, gw, gb = BL.conv_backward(
                 go, cols, w, ws, st.x_shape, st.stride, pad, st.dil, ctx.needs_input_grad
             )
@@ -234,6 +235,7 @@ class Convolution(Function):
     def forward_nchw(ctx, x, w, b, stride, pad, dil, groups):
         """The general path: any groups, 1-d, CuPy; columns built in cache-sized slices."""
         one_d = x.ndim == 3
+        x0, w0 = x, w  # the input's own arrays (version-tracked; create_graph's formulas)
         if one_d:
             x, w = x[:, :, None], w[:, :, None]
         xp = of(x)
@@ -261,13 +263,13 @@ class Convolution(Function):
         need = ctx.needs_input_grad
         if need:
             # keep the (small) padded input, not the columns: backward rebuilds them in chunks
-            ctx.save_for_backward(xpad if need[1] else None, w if need[0] else None)
+            ctx.save_for_backward(xpad if need[1] else None, w0, x0)  # x0: create_graph's formulas
             ctx.state = NchwConv(one_d, x.shape, w.shape, stride, pad, dil, g, (oh, ow))
         return out[:, :, 0] if one_d else out
 
     @staticmethod
     def backward_nchw(ctx, go):
-        xpad, w = ctx.saved
+        xpad, w = ctx.saved[:2]
         st = ctx.state
         one_d, xs, ws, stride, pad, dil, g, (oh, ow) = (
             st.one_d,
@@ -364,6 +366,12 @@ class ConstantPad(Function):
     @staticmethod
     def backward(ctx, g):
         shape, src, dst = ctx.meta
+        if not isinstance(g, np.ndarray) and hasattr(g, "_data"):  # create_graph: pad back
+            pads = []
+            for ax in reversed(range(len(shape))):
+                lo, hi, _ = src[ax].indices(shape[ax])
+                pads += [lo, shape[ax] - hi]
+            return ConstantPad.apply(g[dst], tuple(pads), 0.0), None, None
         xp = of(g)
         gx = xp.zeros(shape, dtype=g.dtype)
         gx[src] = g[dst]

@@ -123,6 +123,11 @@ class ConvTranspose(Function):
 
     @staticmethod
     def backward(ctx, gy):
+        if not isinstance(gy, np.ndarray) and hasattr(gy, "_data"):  # create_graph: a Tensor
+            raise RuntimeError(
+                "double backward (create_graph=True) through conv_transpose1d/2d is not supported "
+                "in ember (a convolution's double backward is; its third derivative is not)"
+            )
         x, w = ctx.saved
         one_d, xs, ws, stride, pad, dil, g = ctx.meta
         need = ctx.needs_input_grad
