@@ -56,6 +56,5 @@ def test_conv_third_derivative_raises_clearly():
     w = ember.randn(4, 3, 3, 3, requires_grad=True)
     y = ember.nn.functional.conv2d(x, w, padding=1)
     (g,) = ember.autograd.grad((y * y).sum(), x, create_graph=True)
-    (h,) = ember.autograd.grad((g * g).sum(), w, create_graph=True)
-    with pytest.raises(RuntimeError, match="conv_transpose"):
-        h.sum().backward()
+    with pytest.raises(RuntimeError, match="conv_transpose"):  # a third derivative through it
+        ember.autograd.grad((g * g).sum(), w, create_graph=True)
