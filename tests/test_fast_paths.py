@@ -737,3 +737,60 @@ def test_recurrent_transposed_hidden_product_matches_general(cls, packed, monkey
         for f, g in zip(fast, general):
             np.testing.assert_allclose(f, g, rtol=1e-5, atol=1e-6)
     assert chosen(np, 16, 256)  # the real size above takes the fast path
+
+
+def _lstm_run(dtype, packed, proj, seed=12):
+    T, B, I, H = 6, 5, 4, 7
+    ember.manual_seed(seed)
+    m = ember.nn.LSTM(I, H, bidirectional=True, proj_size=proj).to(dtype)
+    rng = np.random.default_rng(seed)
+    x = ember.from_numpy((3 * rng.standard_normal((T, B, I))).astype(dtype)).requires_grad_()
+    inp = x
+    if packed:
+        inp = ember.nn.utils.rnn.pack_padded_sequence(x, ember.from_numpy(np.array([6, 6, 4, 2, 1])))
+    out, (h, c) = m(inp)
+    if packed:
+        out, _ = ember.nn.utils.rnn.pad_packed_sequence(out)
+    (out * ember.from_numpy(rng.standard_normal(out.shape).astype(dtype))).sum().backward()
+    return [out.detach().numpy().copy(), h.detach().numpy().copy(), c.detach().numpy().copy()] + [
+        t.grad.numpy().copy() for t in [x, *m.parameters()]
+    ]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("packed", [False, True])
+@pytest.mark.parametrize("proj", [0, 3])
+def test_lstm_exp_gates_match_the_tanh_gates(dtype, packed, proj, monkeypatch):
+    from ember.ops import recurrent
+
+    assert recurrent.uses_exp_gates(np)
+    fast = _lstm_run(dtype, packed, proj)
+    monkeypatch.setattr(recurrent, "uses_exp_gates", lambda xp: False)
+    general = _lstm_run(dtype, packed, proj)
+    tol = 1e-6 if dtype == np.float32 else 1e-14
+    for f, g in zip(fast, general):
+        np.testing.assert_allclose(f, g, rtol=tol, atol=tol)
+
+
+def test_lstm_exp_gates_saturate_without_warnings(monkeypatch):
+    import warnings
+
+    from ember.ops import recurrent
+    from ember.ops.recurrent import LstmGatesExp, LstmGatesTanh
+
+    a = np.array([-1e4, -100.0, -30.0, -1e-3, 0.0, 1e-3, 30.0, 100.0], np.float32)
+    a = np.repeat(a[:, None], 4, axis=1)  # H = 1: columns i, f, g, o
+    ge, gt = LstmGatesExp(np, 1, np.float32), LstmGatesTanh(np, 1, np.float32)
+    e, t = a * ge.scale, a * gt.scale
+    with np.errstate(over="ignore"):
+        ge(np, e)
+    gt(np, t)
+    np.testing.assert_allclose(e, t, rtol=0, atol=2e-7)
+    assert e[0, 0] == 0 and e[0, 2] == -1 and e[-1, 0] == 1 and e[-1, 2] == 1
+    x = ember.from_numpy(np.full((3, 2, 4), 1e4, np.float32) * np.array([1, -1], np.float32)[:, None])
+    m = ember.nn.LSTM(4, 5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the layer's exp overflow is silenced
+        fast = m(x)[0].detach().numpy()
+    monkeypatch.setattr(recurrent, "uses_exp_gates", lambda xp: False)
+    np.testing.assert_allclose(fast, m(x)[0].detach().numpy(), rtol=0, atol=1e-6)
