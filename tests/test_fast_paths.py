@@ -794,3 +794,29 @@ def test_lstm_exp_gates_saturate_without_warnings(monkeypatch):
         fast = m(x)[0].detach().numpy()
     monkeypatch.setattr(recurrent, "uses_exp_gates", lambda xp: False)
     np.testing.assert_allclose(fast, m(x)[0].detach().numpy(), rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_clip_grad_norm_dot_matches_the_general_norm(dtype, monkeypatch):
+    from ember.nn.utils import clip_grad
+
+    rng = np.random.default_rng(3)
+    shapes = [(7, 5), (300,), (2, 3, 4), (0,), ()]
+    base = [rng.standard_normal(s).astype(dtype) for s in shapes]
+    noncontig = rng.standard_normal((6, 8)).astype(dtype)[:, ::2]
+
+    def run(scale):
+        ps = [ember.from_numpy(b.copy()).requires_grad_() for b in base] + [ember.zeros(6, 4, dtype=dtype)]
+        for p, b in zip(ps, base + [noncontig]):
+            p.grad = ember.from_numpy(np.asarray(b * scale, dtype=dtype))
+        n = ember.nn.utils.clip_grad_norm_(ps, 1.0)
+        return [float(n)] + [p.grad.numpy().copy() for p in ps]
+
+    for scale in (1e-3, 10.0):  # below max_norm (no scaling) and above
+        fast = run(scale)
+        with monkeypatch.context() as m:
+            m.setattr(clip_grad, "norm2_dot", lambda xp, a: clip_grad._norm(xp, a, 2.0))
+            general = run(scale)
+        tol = 1e-6 if dtype == np.float32 else 1e-14
+        for f, g in zip(fast, general):
+            np.testing.assert_allclose(f, g, rtol=tol, atol=0)
