@@ -820,3 +820,28 @@ def test_clip_grad_norm_dot_matches_the_general_norm(dtype, monkeypatch):
         tol = 1e-6 if dtype == np.float32 else 1e-14
         for f, g in zip(fast, general):
             np.testing.assert_allclose(f, g, rtol=tol, atol=0)
+
+
+@pytest.mark.parametrize("batch_first", [False, True])
+@pytest.mark.parametrize("bias", [False, True])
+def test_self_attention_split_projection_matches_the_packed_one(batch_first, bias, monkeypatch):
+    from ember.nn import functional_attention as fa
+
+    rng = np.random.default_rng(4)
+    xs = rng.standard_normal((3, 5, 8)).astype(np.float32)
+
+    def run():
+        ember.manual_seed(2)
+        m = ember.nn.MultiheadAttention(8, 2, bias=bias, batch_first=batch_first)
+        x = ember.from_numpy(xs.copy()).requires_grad_()
+        out, _ = m(x, x, x, need_weights=False)
+        (out * ember.from_numpy(xs[..., ::-1].copy())).sum().backward()
+        return [out.detach().numpy().copy(), x.grad.numpy().copy()] + [
+            p.grad.numpy().copy() for p in m.parameters()
+        ]
+
+    fast = run()
+    monkeypatch.setattr(fa, "in_projection_self", fa._in_projection_packed)
+    general = run()
+    for f, g in zip(fast, general):
+        np.testing.assert_allclose(f, g, rtol=1e-6, atol=1e-6)
