@@ -845,3 +845,33 @@ def test_self_attention_split_projection_matches_the_packed_one(batch_first, bia
     general = run()
     for f, g in zip(fast, general):
         np.testing.assert_allclose(f, g, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("affine", [False, True])
+@pytest.mark.parametrize("shape", [(4, 6, 8), (5, 3, 2, 4)])
+def test_layer_norm_buffer_backward_matches_the_general_path(affine, shape, monkeypatch):
+    from ember.ops.norm import LayerNorm
+
+    rng = np.random.default_rng(6)
+    xs = rng.standard_normal(shape).astype(np.float32)
+    gs = rng.standard_normal(shape).astype(np.float32)
+
+    def run():
+        ember.manual_seed(1)
+        m = ember.nn.LayerNorm(shape[-2:], elementwise_affine=affine)
+        if affine:
+            with ember.no_grad():
+                m.weight.normal_()
+                m.bias.normal_()
+        x = ember.from_numpy(xs.copy()).requires_grad_()
+        out = m(x)
+        out.backward(ember.from_numpy(gs.copy()))
+        return [out.detach().numpy().copy(), x.grad.numpy().copy()] + [
+            p.grad.numpy().copy() for p in m.parameters()
+        ]
+
+    fast = run()
+    monkeypatch.setattr(LayerNorm, "backward_buffers", LayerNorm.backward_general)
+    general = run()
+    for f, g in zip(fast, general):
+        np.testing.assert_array_equal(f, g)  # the same operations in the same order
