@@ -351,7 +351,8 @@ class RecurrentLayer(Function):
             gw_hh = dH2.T @ Hs[:T].reshape(T * B, P)
         if has_bias:
             gb_ih = dX2.sum(axis=0) if n[5] else None
-            gb_hh = dH2.sum(axis=0) if n[6] else None
+            if n[6]:  # LSTM / RNN: both biases see the same pre-activation gradient
+                gb_hh = gb_ih.copy() if gb_ih is not None and dHA is dXA else dH2.sum(axis=0)
         if w_hr is not None and n[7]:
             gw_hr = dHt.reshape(T * B, P).T @ store[3].reshape(T * B, H)
         gh0 = dh if has_h0 and n[1] else None
