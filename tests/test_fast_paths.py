@@ -875,3 +875,22 @@ def test_layer_norm_buffer_backward_matches_the_general_path(affine, shape, monk
     general = run()
     for f, g in zip(fast, general):
         np.testing.assert_array_equal(f, g)  # the same operations in the same order
+
+
+@pytest.mark.parametrize("p", [0.0, 1e-300, 0.1, 0.5, 0.9, 1.0 - 2.0**-53, 1.0, 0.3])
+def test_bernoulli_words_match_the_double_uniform_compare(p):
+    from ember import _sampling
+
+    rng = np.random.default_rng(7)
+    r = rng.integers(0, 1 << 32, 20000, dtype=np.uint32)
+    K = int(np.ceil(p * 2.0**53))
+    # word pairs on and around the threshold k = K - 1, K, K + 1 (ties in the high word)
+    for j, k in enumerate((K - 1, K, K + 1, K - (1 << 32), K + (1 << 32))):
+        k = min(max(k, 0), (1 << 53) - 1)
+        for junk in (0, 0xFFE00000):  # bits above the 53 used ones are ignored
+            r[4 * j + (2 if junk else 0)] = ((k >> 32) | junk) & 0xFFFFFFFF
+            r[4 * j + (2 if junk else 0) + 1] = k & 0xFFFFFFFF
+    fast = _sampling.bernoulli_words(r, p)
+    general = _sampling.bernoulli_uniform(r, p)
+    assert fast.dtype == general.dtype == bool
+    np.testing.assert_array_equal(fast, general)
