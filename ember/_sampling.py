@@ -361,7 +361,32 @@ def bernoulli_scalar(shape, dtype, p: float, generator=None) -> np.ndarray:
     eng, n = engine(generator), _numel(shape)
     if MKL_BERNOULLI:
         return bernoulli_scalar_mkl(eng, n, p).astype(dtype).reshape(shape)
-    return (unit_float64(eng.random64(n)) < p).astype(dtype).reshape(shape)
+    return bernoulli_words(eng.random32(2 * n), p).astype(dtype).reshape(shape)
+
+
+def bernoulli_uniform(r32: np.ndarray, p: float) -> np.ndarray:
+    """General path: u < p with u the double uniform of each random64() word pair of r32."""
+    r64 = r32.astype(np.uint64)
+    return unit_float64((r64[0::2] << np.uint64(32)) | r64[1::2]) < p
+
+
+def bernoulli_words(r32: np.ndarray, p: float) -> np.ndarray:
+    """Fast path of bernoulli_uniform, on the 32-bit words: u = k 2^-53 with
+    k = (hi & (2^21 - 1)) 2^32 + lo is exact, so u < p <=> k < K = ceil(p 2^53) (p 2^53 is exact),
+    i.e. hi' < K_hi, or hi' == K_hi and lo < K_lo. The tie (hi' == K_hi, probability 2^-21 per
+    element) is settled only where it occurs. Bit-identical; no 64-bit or double arrays."""
+    if not 0.0 <= p <= 1.0:
+        return bernoulli_uniform(r32, p)
+    K = math.ceil(p * 2.0**53)
+    khi, klo = K >> 32, K & 0xFFFFFFFF
+    hi = r32[0::2] & np.uint32((1 << 21) - 1)
+    if khi >= 1 << 21:  # p = 1
+        return np.ones(hi.shape, dtype=bool)
+    keep = hi < np.uint32(khi)
+    tie = np.flatnonzero(hi == np.uint32(khi))
+    if tie.size:
+        keep[tie] = r32[1::2][tie] < np.uint32(klo)
+    return keep
 
 
 def bernoulli_scalar_mkl(eng, n: int, p: float) -> np.ndarray:

@@ -822,6 +822,39 @@ def test_conv_row_blocks_match_the_whole_column_path(spec, dtype, rows, monkeypa
         np.testing.assert_allclose(f, g, rtol=tol, atol=tol)
 
 
+def _lstm_run(dtype, packed, proj, seed=12):
+    T, B, I, H = 6, 5, 4, 7
+    ember.manual_seed(seed)
+    m = ember.nn.LSTM(I, H, bidirectional=True, proj_size=proj).to(dtype)
+    rng = np.random.default_rng(seed)
+    x = ember.from_numpy((3 * rng.standard_normal((T, B, I))).astype(dtype)).requires_grad_()
+    inp = x
+    if packed:
+        inp = ember.nn.utils.rnn.pack_padded_sequence(x, ember.from_numpy(np.array([6, 6, 4, 2, 1])))
+    out, (h, c) = m(inp)
+    if packed:
+        out, _ = ember.nn.utils.rnn.pad_packed_sequence(out)
+    (out * ember.from_numpy(rng.standard_normal(out.shape).astype(dtype))).sum().backward()
+    return [out.detach().numpy().copy(), h.detach().numpy().copy(), c.detach().numpy().copy()] + [
+        t.grad.numpy().copy() for t in [x, *m.parameters()]
+    ]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("packed", [False, True])
+@pytest.mark.parametrize("proj", [0, 3])
+def test_lstm_exp_gates_match_the_tanh_gates(dtype, packed, proj, monkeypatch):
+    from ember.ops import recurrent
+
+    assert recurrent.uses_exp_gates(np)
+    fast = _lstm_run(dtype, packed, proj)
+    monkeypatch.setattr(recurrent, "uses_exp_gates", lambda xp: False)
+    general = _lstm_run(dtype, packed, proj)
+    tol = 1e-6 if dtype == np.float32 else 1e-14
+    for f, g in zip(fast, general):
+        np.testing.assert_allclose(f, g, rtol=tol, atol=tol)
+
+
 @pytest.mark.parametrize("slope", [0.0, 0.01, 0.2, 1.0])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("batch_last", [False, True])
@@ -853,3 +886,127 @@ def test_leaky_relu_kernel_matches_the_select(slope, dtype, batch_last, monkeypa
     general = run()
     for f, g in zip(fast, general):
         np.testing.assert_array_equal(f, g)
+
+
+def test_lstm_exp_gates_saturate_without_warnings(monkeypatch):
+    import warnings
+
+    from ember.ops import recurrent
+    from ember.ops.recurrent import LstmGatesExp, LstmGatesTanh
+
+    a = np.array([-1e4, -100.0, -30.0, -1e-3, 0.0, 1e-3, 30.0, 100.0], np.float32)
+    a = np.repeat(a[:, None], 4, axis=1)  # H = 1: columns i, f, g, o
+    ge, gt = LstmGatesExp(np, 1, np.float32), LstmGatesTanh(np, 1, np.float32)
+    e, t = a * ge.scale, a * gt.scale
+    with np.errstate(over="ignore"):
+        ge(np, e)
+    gt(np, t)
+    np.testing.assert_allclose(e, t, rtol=0, atol=2e-7)
+    assert e[0, 0] == 0 and e[0, 2] == -1 and e[-1, 0] == 1 and e[-1, 2] == 1
+    x = ember.from_numpy(np.full((3, 2, 4), 1e4, np.float32) * np.array([1, -1], np.float32)[:, None])
+    m = ember.nn.LSTM(4, 5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the layer's exp overflow is silenced
+        fast = m(x)[0].detach().numpy()
+    monkeypatch.setattr(recurrent, "uses_exp_gates", lambda xp: False)
+    np.testing.assert_allclose(fast, m(x)[0].detach().numpy(), rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_clip_grad_norm_dot_matches_the_general_norm(dtype, monkeypatch):
+    from ember.nn.utils import clip_grad
+
+    rng = np.random.default_rng(3)
+    shapes = [(7, 5), (300,), (2, 3, 4), (0,), ()]
+    base = [rng.standard_normal(s).astype(dtype) for s in shapes]
+    noncontig = rng.standard_normal((6, 8)).astype(dtype)[:, ::2]
+
+    def run(scale):
+        ps = [ember.from_numpy(b.copy()).requires_grad_() for b in base] + [ember.zeros(6, 4, dtype=dtype)]
+        for p, b in zip(ps, base + [noncontig]):
+            p.grad = ember.from_numpy(np.asarray(b * scale, dtype=dtype))
+        n = ember.nn.utils.clip_grad_norm_(ps, 1.0)
+        return [float(n)] + [p.grad.numpy().copy() for p in ps]
+
+    for scale in (1e-3, 10.0):  # below max_norm (no scaling) and above
+        fast = run(scale)
+        with monkeypatch.context() as m:
+            m.setattr(clip_grad, "norm2_dot", lambda xp, a: clip_grad._norm(xp, a, 2.0))
+            general = run(scale)
+        tol = 1e-6 if dtype == np.float32 else 1e-14
+        for f, g in zip(fast, general):
+            np.testing.assert_allclose(f, g, rtol=tol, atol=0)
+
+
+@pytest.mark.parametrize("batch_first", [False, True])
+@pytest.mark.parametrize("bias", [False, True])
+def test_self_attention_split_projection_matches_the_packed_one(batch_first, bias, monkeypatch):
+    from ember.nn import functional_attention as fa
+
+    rng = np.random.default_rng(4)
+    xs = rng.standard_normal((3, 5, 8)).astype(np.float32)
+
+    def run():
+        ember.manual_seed(2)
+        m = ember.nn.MultiheadAttention(8, 2, bias=bias, batch_first=batch_first)
+        x = ember.from_numpy(xs.copy()).requires_grad_()
+        out, _ = m(x, x, x, need_weights=False)
+        (out * ember.from_numpy(xs[..., ::-1].copy())).sum().backward()
+        return [out.detach().numpy().copy(), x.grad.numpy().copy()] + [
+            p.grad.numpy().copy() for p in m.parameters()
+        ]
+
+    fast = run()
+    monkeypatch.setattr(fa, "in_projection_self", fa._in_projection_packed)
+    general = run()
+    for f, g in zip(fast, general):
+        np.testing.assert_allclose(f, g, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("affine", [False, True])
+@pytest.mark.parametrize("shape", [(4, 6, 8), (5, 3, 2, 4)])
+def test_layer_norm_buffer_backward_matches_the_general_path(affine, shape, monkeypatch):
+    from ember.ops.norm import LayerNorm
+
+    rng = np.random.default_rng(6)
+    xs = rng.standard_normal(shape).astype(np.float32)
+    gs = rng.standard_normal(shape).astype(np.float32)
+
+    def run():
+        ember.manual_seed(1)
+        m = ember.nn.LayerNorm(shape[-2:], elementwise_affine=affine)
+        if affine:
+            with ember.no_grad():
+                m.weight.normal_()
+                m.bias.normal_()
+        x = ember.from_numpy(xs.copy()).requires_grad_()
+        out = m(x)
+        out.backward(ember.from_numpy(gs.copy()))
+        return [out.detach().numpy().copy(), x.grad.numpy().copy()] + [
+            p.grad.numpy().copy() for p in m.parameters()
+        ]
+
+    fast = run()
+    monkeypatch.setattr(LayerNorm, "backward_buffers", LayerNorm.backward_general)
+    general = run()
+    for f, g in zip(fast, general):
+        np.testing.assert_array_equal(f, g)  # the same operations in the same order
+
+
+@pytest.mark.parametrize("p", [0.0, 1e-300, 0.1, 0.5, 0.9, 1.0 - 2.0**-53, 1.0, 0.3])
+def test_bernoulli_words_match_the_double_uniform_compare(p):
+    from ember import _sampling
+
+    rng = np.random.default_rng(7)
+    r = rng.integers(0, 1 << 32, 20000, dtype=np.uint32)
+    K = int(np.ceil(p * 2.0**53))
+    # word pairs on and around the threshold k = K - 1, K, K + 1 (ties in the high word)
+    for j, k in enumerate((K - 1, K, K + 1, K - (1 << 32), K + (1 << 32))):
+        k = min(max(k, 0), (1 << 53) - 1)
+        for junk in (0, 0xFFE00000):  # bits above the 53 used ones are ignored
+            r[4 * j + (2 if junk else 0)] = ((k >> 32) | junk) & 0xFFFFFFFF
+            r[4 * j + (2 if junk else 0) + 1] = k & 0xFFFFFFFF
+    fast = _sampling.bernoulli_words(r, p)
+    general = _sampling.bernoulli_uniform(r, p)
+    assert fast.dtype == general.dtype == bool
+    np.testing.assert_array_equal(fast, general)

@@ -199,6 +199,7 @@ def _none_or_dtype(input):
 
 
 def _in_projection_packed(q, k, v, w, b=None):
+    """General path: torch's packed in-projection (self-attention: one GEMM, sliced three ways)."""
     E = q.size(-1)
     if k is v:
         if q is k:
@@ -211,6 +212,17 @@ def _in_projection_packed(q, k, v, w, b=None):
     w_q, w_k, w_v = w.chunk(3)
     b_q, b_k, b_v = (None, None, None) if b is None else b.chunk(3)
     return _conv_linear(q, w_q, b_q), _conv_linear(k, w_k, b_k), _conv_linear(v, w_v, b_v)
+
+
+def in_projection_self(q, k, v, w, b=None):
+    """Fast path of _in_projection_packed for self-attention (q is k is v): three Linear nodes on
+    the thirds of w instead of one projection sliced three ways, whose three slice backwards each
+    fill a zero array of the whole projection's size and are then summed (transformer_encoder
+    step -1 to -3%, docs/sequence.md). Each output element is the same dot product plus bias."""
+    if not (q is k and k is v):
+        return _in_projection_packed(q, k, v, w, b)
+    bs = (None, None, None) if b is None else b.chunk(3)
+    return tuple(_conv_linear(q, wi, bi) for wi, bi in zip(w.chunk(3), bs))
 
 
 def _conv_linear(x, w, b):
@@ -287,7 +299,7 @@ def multi_head_attention_forward(
     else:
         if tuple(key.shape) != tuple(value.shape):
             raise AssertionError(f"key shape {key.shape} does not match value shape {value.shape}")
-        q, k, v = _in_projection_packed(query, key, value, in_proj_weight, in_proj_bias)
+        q, k, v = in_projection_self(query, key, value, in_proj_weight, in_proj_bias)
     if attn_mask is not None:
         if attn_mask.dim() == 2:
             if tuple(attn_mask.shape) != (tgt_len, src_len):

@@ -76,7 +76,7 @@ class Dropout(Function):
     @staticmethod
     def backward(ctx, g):
         (mask,) = ctx.saved
-        return g * mask * ctx.scale, None, None
+        return (g * mask * ctx.scale if ctx.scale != 1.0 else g * mask), None, None
 
 
 class EmbeddingLookup(Function):

@@ -62,27 +62,34 @@ class SoftmaxCrossEntropy(Function):
 class ClassCrossEntropy(Function):
     # loss = -(1/M) sum_i log softmax(x)_{i,t_i}  ('sum': no 1/M);  dx = g/M (softmax(x) - onehot(t))
     # The common case of SoftmaxCrossEntropy (class indices, no weights, no smoothing, every
-    # target a valid class) without building the (M, C) coefficient matrix.
+    # target a valid class) without building the (M, C) coefficient matrix. With s = x - max,
+    # log softmax(x)_{i,t} = s_{i,t} - log(sum_c e^s): only the target entries are formed, and
+    # e^s with its row sums is kept for backward (softmax = e^s / sum), so the (M, C) work is
+    # one subtract and one exp forward, one multiply backward.
     _name = "NllLossBackward0"
 
     @staticmethod
     def forward(ctx, x2, t, reduction):
         xp = of(x2)
-        logp = log_softmax_array(x2, 1)
-        total = -logp[xp.arange(t.shape[0]), t].sum()
-        ctx.save_for_backward(logp, t)
+        e = x2 - x2.max(axis=1, keepdims=True)
+        rows = xp.arange(t.shape[0])
+        st = e[rows, t]
+        xp.exp(e, out=e)
+        sums = e.sum(axis=1)
+        total = -(st - xp.log(sums)).sum()
+        ctx.save_for_backward(e, sums, t)
         ctx.reduction = reduction
         if reduction == "sum":
-            return xp.asarray(total, dtype=logp.dtype)
-        return xp.asarray(total / t.shape[0], dtype=logp.dtype)
+            return xp.asarray(total, dtype=e.dtype)
+        return xp.asarray(total / t.shape[0], dtype=e.dtype)
 
     @staticmethod
     def backward(ctx, g):
-        logp, t = ctx.saved
-        xp = of(logp)
-        dx = xp.exp(logp)
-        dx[xp.arange(t.shape[0]), t] -= 1
-        dx *= g / t.shape[0] if ctx.reduction == "mean" else g
+        e, sums, t = ctx.saved
+        xp = of(e)
+        scale = g / t.shape[0] if ctx.reduction == "mean" else g
+        dx = e * (scale / sums)[:, None]
+        dx[xp.arange(t.shape[0]), t] -= scale
         return dx, None, None
 
 

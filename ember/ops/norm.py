@@ -191,10 +191,17 @@ class LayerNorm(Function):
         xc = x - mean
         var = (xc * xc).mean(axes, keepdims=True)
         invstd = (1.0 / xp.sqrt(var + eps)).astype(x.dtype)
-        xhat = xc * invstd
-        out = xhat * w if w is not None else xhat
-        if b is not None:
-            out = out + b
+        xhat = xc
+        xhat *= invstd  # in place: the same products as xc * invstd, one array less
+        if w is not None:
+            out = xhat * w
+            if b is not None:
+                if b.dtype == out.dtype and xp is np:
+                    out += b
+                else:
+                    out = out + b
+        else:
+            out = xhat + b if b is not None else xhat
         if ctx.needs_input_grad:
             ctx.save_for_backward(w)
             ctx.meta = (xhat, invstd, axes)
@@ -202,6 +209,21 @@ class LayerNorm(Function):
 
     @staticmethod
     def backward(ctx, g):
+        (w,) = ctx.saved
+        xhat = ctx.meta[0]
+        if (
+            type(g) is np.ndarray
+            and type(xhat) is np.ndarray
+            and g.dtype == xhat.dtype
+            and g.shape == xhat.shape
+            and (w is None or w.dtype == xhat.dtype)
+        ):
+            return LayerNorm.backward_buffers(ctx, g)
+        return LayerNorm.backward_general(ctx, g)
+
+    @staticmethod
+    def backward_general(ctx, g):
+        """The general path: any array module, create_graph (g a Tensor), mixed dtypes."""
         (w,) = ctx.saved
         xhat, invstd, axes = ctx.meta
         need = ctx.needs_input_grad
@@ -213,6 +235,31 @@ class LayerNorm(Function):
             gb = g.sum(lead)
         if need[0]:
             gx = _norm_grad(g * w if w is not None else g, xhat, invstd, axes)
+        return gx, gw, gb, None, None
+
+    @staticmethod
+    def backward_buffers(ctx, g):
+        """Fast path of backward_general (NumPy, one dtype): _norm_grad's products and sums in
+        the same order (bit-identical), on two buffers instead of eight new arrays."""
+        (w,) = ctx.saved
+        xhat, invstd, axes = ctx.meta
+        need = ctx.needs_input_grad
+        lead = tuple(range(g.ndim - len(axes)))
+        gx = gw = gb = None
+        t = np.multiply(g, xhat) if need[1] else np.empty_like(xhat)
+        if need[1]:
+            gw = t.sum(lead)
+        if need[2]:
+            gb = g.sum(lead)
+        if need[0]:
+            gx = g * w if w is not None else g.copy()
+            mean_g = gx.mean(axes, keepdims=True)
+            np.multiply(gx, xhat, out=t)
+            mean_gx = t.mean(axes, keepdims=True)
+            gx -= mean_g
+            np.multiply(xhat, mean_gx, out=t)
+            gx -= t
+            gx *= invstd
         return gx, gw, gb, None, None
 
 

@@ -42,6 +42,52 @@ def _gate_scale(xp, mode: str, H: int, dtype):
     return None
 
 
+class LstmGatesTanh:
+    """General path of the LSTM gate nonlinearities: sigmoid(a) = 0.5 tanh(a/2) + 0.5, so the
+    sigmoid rows (i, f, o) of the weights are pre-scaled by 0.5 and the g rows by 1 (exact), one
+    tanh covers all gates and the sigmoid rows are finished as t * 0.5 + 0.5 (whole rows in two
+    passes: faster than four on the sigmoid blocks)."""
+
+    def __init__(self, xp, H: int, dtype) -> None:
+        self.H = H
+        self.scale = _gate_scale(xp, "LSTM", H, dtype)  # applied to W_ih, W_hh and the biases
+        self.offset = 1 - self.scale
+
+    def __call__(self, xp, g) -> None:
+        xp.tanh(g, out=g)
+        g *= self.scale  # i, f, o rows: tanh(a/2) -> 0.5 t + 0.5 = sigmoid(a); g rows: t * 1 + 0
+        g += self.offset
+
+
+class LstmGatesExp:
+    """Fast path of LstmGatesTanh (NumPy, where exp costs ~0.6x tanh: docs/sequence.md):
+    sigmoid(a) = 1 / (1 + exp(-a)) and tanh(a) = 2 / (1 + exp(-2a)) - 1, so the sigmoid rows
+    of the weights are pre-scaled by -1 and the g rows by -2 (exact) and a step is one exp, one
+    add and one divide over all gates, plus one subtract on the g rows. exp overflows to inf
+    for very negative a, which gives the exact limits 0 and -1 (the caller ignores the
+    overflow warning)."""
+
+    def __init__(self, xp, H: int, dtype) -> None:
+        self.H = H
+        self.scale = xp.full(4 * H, -1.0, dtype=dtype)
+        self.scale[2 * H : 3 * H] = -2.0
+        self.numer = xp.ones(4 * H, dtype=dtype)
+        self.numer[2 * H : 3 * H] = 2.0
+
+    def __call__(self, xp, g) -> None:
+        H = self.H
+        xp.exp(g, out=g)
+        g += 1
+        xp.divide(self.numer, g, out=g)
+        g[:, 2 * H : 3 * H] -= 1
+
+
+def uses_exp_gates(xp) -> bool:
+    """Where LstmGatesExp wins: NumPy's tanh is slower than its exp (measured on OpenBLAS
+    builds without AVX-512 SIMD tanh); CuPy's kernels are not worth the extra passes."""
+    return xp is np
+
+
 def _sig_from_tanh(v) -> None:
     """In place: tanh(a / 2) -> sigmoid(a)."""
     v *= 0.5
@@ -94,19 +140,24 @@ class RecurrentLayer(Function):
         H = GH // GATES[mode]
         P = w_hh.shape[1]  # size of the recurrent state h (proj_size or hidden_size)
         dt = x.dtype
-        scale = _gate_scale(xp, mode, H, dt)
+        gates = None
+        if mode == "LSTM":
+            gates = (LstmGatesExp if uses_exp_gates(xp) else LstmGatesTanh)(xp, H, dt)
+            scale = gates.scale
+        else:
+            scale = _gate_scale(xp, mode, H, dt)
         wi, wh = (w_ih, w_hh) if scale is None else (w_ih * scale[:, None], w_hh * scale[:, None])
         bi = None if b_ih is None else (b_ih if scale is None else b_ih * scale)
         bh = None if b_hh is None else (b_hh if scale is None else b_hh * scale)
         xs = x[::-1] if reverse else x  # step order
         XW = (xs.reshape(T * B, -1) @ wi.T).reshape(T, B, GH)
-        if bi is not None:
-            XW += bi
-        if bh is not None:
-            if mode == "GRU":  # b_hn stays inside r * (W_hn h + b_hn)
+        if mode == "GRU":
+            if bi is not None:
+                XW += bi
+            if bh is not None:  # b_hn stays inside r * (W_hn h + b_hn)
                 XW[..., : 2 * H] += bh[: 2 * H]
-            else:
-                XW += bh
+        elif bi is not None or bh is not None:  # one pass over (T, B, G) with b_ih + b_hh
+            XW += bi if bh is None else (bh if bi is None else bi + bh)
         product = hidden_product_transposed if uses_transposed_product(xp, B, P) else hidden_product
         hw_of = product(xp, wh, B)  # h -> h @ wh.T
         steps = _steps(T, B, batch_sizes, reverse)
@@ -114,30 +165,28 @@ class RecurrentLayer(Function):
         Hs = xp.empty((T + 1, B, P), dtype=dt)  # Hs[s] = state before step s
         Hs[0] = 0 if h0 is None else h0
         if mode == "LSTM":
-            offset = 1 - scale  # whole rows in two passes: faster than four on the sigmoid blocks
             G, C, TC = XW, xp.empty((T + 1, B, H), dtype=dt), xp.empty((T, B, H), dtype=dt)
             C[0] = 0 if c0 is None else c0
             M = xp.empty((T, B, H), dtype=dt) if w_hr is not None else None
-            for s, b in enumerate(steps):
-                g = G[s, :b]
-                g += hw_of(Hs[s, :b])
-                xp.tanh(g, out=g)
-                g *= scale  # i, f, o rows: tanh(a/2) -> 0.5 t + 0.5 = sigmoid(a); g rows: t * 1 + 0
-                g += offset
-                c = C[s + 1, :b]
-                xp.multiply(g[:, H : 2 * H], C[s, :b], out=c)  # c = f c_prev + i g
-                c += g[:, :H] * g[:, 2 * H : 3 * H]
-                tc = TC[s, :b]
-                xp.tanh(c, out=tc)
-                if M is None:
-                    xp.multiply(g[:, 3 * H :], tc, out=Hs[s + 1, :b])
-                else:
-                    m = M[s, :b]
-                    xp.multiply(g[:, 3 * H :], tc, out=m)
-                    xp.matmul(m, w_hr.T, out=Hs[s + 1, :b])
-                if packed and b < B:
-                    Hs[s + 1, b:] = Hs[s, b:]
-                    C[s + 1, b:] = C[s, b:]
+            with np.errstate(over="ignore"):  # LstmGatesExp: exp(-a) = inf gives 0 exactly
+                for s, b in enumerate(steps):
+                    g = G[s, :b]
+                    g += hw_of(Hs[s, :b])
+                    gates(xp, g)  # i, f, o = sigmoid, g = tanh of the pre-activations
+                    c = C[s + 1, :b]
+                    xp.multiply(g[:, H : 2 * H], C[s, :b], out=c)  # c = f c_prev + i g
+                    c += g[:, :H] * g[:, 2 * H : 3 * H]
+                    tc = TC[s, :b]
+                    xp.tanh(c, out=tc)
+                    if M is None:
+                        xp.multiply(g[:, 3 * H :], tc, out=Hs[s + 1, :b])
+                    else:
+                        m = M[s, :b]
+                        xp.multiply(g[:, 3 * H :], tc, out=m)
+                        xp.matmul(m, w_hr.T, out=Hs[s + 1, :b])
+                    if packed and b < B:
+                        Hs[s + 1, b:] = Hs[s, b:]
+                        C[s + 1, b:] = C[s, b:]
             store = (G, C, TC, M)
         elif mode == "GRU":
             A, HN = XW, xp.empty((T, B, H), dtype=dt)
@@ -302,7 +351,8 @@ class RecurrentLayer(Function):
             gw_hh = dH2.T @ Hs[:T].reshape(T * B, P)
         if has_bias:
             gb_ih = dX2.sum(axis=0) if n[5] else None
-            gb_hh = dH2.sum(axis=0) if n[6] else None
+            if n[6]:  # LSTM / RNN: both biases see the same pre-activation gradient
+                gb_hh = gb_ih.copy() if gb_ih is not None and dHA is dXA else dH2.sum(axis=0)
         if w_hr is not None and n[7]:
             gw_hr = dHt.reshape(T * B, P).T @ store[3].reshape(T * B, H)
         gh0 = dh if has_h0 and n[1] else None

@@ -27,6 +27,15 @@ def _norm(xp, a, norm_type: float):
     return (xp.abs(a) ** norm_type).sum() ** (1.0 / norm_type)
 
 
+def norm2_dot(xp, a):
+    """Fast path of _norm for norm_type 2 (NumPy, real floating dtypes): sqrt(a . a), one BLAS
+    dot over the flat gradient instead of abs, power and sum passes with two temporaries."""
+    if xp is not np or a.dtype.kind != "f" or a.dtype.itemsize < 4 or not a.flags.c_contiguous:
+        return _norm(xp, a, 2.0)
+    f = a.reshape(-1)
+    return np.sqrt(np.dot(f, f))
+
+
 def clip_grad_norm_(
     parameters: Iterable[Tensor] | Tensor,
     max_norm: float,
@@ -40,7 +49,8 @@ def clip_grad_norm_(
     if not grads:
         return Tensor._wrap(np.asarray(0.0, dtype=np.float32))
     xp = of(grads[0]._data)
-    norms = xp.stack([_norm(xp, g._data, norm_type).astype(g._data.dtype) for g in grads])
+    norm = (lambda xp, a, _: norm2_dot(xp, a)) if norm_type == 2.0 else _norm
+    norms = xp.stack([norm(xp, g._data, norm_type).astype(g._data.dtype) for g in grads])
     total = _norm(xp, norms, norm_type).astype(norms.dtype)
     if error_if_nonfinite and not bool(xp.isfinite(total)):
         raise RuntimeError(
@@ -50,7 +60,8 @@ def clip_grad_norm_(
         )
     coef = min(max_norm / (float(total) + 1e-6), 1.0)
     for g in grads:
-        g._data *= g._data.dtype.type(coef)
+        if coef != 1.0:  # torch multiplies by 1.0 too: the same values
+            g._data *= g._data.dtype.type(coef)
         g._bump()
     return Tensor._wrap(xp.asarray(total))
 
