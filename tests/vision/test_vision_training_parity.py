@@ -44,6 +44,25 @@ def book_resnet18(lib):
     )  # fmt: skip
 
 
+def _torch_losses(x, y, perturb):
+    torch.manual_seed(0)
+    ref = book_resnet18(torch)
+    with torch.no_grad():
+        for p in ref.parameters():
+            p.mul_(1 + perturb)
+    opt = torch.optim.SGD(ref.parameters(), lr=0.05, momentum=0.9)
+    out = []
+    for i in range(0, 32, 8):
+        loss = torch.nn.functional.cross_entropy(
+            ref(torch.from_numpy(x[i : i + 8])), torch.from_numpy(y[i : i + 8])
+        )
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        out.append(loss.item())
+    return out
+
+
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_book_resnet18_sgd_steps_match_torch(dtype):
     ds = FashionMNIST(bundled_root(), train=False)
@@ -70,7 +89,13 @@ def test_book_resnet18_sgd_steps_match_torch(dtype):
         opt_e.step()
         losses_t.append(lt.item())
         losses_e.append(le.item())
-    np.testing.assert_allclose(losses_e, losses_t, rtol=2e-3 if dtype == "float32" else 1e-9)
+    if dtype == "float32":
+        # float32 noise, measured: the same torch run from weights scaled by 1 + 1e-7 (their
+        # rounding level). Batch-8 statistics in the 1x1 last stage amplify it to ~3e-3 by step 4.
+        noise = np.abs(np.array(_torch_losses(x, y, 1e-7)) - losses_t)
+        assert np.all(np.abs(np.array(losses_e) - losses_t) <= 2e-3 * np.abs(losses_t) + 3 * noise)
+    else:
+        np.testing.assert_allclose(losses_e, losses_t, rtol=1e-9)
     assert losses_t[-1] != losses_t[0]  # it did train
     if dtype == "float32":
         return  # float32 rounding is amplified by batch-8 statistics in the 1x1 last stage: weights in float64
