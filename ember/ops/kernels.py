@@ -5,6 +5,8 @@ layout as it is. tests/test_fast_paths.py checks each against its Function's gen
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from ember._backend import of
@@ -126,6 +128,20 @@ def _taps(k, stride, pad, dil, hw, out_hw, hw_axis):
     return [(lead + (ro, co), lead + (ri, ci)) for ro, ri in rows for co, ci in cols]
 
 
+def _partition(k: int, s: int, p: int, d: int, n: int, o: int):
+    """Taps along one axis whose reads cover each of the n input positions exactly once (the
+    first such set, over subsets by size), or None; kernels wider than 8 are not searched."""
+    reads = [{s * r + i * d - p for r in range(o)} & set(range(n)) for i in range(k)]
+    if k > 8:
+        return None
+    for size in range(1, k + 1):
+        for subset in itertools.combinations(range(k), size):
+            sets = [reads[i] for i in subset]
+            if sum(map(len, sets)) == n and len(set().union(*sets)) == n:
+                return list(subset)
+    return None
+
+
 def max_pool_out_hw(hw, k, stride, pad, dil, extra=(0, 0)) -> tuple:
     """Output size of a max pool; extra = ceil_mode's additional bottom/right padding."""
     return tuple(
@@ -180,24 +196,27 @@ def tap_max_backward(x, out, g, k, hw_axis: int, stride=None, pad=(0, 0), dil=(1
     the max), as torch does; g is in x's layout. Overlapping windows add up."""
     stride = stride or k
     xp = of(g)
-    tiles = tuple(stride) == tuple(k) and tuple(pad) == (0, 0) and tuple(dil) == (1, 1)
     hw = x.shape[hw_axis : hw_axis + 2]
     out_hw = out.shape[hw_axis : hw_axis + 2]
-    tiles = tiles and out_hw[0] * k[0] == hw[0] and out_hw[1] * k[1] == hw[1]
-    # windows that tile the input write each position once: no zero fill, no accumulation
-    gx = xp.empty(x.shape, dtype=g.dtype) if tiles else xp.zeros(x.shape, dtype=g.dtype)
+    cover = [_partition(k[a], stride[a], pad[a], dil[a], hw[a], out_hw[a]) for a in (0, 1)]
+    # taps that together read every input position once (all of them when the windows tile
+    # the input; 4 of 9 for ResNet's 3x3/2 pool) write their part without a zero fill; the
+    # others then add theirs
+    first = None if None in cover else {i * k[1] + j for i in cover[0] for j in cover[1]}
+    gx = xp.empty(x.shape, dtype=g.dtype) if first else xp.zeros(x.shape, dtype=g.dtype)
     zero = g.dtype.type(0)
     nan = bool(xp.isnan(out).any()) if out.dtype.kind == "f" else False
     taps = [
-        (osl, isl)
-        for osl, isl in _taps(k, stride, pad, dil, hw, out_hw, hw_axis)
+        (osl, isl, bool(first) and t in first)
+        for t, (osl, isl) in enumerate(_taps(k, stride, pad, dil, hw, out_hw, hw_axis))
         if osl[hw_axis].stop > osl[hw_axis].start and osl[hw_axis + 1].stop > osl[hw_axis + 1].start
     ]
+    writes_first = sorted(range(len(taps)), key=lambda t: not taps[t][2])
 
     def chunk(lo, hi):
         o, gs, xs, gxs = out[lo:hi], g[lo:hi], x[lo:hi], gx[lo:hi]
         hits = []
-        for osl, isl in taps:
+        for osl, isl, _ in taps:
             s = xs[isl]
             hit = s == o[osl]
             if nan:
@@ -206,14 +225,15 @@ def tap_max_backward(x, out, g, k, hw_axis: int, stride=None, pad=(0, 0), dil=(1
         # one hit per window (no ties, the usual case for real inputs) needs no first-max pass
         if nan or sum(int(xp.count_nonzero(h)) for h in hits) != o.size:
             taken = xp.zeros(o.shape, dtype=bool)
-            for (osl, _), h in zip(taps, hits):
+            for (osl, _, _), h in zip(taps, hits):  # row-major window order
                 h &= ~taken[osl]
                 taken[osl] |= h
-        for (osl, isl), hit in zip(taps, hits):
+        for t in writes_first:
+            (osl, isl, writes), hit = taps[t], hits[t]
             dst = gxs[isl]
-            if tiles and gs.dtype.kind == "f":
-                xp.multiply(gs, hit, out=dst)
-            elif tiles:
+            if writes and gs.dtype.kind == "f":
+                xp.multiply(gs[osl], hit, out=dst)
+            elif writes:
                 dst[...] = xp.where(hit, gs[osl], zero)
             else:
                 dst += gs[osl] * hit if gs.dtype.kind == "f" else xp.where(hit, gs[osl], zero)
