@@ -1010,3 +1010,40 @@ def test_bernoulli_words_match_the_double_uniform_compare(p):
     general = _sampling.bernoulli_uniform(r, p)
     assert fast.dtype == general.dtype == bool
     np.testing.assert_array_equal(fast, general)
+
+
+@pytest.mark.parametrize(
+    "spec",  # (n, c, h, w, o, k, pad, dil)
+    [
+        (3, 4, 9, 9, 5, 3, 1, 1),
+        (2, 3, 8, 10, 4, 3, 0, 1),
+        (2, 3, 11, 11, 6, 3, 2, 2),
+        (2, 5, 7, 7, 40, 5, 2, 1),
+    ],
+)
+@pytest.mark.parametrize("rows", [False, True])
+def test_flipped_conv_input_grad_matches_col2im(spec, rows, monkeypatch):
+    """batch_last.input_grad_flipped (the input gradient of a stride-1 conv as a conv of the
+    output gradient with the flipped kernel) against col2im of w^T @ gy, in the whole-column
+    and the row-block backward."""
+    from ember.ops import batch_last, conv
+
+    n, c, h, w, o, k, p, d = spec
+    rng = np.random.default_rng(8)
+    xs, ws = rng.standard_normal((n, c, h, w)), rng.standard_normal((o, c, k, k))
+    monkeypatch.setattr(conv, "uses_row_blocks", lambda *a: rows)
+    monkeypatch.setattr(batch_last, "_TOEPLITZ_MAX_OUT", 0)  # not the row-Toeplitz path
+    calls = []
+    real = batch_last.input_grad_flipped
+    monkeypatch.setattr(batch_last, "input_grad_flipped", lambda *a: calls.append(1) or real(*a))
+
+    def run():
+        x, wt = ember.from_numpy(xs.copy()).requires_grad_(), ember.from_numpy(ws.copy()).requires_grad_()
+        y = ember.nn.functional.conv2d(x, wt, None, 1, p, d)
+        y.backward(ember.from_numpy(np.arange(y.numel(), dtype=np.float64).reshape(y.shape) % 5 - 2))
+        return x.grad.numpy().copy()
+
+    fast = run()
+    assert calls, "the flipped-kernel path did not run"
+    monkeypatch.setattr(batch_last, "uses_flipped_conv", lambda *a: False)
+    np.testing.assert_allclose(fast, run(), rtol=1e-12, atol=1e-12)

@@ -177,6 +177,8 @@ def conv_backward(g, cols, w, ws, xshape, stride, pad, dil, need):
         ):
             gpad = _input_grad_toeplitz(gbl, w, hp, wp)
             return _crop(gpad, pad, h, wd), gw, gb
+        if uses_flipped_conv(stride, pad, dil, ws):
+            return input_grad_flipped(gbl, w, pad, dil), gw, gb
         gpad = np.zeros((c, hp, wp, n), dtype=g.dtype)
         gcol = _gemm(w.reshape(o, -1).T, g2d).reshape(c, kh, kw, oh, ow, n)  # one GEMM: faster than
         # per-channel blocks kept in cache (docs/performance.md)
@@ -302,7 +304,9 @@ def conv_backward_rows(g, x, w, ws, xshape, stride, pad, dil, need):
         gw = sum(parts[i] for i in sorted(parts)).reshape(ws)
     if len(need) > 2 and need[2]:
         gb = g2d.sum(1)
-    if need[0]:
+    if need[0] and uses_flipped_conv(stride, pad, dil, ws):
+        gx = input_grad_flipped(gbl, w, pad, dil)
+    elif need[0]:
         _, _, h, wd = xshape
         (t, bt), (left, r) = pad
         gpad = np.zeros((c, h + t + bt, wd + left + r, n), dtype=g.dtype)
@@ -330,3 +334,25 @@ def conv_backward_rows(g, x, w, ws, xshape, stride, pad, dil, need):
                 )
         gx = _crop(gpad, pad, h, wd)
     return gx, gw, gb
+
+
+def uses_flipped_conv(stride, pad, dil, ws) -> bool:
+    """The predicate for the fast path `flipped_conv` of the row-block input gradient: stride 1
+    and no padding wider than the kernel's reach."""
+    (t, b), (left, r) = pad
+    reach_h, reach_w = dil[0] * (ws[2] - 1), dil[1] * (ws[3] - 1)
+    return stride == (1, 1) and max(t, b) <= reach_h and max(left, r) <= reach_w
+
+
+def input_grad_flipped(gbl, w, pad, dil):
+    """gx for a stride-1 convolution as a convolution of gy with the flipped, transposed kernel
+    (gx[h] = sum_i gy[h + t - d i] w[i]), padded by the kernel's reach minus the forward
+    padding: im2col of gy + one GEMM per row block straight into gx's (C, H, W, N) buffer, no
+    (C*KH*KW, OH*OW*N) gradient columns, no col2im scatter-add and no crop copy. The general
+    path is col2im of w^T @ gy (tests/test_fast_paths.py)."""
+    (t, b), (left, r) = pad
+    _, _, kh, kw = w.shape
+    rh, rw = dil[0] * (kh - 1), dil[1] * (kw - 1)
+    wf = np.ascontiguousarray(w.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1])
+    g4 = gbl.transpose(3, 0, 1, 2)  # the NCHW-shaped view conv_forward_rows takes
+    return conv_forward_rows(g4, wf, None, (1, 1), ((rh - t, rh - b), (rw - left, rw - r)), dil)
