@@ -534,12 +534,25 @@ def _bl(a):
 )
 @pytest.mark.parametrize("layout", ["contiguous", "batch_last"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_conv_transpose_row_paths_match_the_general_path(xs, ws, kw, layout, dtype, monkeypatch):
+@pytest.mark.parametrize("one_block", [False, True])
+def test_conv_transpose_row_paths_match_the_general_path(xs, ws, kw, layout, dtype, one_block, monkeypatch):
+    """Blocks of one input row (every block boundary, zero-filled output) and one block (the
+    covering taps of col2im_cropped written first, no zero fill) against the padded col2im."""
     from ember.ops import conv_transpose as CT
 
     rng = np.random.default_rng(11)
     x0, w0, b0 = (rng.standard_normal(s).astype(dtype) for s in (xs, ws, (ws[1],)))
-    monkeypatch.setattr(CT, "ROWS_BYTES", 1)  # one input row per block: every block boundary is exercised
+    monkeypatch.setattr(CT, "ROWS_BYTES", 1 << 30 if one_block else 1)
+    if one_block:  # the write-first taps exist for DCGAN's layers
+        x_hw, k = xs[2:], ws[2:]
+        a = dict(stride=(1, 1), padding=(0, 0), dilation=(1, 1), output_padding=(0, 0))
+        a.update({n: (v, v) if isinstance(v, int) else v for n, v in kw.items()})
+        out_hw = [
+            CT.transposed_size(*t)
+            for t in zip(x_hw, k, a["stride"], a["padding"], a["dilation"], a["output_padding"])
+        ]
+        taps = CT._write_taps(k, a["stride"], a["padding"], a["dilation"], out_hw, x_hw)
+        assert (taps is not None) == (kw.get("dilation") is None)
 
     def run():
         x = ember.from_numpy(_bl(x0) if layout == "batch_last" else x0.copy()).requires_grad_()
@@ -1047,3 +1060,28 @@ def test_flipped_conv_input_grad_matches_col2im(spec, rows, monkeypatch):
     assert calls, "the flipped-kernel path did not run"
     monkeypatch.setattr(batch_last, "uses_flipped_conv", lambda *a: False)
     np.testing.assert_allclose(fast, run(), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("cols", [100, 784, 5000, 9000])
+def test_split_gemms_match_one_matmul(cols, monkeypatch):
+    """batch_last._gemm / _gemm_nt on ember's threads (column blocks of _GEMM_COLS, or cols /
+    threads when that gives fewer blocks than threads: `_block`) against one NumPy matmul."""
+    from ember import _threads
+    from ember.ops import batch_last as BL
+
+    monkeypatch.setattr(_threads, "_MIN_ITEMS", 0)  # small test arrays still go across threads
+    rng = np.random.default_rng(5)
+    a, b = rng.standard_normal((8, 30)).astype(np.float32), rng.standard_normal((30, cols)).astype(np.float32)
+    g = rng.standard_normal((12, cols)).astype(np.float32)
+    before = ember.get_num_threads()
+    try:
+        for threads in (1, 2, 3):
+            ember.set_num_threads(threads)
+            step = BL._block(cols)
+            assert step % 64 == 0 and (
+                threads == 1 or cols >= threads * BL._GEMM_COLS or step * threads >= cols
+            )
+            np.testing.assert_allclose(BL._gemm(a, b), a @ b, rtol=1e-5, atol=1e-5)
+            np.testing.assert_allclose(BL._gemm_nt(g, b), g @ b.T, rtol=1e-4, atol=1e-4)
+    finally:
+        ember.set_num_threads(before)

@@ -38,6 +38,15 @@ def _pad_bl(xbl, pad):
     return out
 
 
+def _block(n: int) -> int:
+    """Column block of the split GEMMs: _GEMM_COLS, or n / threads (a multiple of 64) when that
+    gives fewer blocks than threads."""
+    t = get_num_threads()
+    if t < 2 or n >= t * _GEMM_COLS:
+        return _GEMM_COLS
+    return max(64, -(-n // (t * 64)) * 64)
+
+
 def _gemm(a, b):
     """a @ b for 2-d arrays with many columns. Small a (few output channels): in blocks of 4096
     columns, split across ember's threads when they are on; otherwise one call (measurements in
@@ -45,13 +54,14 @@ def _gemm(a, b):
     if a.size >= _SMALL and get_num_threads() < 2:
         return a @ b
     out = np.empty((a.shape[0], b.shape[1]), dtype=np.result_type(a.dtype, b.dtype))
+    step = _block(b.shape[1])
 
     def run(lo, hi):
-        for s in range(lo * _GEMM_COLS, min(hi * _GEMM_COLS, b.shape[1]), _GEMM_COLS):
-            e = min(s + _GEMM_COLS, b.shape[1])
+        for s in range(lo * step, min(hi * step, b.shape[1]), step):
+            e = min(s + step, b.shape[1])
             np.matmul(a, b[:, s:e], out=out[:, s:e])
 
-    split(run, -(-b.shape[1] // _GEMM_COLS), out.size * a.shape[1])
+    split(run, -(-b.shape[1] // step), out.size * a.shape[1])
     return out
 
 
@@ -62,15 +72,16 @@ def _gemm_nt(a, b):
         return (b @ a.T).T  # faster than g @ c.T for large weights (docs/performance.md)
     k = a.shape[1]
     parts = {}
+    step = _block(k)
 
     def run(lo, hi):
         acc = np.zeros((b.shape[0], a.shape[0]), dtype=np.result_type(a.dtype, b.dtype))
-        for s in range(lo * _GEMM_COLS, min(hi * _GEMM_COLS, k), _GEMM_COLS):
-            e = min(s + _GEMM_COLS, k)
+        for s in range(lo * step, min(hi * step, k), step):
+            e = min(s + step, k)
             acc += b[:, s:e] @ a[:, s:e].T
         parts[lo] = acc
 
-    nblk = -(-k // _GEMM_COLS)
+    nblk = -(-k // step)
     split(run, nblk, a.shape[0] * b.shape[0] * k)
     return sum(parts[i] for i in sorted(parts)).T
 
@@ -227,6 +238,39 @@ def col2im_add(gx, gw, k, stride, dil, out_hw):
             hi, wj = i * dh, j * dw
             gx[:, hi : hi + sh * (oh - 1) + 1 : sh, wj : wj + sw * (ow - 1) + 1 : sw] += gw[:, i, j]
     return gx
+
+
+def _tap_range(r0: int, r: int, i: int, s: int, p: int, d: int, n_out: int):
+    """Local input rows [a, b) of the block [r0, r0 + r) whose tap i lands inside the cropped
+    output (o = s * row + i * d - p in [0, n_out)), and the first such o; None if none does."""
+    off = i * d - p
+    a = max(0, -(-(-off - s * r0) // s))  # smallest local row with o >= 0
+    b = min(r, (n_out - 1 - off) // s - r0 + 1)
+    return (a, b, s * (r0 + a) + off) if a < b else None
+
+
+def col2im_cropped(y, cols, k, stride, pad, dil, r0: int, write=()):
+    """Fast path of col2im_add into a zero-padded buffer followed by the crop: adds the window
+    gradients cols[(C, KH, KW, R, W, N)] of input rows [r0, r0 + R) straight into the cropped
+    output y[(C, OH, OW, N)], each tap clipped to the rows and columns that land inside it (no
+    padded buffer, no crop copy). Taps in `write` are stored instead of added, before the
+    others: the caller passes taps that together cover y exactly once (kernels._partition),
+    so y needs no zero fill. tests/test_fast_paths.py checks it against the padded path."""
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = k, stride, pad, dil
+    oh, ow = y.shape[1:3]
+    r, wd = cols.shape[3:5]
+    taps = [(i, j) for i in range(kh) for j in range(kw)]
+    for i, j in [t for t in taps if t in write] + [t for t in taps if t not in write]:
+        rows, cs = _tap_range(r0, r, i, sh, ph, dh, oh), _tap_range(0, wd, j, sw, pw, dw, ow)
+        if rows is None or cs is None:
+            continue
+        (a, b, o0), (c0, c1, q0) = rows, cs
+        dst = y[:, o0 : o0 + sh * (b - a - 1) + 1 : sh, q0 : q0 + sw * (c1 - c0 - 1) + 1 : sw]
+        if (i, j) in write:
+            dst[...] = cols[:, i, j, a:b, c0:c1]
+        else:
+            dst += cols[:, i, j, a:b, c0:c1]
+    return y
 
 
 ROW_BLOCK_BYTES = 8 << 20  # column bytes per output-row block of the `row_blocks` path

@@ -22,6 +22,7 @@ from ember.graph.node import Function
 from ember.ops import batch_last as BL
 from ember.ops.batch_last import col2im_add
 from ember.ops.conv import _chunk, _from_batch_last, _im2col, _pad2, _windows
+from ember.ops.kernels import _partition
 
 ROWS_BYTES = 4 << 20  # column block of the row paths: large GEMMs, a few MB of columns
 
@@ -62,26 +63,26 @@ class ConvTranspose(Function):
         ow = transposed_size(wd, kw, stride[1], pw, dil[1], out_pad[1])
         xbl = to_batch_last(x).reshape(cin, h * wd * n)
         wt = w.reshape(cin, cout * kh * kw).T
-        ypad = np.zeros((cout, oh + 2 * ph, ow + 2 * pw, n), dtype=x.dtype)
         run = wd * n
-        for r0, r1 in _row_blocks(h, cout * kh * kw * run * x.itemsize):
+        blocks = _row_blocks(h, cout * kh * kw * run * x.itemsize)
+        write = _write_taps((kh, kw), stride, pad, dil, (oh, ow), (h, wd)) if len(blocks) == 1 else None
+        ybl = (np.empty if write else np.zeros)((cout, oh, ow, n), dtype=x.dtype)
+        for r0, r1 in blocks:
             cols = BL._gemm(wt, xbl[:, r0 * run : r1 * run]).reshape(cout, kh, kw, r1 - r0, wd, n)
-            dst = ypad[:, sh * r0 :]
             split(
-                lambda lo, hi, d=dst, c=cols, r=r1 - r0: col2im_add(
-                    d[lo:hi], c[lo:hi], (kh, kw), stride, dil, (r, wd)
+                lambda lo, hi, c=cols, r0=r0: BL.col2im_cropped(
+                    ybl[lo:hi], c[lo:hi], (kh, kw), stride, pad, dil, r0, write or ()
                 ),
                 cout,
                 cols.size,
             )
-        ybl = ypad[:, ph : ph + oh, pw : pw + ow]
         if b is not None:
             ybl += b.reshape(-1, 1, 1, 1)
         need = ctx.needs_input_grad
         if need:
             ctx.save_for_backward(x if need[1] else None, w)
             ctx.meta = (False, x.shape, w.shape, stride, pad, dil, 1)
-        return nchw_view(np.ascontiguousarray(ybl) if ph or pw else ybl)
+        return nchw_view(ybl)
 
     @staticmethod
     def forward_general(ctx, x, w, b, stride, pad, dil, groups, out_pad):
@@ -163,6 +164,15 @@ def uses_rows_backward(gy, xs, ws, stride, pad, dil, g) -> bool:
     if (gy.shape[2] + 2 * ph - dh * (kh - 1) - 1) // sh + 1 != h:
         return False
     return (gy.shape[3] + 2 * pw - dw * (kw - 1) - 1) // sw + 1 == wd
+
+
+def _write_taps(k, stride, pad, dil, out_hw, in_hw):
+    """Taps (i, j) that together land on every output position exactly once (a product of the
+    per-axis kernels._partition sets), or None when an axis has no such set."""
+    ps = [_partition(*a) for a in zip(k, stride, pad, dil, out_hw, in_hw)]
+    if None in ps:
+        return None
+    return {(i, j) for i in ps[0] for j in ps[1]}
 
 
 def _row_blocks(h: int, row_bytes: int):
