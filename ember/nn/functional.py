@@ -65,6 +65,46 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     return _layers.Linear.apply(input, weight, bias)
 
 
+def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """y[..., o] = sum_ij input1[..., i] weight[o, i, j] input2[..., j] + bias[o] (torch's checks),
+    composed of two matmuls: t = x1 @ W (as (i, o*j)), then y = t @ x2 per row."""
+    ts = [("input1", input1), ("input2", input2), ("weight", weight)] + (
+        [("bias", bias)] if bias is not None else []
+    )
+    if len({t.dtype for _, t in ts}) > 1:
+        got = ", ".join(f"{n}: {_tname(t).lower()}" for n, t in ts)
+        raise RuntimeError(f"All tensors must have the same dtype, got {got}")
+    if input1.ndim != input2.ndim:
+        raise RuntimeError(f"bilinear(): input dimensions do not match: got {input1.ndim} and {input2.ndim}")
+    for d in range(input1.ndim - 1):
+        if input1.shape[d] != input2.shape[d]:
+            raise RuntimeError(
+                f"bilinear(): input batch dimensions do not match at dim {d}: got {input1.shape[d]} and "
+                f"{input2.shape[d]}"
+            )
+    if weight.ndim != 3:
+        raise IndexError(
+            f"Dimension out of range (expected to be in range of [{-max(weight.ndim, 1)}, "
+            f"{max(weight.ndim, 1) - 1}], but got 2)"
+        )
+    o, i1, i2 = weight.shape
+    for name, t, want in (("input1", input1, i1), ("input2", input2, i2)):
+        if t.shape[-1] != want:
+            raise RuntimeError(
+                f"bilinear(): {name} size does not match weight size: got {t.shape[-1]} but expected {want}"
+            )
+    if bias is not None and bias.shape[0] != o:
+        raise RuntimeError(
+            f"bilinear(): bias size does not match weight size: got {bias.shape[0]} but expected {o}"
+        )
+    lead = tuple(input1.shape[:-1])
+    t = ember.matmul(input1.reshape(-1, i1), weight.permute(1, 0, 2).reshape(i1, o * i2))
+    y = ember.matmul(t.reshape(-1, o, i2), input2.reshape(-1, i2, 1)).reshape(-1, o)
+    if bias is not None:
+        y = y + bias
+    return y.reshape(*lead, o)
+
+
 _tname = _checks.tname
 
 

@@ -187,3 +187,15 @@ def test_float32_preserved():
     m = nn.BatchNorm2d(3)
     m(x)
     assert m.running_var.dtype == ember.float32
+
+
+@pytest.mark.parametrize("cls,shape", [("InstanceNorm1d", (3, 5, 7)), ("InstanceNorm2d", (3, 5, 4, 6))])
+@pytest.mark.parametrize("kw", [dict(affine=True, bias=False), dict(affine=True), dict(bias=False)])
+def test_instancenorm_bias_keyword(cls, shape, kw):
+    """torch 2.13's keyword-only `bias` of the InstanceNorm modules: no bias parameter when False."""
+    em, tm = getattr(nn, cls)(5, **kw), getattr(torch.nn, cls)(5, **kw)
+    assert repr(em) == repr(tm)
+    assert list(em.state_dict()) == list(tm.state_dict())
+    assert [n for n, _ in em.named_parameters()] == [n for n, _ in tm.named_parameters()]
+    _perturb(em, tm)
+    _step(em, tm, _f32(*shape))
