@@ -27,8 +27,10 @@ from ember._dtype import (  # noqa: F401
     dtype,
     float16,
     float32,
+    finfo,
     float64,
     get_default_dtype,
+    iinfo,
     int8,
     int16,
     int32,
@@ -74,6 +76,8 @@ from ember.ops.index import *  # noqa: F401,F403
 from ember.ops.linalg import *  # noqa: F401,F403
 from ember.ops.sort import *  # noqa: F401,F403
 from ember.ops.special import *  # noqa: F401,F403
+from ember.ops.counting import *  # noqa: F401,F403
+from ember.ops.combine import *  # noqa: F401,F403
 from ember.ops.householder import geqrf  # noqa: F401
 from ember import _methods  # noqa: F401,E402
 from ember import autograd  # noqa: F401,E402

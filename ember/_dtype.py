@@ -149,3 +149,44 @@ def category(x) -> int:
     if isinstance(x, complex):
         return 3
     return from_np(np.asarray(x).dtype)._cat
+
+
+class finfo:
+    """torch.finfo: machine limits of a floating-point dtype (default: the default dtype)."""
+
+    def __init__(self, type: dtype | None = None) -> None:
+        d = get_default_dtype() if type is None else to_dtype(type)
+        if not (d.is_floating_point or d.is_complex):
+            raise TypeError(
+                "torch.finfo() requires a floating point input type. Use torch.iinfo to handle 'torch.finfo'"
+            )
+        d = d.to_real()
+        f = np.finfo(d.np)
+        self.bits, self.dtype = int(f.bits), d.name
+        self.eps, self.max, self.min = float(f.eps), float(f.max), float(f.min)
+        self.tiny = self.smallest_normal = float(f.smallest_normal)
+        self.resolution = 10.0 ** -int(f.precision)
+
+    def __repr__(self) -> str:
+        return (
+            f"finfo(resolution={self.resolution:g}, min={self.min:g}, max={self.max:g}, eps={self.eps:g}, "
+            f"smallest_normal={self.smallest_normal:g}, tiny={self.tiny:g}, dtype={self.dtype})"
+        )
+
+
+class iinfo:
+    """torch.iinfo: limits of an integer dtype."""
+
+    def __init__(self, type: dtype) -> None:
+        d = to_dtype(type)
+        if d is bool_:
+            raise TypeError("torch.bool is not supported by torch.iinfo")
+        if d.is_floating_point or d.is_complex:
+            raise TypeError(
+                "torch.iinfo() requires an integer input type. Use torch.finfo to handle 'torch.iinfo'"
+            )
+        i = np.iinfo(d.np)
+        self.bits, self.max, self.min, self.dtype = int(i.bits), int(i.max), int(i.min), d.name
+
+    def __repr__(self) -> str:
+        return f"iinfo(min={float(self.min):g}, max={float(self.max):g}, dtype={self.dtype})"

@@ -16,8 +16,10 @@ from ember.autograd.backward import tensor_backward
 from ember.graph import engine
 from ember.ops import (
     arith,
+    combine,
     compare,
     copy,
+    counting,
     householder,
     index,
     inplace,
@@ -52,6 +54,8 @@ METHODS_FROM = {
         "masked_select masked_scatter nonzero argwhere take take_along_dim"
     ),
     special: "lgamma digamma erfinv xlogy",
+    counting: "unique unique_consecutive bincount histc",
+    combine: "repeat_interleave diff inner diagflat hsplit vsplit dsplit",
     linalg: (
         "matmul mm bmm mv dot vdot outer ger addmm addmv baddbmm addbmm addr inverse det logdet svd diagonal "
         "diag trace triu tril cross kron diag_embed"
