@@ -78,6 +78,8 @@ from ember.ops.sort import *  # noqa: F401,F403
 from ember.ops.special import *  # noqa: F401,F403
 from ember.ops.counting import *  # noqa: F401,F403
 from ember.ops.combine import *  # noqa: F401,F403
+from ember.signal_windows import *  # noqa: F401,F403
+from ember.queries import *  # noqa: F401,F403
 from ember.ops.householder import geqrf  # noqa: F401
 from ember import _methods  # noqa: F401,E402
 from ember import autograd  # noqa: F401,E402
@@ -105,6 +107,13 @@ _LAZY_NAMES = {
     "load": "serialization",
     "get_float32_matmul_precision": "backends.cuda",
     "set_float32_matmul_precision": "backends.cuda",
+    # torch's top-level aliases of nn.functional with the same signature
+    **dict.fromkeys(
+        "conv1d conv2d conv_transpose1d conv_transpose2d avg_pool1d adaptive_avg_pool1d max_pool1d max_pool2d "
+        "pixel_shuffle pixel_unshuffle channel_shuffle cosine_similarity bilinear hardshrink selu celu "
+        "threshold pairwise_distance pdist".split(),
+        "nn.functional",
+    ),
 }
 
 
