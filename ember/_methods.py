@@ -24,6 +24,7 @@ from ember.ops import (
     index,
     inplace,
     linalg,
+    mathfuncs,
     operators,
     random_ops,
     reduce,
@@ -31,6 +32,7 @@ from ember.ops import (
     shape,
     sort,
     special,
+    statistics,
 )
 from ember.ops.pointwise import Abs, Add, Div, Mul, Neg, Pow, Sub
 
@@ -56,6 +58,8 @@ METHODS_FROM = {
     special: "lgamma digamma erfinv xlogy",
     counting: "unique unique_consecutive bincount histc",
     combine: "repeat_interleave diff inner diagflat hsplit vsplit dsplit",
+    mathfuncs: "logaddexp logaddexp2 logit sinc hypot rad2deg deg2rad copysign ldexp positive sgn signbit heaviside gcd lcm frexp",
+    statistics: "cummax cummin aminmax mode nanmedian quantile nanquantile logcumsumexp cov corrcoef",
     linalg: (
         "matmul mm bmm mv dot vdot outer ger addmm addmv baddbmm addbmm addr inverse det logdet svd diagonal "
         "diag trace triu tril cross kron diag_embed"
