@@ -86,6 +86,8 @@ from ember.ops.householder import geqrf  # noqa: F401
 from ember import _methods  # noqa: F401,E402
 from ember import autograd  # noqa: F401,E402
 from ember import linalg  # noqa: F401,E402
+from ember.linalg import chain_matmul, matrix_power, pinverse, slogdet  # noqa: F401,E402
+from ember.linalg import torch_qr as qr, torch_vander as vander  # noqa: F401,E402
 from ember import cuda  # noqa: F401,E402
 from ember._defaults import *  # noqa: F401,F403,E402
 

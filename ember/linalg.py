@@ -12,6 +12,7 @@ from ember.ops._util import norm_dim
 from ember.ops.arith import abs as abs_
 from ember.ops.arith import where
 from ember.ops.cholesky import cholesky, solve_triangular  # noqa: F401
+from ember.ops.decompositions import eigh, eigvalsh, qr, slogdet  # noqa: F401
 from ember.ops.householder import householder_product  # noqa: F401
 from ember.ops.linalg import LinAlgError, matmul, solve  # noqa: F401
 from ember.ops.shape import movedim
@@ -156,8 +157,111 @@ def pinv(A, *, rtol=None, hermitian: bool = False):
     return matmul(vh.mT * sinv.unsqueeze(-2), u.mT)
 
 
+def vecdot(x, y, *, dim: int = -1, out=None):
+    """sum(conj(x) * y) along dim (broadcasting)."""
+    return ((x.conj() if x.dtype.is_complex else x) * y).sum(dim)
+
+
+def vander(x, *, N=None):
+    """Columns x^0, x^1, ..., x^(N-1) (increasing powers) along a new last dim."""
+    n = x.shape[-1] if N is None else N
+    if n <= 1 and N is not None and N < 1:
+        raise RuntimeError("N must be greater than 1.")
+    powers = from_numpy(np.arange(n, dtype=x.dtype.np if x.dtype.is_floating_point else np.int64))
+    return x.unsqueeze(-1) ** powers
+
+
+def matrix_rank(A, *, atol=None, rtol=None, hermitian: bool = False, tol=None, out=None):
+    """Number of singular values above max(atol, rtol * s_max) (rtol defaults to eps * max(m, n))."""
+    s = svdvals(A)._data
+    smax = s.max(-1) if s.shape[-1] else np.zeros(s.shape[:-1], s.dtype)
+    if tol is not None:
+        atol = tol
+    if rtol is None:
+        rtol = 0.0 if atol is not None and atol > 0 else np.finfo(s.dtype).eps * max(A.shape[-2:])
+    thresh = np.maximum(0.0 if atol is None else atol, rtol * smax)
+    return from_numpy(np.asarray((s > np.expand_dims(thresh, -1)).sum(-1), dtype=np.int64))
+
+
+def cond(A, p=None, *, out=None):
+    """Condition number: s_max / s_min for p in (None, 2), s_min / s_max for -2, else
+    norm(A, p) * norm(inv(A), p)."""
+    if p in (None, 2, -2):
+        s = svdvals(A)
+        hi, lo = s.amax(-1), s.amin(-1)
+        return hi / lo if p != -2 else lo / hi
+    return matrix_norm(A, p) * matrix_norm(inv(A), p)
+
+
+def lstsq(A, B, rcond=None, *, driver=None):
+    """(solution, residuals, rank, singular_values) of min ||A X - B||: the solution through the
+    pseudo-inverse (differentiable); residuals for full-rank tall A with drivers other than
+    'gelsy', rank and singular values as torch's CPU drivers report them."""
+    if driver not in (None, "gels", "gelsy", "gelsd", "gelss"):
+        raise RuntimeError(
+            f"torch.linalg.lstsq: parameter `driver` should be one of (gels, gelsy, gelsd, gelss), but got {driver}"
+        )
+    vec = B.ndim == A.ndim - 1
+    b2 = B.unsqueeze(-1) if vec else B
+    if A.shape[-2] != b2.shape[-2]:
+        raise RuntimeError(
+            f"torch.linalg.lstsq: input.size(-2) should match other.size(-2), but got {A.shape[-2]} and {b2.shape[-2]}"
+        )
+    x = matmul(pinv(A, rtol=rcond), b2)
+    d = driver or "gelsy"
+    m, n = A.shape[-2:]
+    rank = matrix_rank(A) if d != "gels" else from_numpy(np.zeros((0,), np.int64))
+    sv = svdvals(A).detach() if d in ("gelsd", "gelss") else from_numpy(np.zeros((0,), A.dtype.np))
+    if m > n and d != "gelsy" and bool((rank._data == n).all()):
+        res = ((matmul(A, x) - b2) ** 2).sum(-2)
+    else:
+        res = from_numpy(np.zeros((0,), A.dtype.np))
+    return _LstsqResult(x.squeeze(-1) if vec else x, res, rank, sv)
+
+
+# -- torch's top-level spellings (torch.qr, torch.pinverse, ...), exported by ember/__init__.py --
+def torch_qr(input, some: bool = True, *, out=None):
+    """torch.qr: reduced (some=True) or complete (Q, R)."""
+    return qr(input, "reduced" if some else "complete")
+
+
+def pinverse(input, rcond: float = 1e-15):
+    """torch.pinverse: pinv with singular values below rcond * s_max dropped."""
+    return pinv(input, rtol=rcond)
+
+
+def chain_matmul(*matrices, out=None):
+    """torch.chain_matmul (deprecated in torch for linalg.multi_dot): the product of 2-d tensors."""
+    return multi_dot(list(matrices))
+
+
+def torch_vander(x, N=None, increasing: bool = False):
+    """torch.vander: powers x^(N-1) ... x^0 (or increasing) of a 1-d tensor, as columns."""
+    v = vander(x, N=N)
+    return v if increasing else v.flip(-1)
+
+
+class _LstsqResult(tuple):
+    def __new__(cls, solution, residuals, rank, singular_values):
+        return tuple.__new__(cls, (solution, residuals, rank, singular_values))
+
+    solution = property(lambda self: self[0])
+    residuals = property(lambda self: self[1])
+    rank = property(lambda self: self[2])
+    singular_values = property(lambda self: self[3])
+
+
 __all__ = [
     "LinAlgError",
+    "slogdet",
+    "eigh",
+    "eigvalsh",
+    "qr",
+    "vecdot",
+    "vander",
+    "matrix_rank",
+    "cond",
+    "lstsq",
     "inv",
     "det",
     "svd",
