@@ -104,7 +104,7 @@ from ember._threads import get_num_threads, set_num_threads  # noqa: E402,F401
 # and the package's own namespace imports nothing above the core layers.
 _LAZY = (
     "nn", "optim", "utils", "vision", "serialization", "distributed", "distributions",
-    "multiprocessing", "onnx", "func", "testing", "backends", "accelerator", "hub",
+    "multiprocessing", "onnx", "func", "testing", "backends", "accelerator", "hub", "special",
 )  # fmt: skip
 _LAZY_NAMES = {
     "save": "serialization",

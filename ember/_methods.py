@@ -55,7 +55,7 @@ METHODS_FROM = {
         "gather scatter scatter_add index_select index_add index_fill index_copy index_put masked_fill "
         "masked_select masked_scatter nonzero argwhere take take_along_dim"
     ),
-    special: "lgamma digamma erfinv xlogy",
+    special: "lgamma digamma erfinv xlogy erfc mvlgamma",
     counting: "unique unique_consecutive bincount histc",
     combine: "repeat_interleave diff inner diagflat hsplit vsplit dsplit",
     mathfuncs: "logaddexp logaddexp2 logit sinc hypot rad2deg deg2rad copysign ldexp positive sgn signbit heaviside gcd lcm frexp",
@@ -84,7 +84,7 @@ INPLACE_VARIANTS = {
     },
     linalg: {"addmm", "addmv", "baddbmm", "addbmm", "addr", "triu", "tril"},
     reduce: {"cumsum", "cumprod"},
-    special: {"lgamma", "digamma", "erfinv", "xlogy"},
+    special: {"lgamma", "digamma", "erfinv", "xlogy", "erfc"},
 }
 
 # `name_` that changes this tensor's own shape (metadata only, storage kept).

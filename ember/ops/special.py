@@ -222,6 +222,91 @@ class Xlogy(Function):
         return ga, gb
 
 
+def _erfc_raw(a):
+    lib = _lib(a)
+    if lib is not None:
+        return lib.erfc(a).astype(a.dtype, copy=False)
+    return np.vectorize(math.erfc, otypes=[a.dtype])(a) if a.size else a.copy()
+
+
+class Erfc(Function):
+    # erfc(a) = 1 - erf(a), computed directly (no cancellation);  d erfc(a) = -2/sqrt(pi) exp(-a^2) da
+    @staticmethod
+    def forward(ctx, a):
+        a = to_float(a)
+        ctx.save_for_backward(a)
+        return _erfc_raw(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        a = ctx.saved[0]
+        return g * -1.1283791670955126 * of(a).exp(-a * a)
+
+
+class Entr(Function):
+    # entr(a) = -a log a (a > 0), 0 (a == 0), -inf (a < 0);  d/da = -(log a + 1)
+    @staticmethod
+    def forward(ctx, a):
+        a = to_float(a)
+        xp = of(a)
+        ctx.save_for_backward(a)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = xp.where(a > 0, -a * xp.log(xp.where(a > 0, a, 1)), xp.where(a == 0, 0, -xp.inf))
+        return xp.where(xp.isnan(a), a, out).astype(a.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, g):
+        a = ctx.saved[0]
+        xp = of(g)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return g * -(xp.log(a) + 1)
+
+
+class Xlog1py(Function):
+    # xlog1py(a, b) = a log1p(b) (0 where a == 0);  d/da = log1p(b), d/db = a / (1 + b)
+    @staticmethod
+    def forward(ctx, a, b):
+        a, b = float_binary(a, b)
+        xp = of(a) if hasattr(a, "dtype") else of(b)
+        a, b = xp.asarray(a), xp.asarray(b)
+        dt = a.dtype if a.dtype.kind == "f" else b.dtype
+        a, b = a.astype(dt, copy=False), b.astype(dt, copy=False)
+        ctx.save_for_backward(a, b)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = xp.where(a == 0, xp.zeros((), dt), a * xp.log1p(b))
+        return xp.where(xp.isnan(b), b, out).astype(dt, copy=False)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved
+        xp = of(g)
+        ga = unbroadcast(g * xp.log1p(b), a.shape) if ctx.needs_input_grad[0] else None
+        gb = unbroadcast(g * a / (1 + b), b.shape) if ctx.needs_input_grad[1] else None
+        return ga, gb
+
+
+def erfc(input: Tensor, *, out=None) -> Tensor:
+    return Erfc.apply(input)
+
+
+def entr(input: Tensor, *, out=None) -> Tensor:
+    return Entr.apply(input)
+
+
+def xlog1py(input, other, *, out=None) -> Tensor:
+    return Xlog1py.apply(input, other)
+
+
+def mvlgamma(input: Tensor, p: int, *, out=None) -> Tensor:
+    """log of the multivariate gamma: p(p-1)/4 log(pi) + sum_j lgamma(a - j/2), j < p."""
+    if p < 1:
+        raise RuntimeError("p has to be greater than or equal to 1")
+    total = Lgamma.apply(input)
+    for j in range(1, p):
+        total = total + Lgamma.apply(input - j / 2)
+    return total + p * (p - 1) / 4 * math.log(math.pi)
+
+
 def lgamma(input: Tensor, *, out=None) -> Tensor:
     """torch.lgamma: log |Gamma(x)|."""
     return Lgamma.apply(input)
@@ -249,4 +334,4 @@ def xlogy(input, other, *, out=None) -> Tensor:
     return Xlogy.apply(input, other)
 
 
-__all__ = ["digamma", "erfinv", "lgamma", "polygamma", "xlogy"]
+__all__ = ["digamma", "entr", "erfc", "erfinv", "lgamma", "mvlgamma", "polygamma", "xlog1py", "xlogy"]
