@@ -58,6 +58,9 @@ from ember._memory_format import (  # noqa: F401
 from ember._tensor import Tensor  # noqa: F401
 from ember.graph.grad_mode import (  # noqa: F401
     enable_grad,
+    is_anomaly_check_nan_enabled,
+    is_anomaly_enabled,
+    set_anomaly_enabled,
     inference_mode,
     is_grad_enabled,
     no_grad,

@@ -6,10 +6,12 @@ from ember.autograd import functional  # noqa: F401
 from ember.autograd.backward import backward, grad
 from ember.autograd.function import Function, FunctionCtx
 from ember.autograd.grad_mode import (
+    detect_anomaly,
     enable_grad,
     inference_mode,
     is_grad_enabled,
     no_grad,
+    set_detect_anomaly,
     set_grad_enabled,
 )
 from ember.autograd.gradcheck import gradcheck, gradgradcheck
@@ -27,4 +29,6 @@ __all__ = [
     "FunctionCtx",
     "gradcheck",
     "gradgradcheck",
+    "detect_anomaly",
+    "set_detect_anomaly",
 ]

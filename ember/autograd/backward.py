@@ -8,6 +8,7 @@ import numpy as np
 from ember._tensor import Tensor
 from ember.graph import engine
 from ember.graph.engine import run_backward_single_root, seed_grad
+from ember.graph.grad_mode import _anomaly
 
 
 def _root_grads(tensors, grad_tensors, create_graph):
@@ -47,8 +48,9 @@ def _as_seq(x):
 def tensor_backward(self, gradient=None, retain_graph=None, create_graph: bool = False, inputs=None) -> None:
     """Tensor.backward. Fast path: the common `loss.backward()` (a one-element float tensor
     with a graph, nothing else asked) goes straight to the engine's single-root loop; the
-    general path is `backward` below (tests/test_fast_paths.py compares them)."""
-    if gradient is None and inputs is None and not create_graph and self._requires_grad:
+    general path is `backward` below (tests/test_fast_paths.py compares them); anomaly mode
+    always takes the general path, whose engine loop checks each node's gradients."""
+    if gradient is None and inputs is None and not create_graph and self._requires_grad and not _anomaly[0]:
         d = self._data
         if d.size == 1 and d.dtype.kind == "f" and self.grad_fn is not None:
             run_backward_single_root(self.grad_fn, seed_grad(d), retain_graph)

@@ -87,6 +87,15 @@ def _call_backward(node, g, create_graph):
     return grads
 
 
+def _check_nan(node, in_grads) -> None:
+    """Anomaly mode: a NaN in any gradient a node returns raises, naming the node (torch's message)."""
+    for i, ig in enumerate(in_grads):
+        a = getattr(ig, "_data", ig)
+        if a is not None and getattr(a, "dtype", None) is not None and a.dtype.kind in "fc":
+            if bool(_backend.of(a).isnan(a).any()):
+                raise RuntimeError(f"Function '{node.name()}' returned nan values in its {i}th output.")
+
+
 def run_backward(
     roots, grads, retain_graph: bool, create_graph: bool, inputs=None, allow_unused: bool = False
 ):
@@ -96,7 +105,13 @@ def run_backward(
     return the gradient for each of `inputs` without touching `.grad` (autograd.grad).
     One root accumulating into leaves without create_graph takes the fast path
     `run_backward_single_root`; everything else the general, dependency-counting path."""
-    if inputs is None and not create_graph and len(roots) == 1 and roots[0].grad_fn is not None:
+    if (
+        inputs is None
+        and not create_graph
+        and len(roots) == 1
+        and roots[0].grad_fn is not None
+        and not grad_mode._anomaly[0]
+    ):
         return run_backward_single_root(roots[0].grad_fn, grads[0], retain_graph)
     return run_backward_general(roots, grads, retain_graph, create_graph, inputs, allow_unused)
 
@@ -161,6 +176,8 @@ def run_backward_general(
                 in_grads = (None,) * len(node.next)
             else:
                 in_grads = _call_backward(node, g, create_graph)
+                if grad_mode._anomaly[0] and grad_mode._anomaly[1]:
+                    _check_nan(node, in_grads)
             if not retain_graph and node.saved:
                 _free(node)
             for nxt, ig in zip(node.next, in_grads):

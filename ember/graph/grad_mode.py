@@ -90,3 +90,75 @@ class set_grad_enabled(_GradModeContext):
                 return fn(*args, **kwargs)
 
         return wrapper
+
+
+# -- anomaly detection (torch.autograd.detect_anomaly) -------------------------------------------
+_anomaly = [False, True]  # enabled, check_nan
+
+
+def is_anomaly_enabled() -> bool:
+    return _anomaly[0]
+
+
+def is_anomaly_check_nan_enabled() -> bool:
+    return _anomaly[1]
+
+
+def set_anomaly_enabled(enabled: bool, check_nan: bool = True) -> None:
+    _anomaly[0], _anomaly[1] = bool(enabled), bool(check_nan)
+
+
+class _AnomalyContext:
+    """Sets anomaly mode for a block (or a decorated function), restoring the previous mode on exit."""
+
+    def __init__(self, mode: bool, check_nan: bool) -> None:
+        self._mode, self._check_nan = bool(mode), bool(check_nan)
+        self._prev = tuple(_anomaly)
+
+    def __enter__(self):
+        self._prev = tuple(_anomaly)
+        set_anomaly_enabled(self._mode, self._check_nan)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        set_anomaly_enabled(*self._prev)
+
+    def __call__(self, fn):
+        mode, check_nan = self._mode, self._check_nan
+
+        @functools.wraps(fn)
+        def wrapper(*a, **k):
+            with _AnomalyContext(mode, check_nan):
+                return fn(*a, **k)
+
+        return wrapper
+
+
+class detect_anomaly(_AnomalyContext):
+    """torch.autograd.detect_anomaly: backward checks every node's gradients for NaN and raises,
+    naming the node (ember keeps no forward tracebacks to print)."""
+
+    def __init__(self, check_nan: bool = True) -> None:
+        super().__init__(True, check_nan)
+
+    def __enter__(self):
+        import warnings
+
+        warnings.warn(
+            "Anomaly Detection has been enabled. This mode will increase the runtime and should only be "
+            "enabled for debugging.",
+            stacklevel=2,
+        )
+        return super().__enter__()
+
+
+class set_detect_anomaly(_AnomalyContext):
+    """torch.autograd.set_detect_anomaly(mode, check_nan=True): takes effect when called, and as a
+    context manager restores the previous mode on exit."""
+
+    def __init__(self, mode: bool, check_nan: bool = True) -> None:
+        super().__init__(mode, check_nan)
+        set_anomaly_enabled(self._mode, self._check_nan)
+
+    def __enter__(self):
+        return self
