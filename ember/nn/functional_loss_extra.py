@@ -59,7 +59,7 @@ def margin_ranking_loss(
             f"input1: {input1.size()}, input2: {input2.size()}, target: {target.size()} "
         )
     # max(0, -y (x1 - x2) + margin)
-    return _reduce(ember.clamp_min(-target * (input1 - input2) + margin, 0), reduction)
+    return _reduce(ember.clamp_min(-target * (input1 - input2) + float(margin), 0), reduction)
 
 
 def hinge_embedding_loss(
@@ -73,6 +73,8 @@ def hinge_embedding_loss(
     reduction = _reduction(size_average, reduce, reduction)
     F._broadcast_check(target.shape, input.shape)
     zero = _zero(input)
+    if not _checks.is_float(input):  # torch keeps an integer input's dtype (the margin truncated)
+        margin = int(margin)
     # x where y == 1, max(0, margin - x) where y == -1 (both terms where y is neither)
     out = ember.where(target != 1, ember.clamp_min(margin - input, 0), zero) + ember.where(
         target != -1, input, zero
@@ -95,8 +97,13 @@ def soft_margin_loss(
             "The function 'soft_margin_loss' is not differentiable with respect to argument 'target'. "
             "This input cannot have requires_grad True."
         )
-    # log(1 + exp(-y x))
-    return _reduce(ember.log1p(ember.exp(-input * target)), reduction)
+    if not _checks.is_float(input):  # torch writes into a tensor of the input's dtype
+        raise RuntimeError(
+            f"result type Float can't be cast to the desired output type {_checks.tname(input)}"
+        )
+    # log(1 + exp(-y x)), in the input's dtype
+    z = -input * target
+    return _reduce(ember.log1p(ember.exp(z if z.dtype is input.dtype else z.to(input.dtype))), reduction)
 
 
 def multilabel_soft_margin_loss(
@@ -109,6 +116,7 @@ def multilabel_soft_margin_loss(
 ) -> Tensor:
     if size_average is not None or reduce is not None:
         reduction = F._legacy_reduction(size_average, reduce, reduction)
+    _checks.require_float(input, "log_sigmoid_cpu")
     # -(y log sigmoid(x) + (1 - y) log sigmoid(-x)), averaged over the last (class) dimension
     loss = -(target * F.logsigmoid(input) + (1 - target) * F.logsigmoid(-input))
     if weight is not None:
@@ -215,7 +223,9 @@ def multi_margin_loss(
     loss = h.sum(1) / C
     if reduction == "none":
         return loss if target.ndim > 0 else loss.reshape(())
-    return _reduce(loss, reduction)
+    return (
+        loss.sum() if N == 0 else _reduce(loss, reduction)
+    )  # an empty batch: 0 (torch returns its uninitialised output)
 
 
 def multilabel_margin_loss(
@@ -251,7 +261,9 @@ def multilabel_margin_loss(
     loss = (_positive_part(z) * mask).sum((1, 2)) / C
     if reduction == "none":
         return loss if target.ndim > 1 else loss.reshape(())
-    return _reduce(loss, reduction)
+    return (
+        loss.sum() if N == 0 else _reduce(loss, reduction)
+    )  # an empty batch: 0 (torch returns its uninitialised output)
 
 
 # -- distances ----------------------------------------------------------------------------------

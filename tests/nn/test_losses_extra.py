@@ -359,6 +359,51 @@ def test_float32_stays_float32():
     assert all(o.dtype is ember.float32 for o in outs)
 
 
+def _dtype_cases():
+    i, f = RNG.integers(-3, 3, (4, 5)), _f(4, 5)
+    d, si, sf = f.astype(np.float64), np.sign(RNG.integers(-3, 3, (4, 5))), np.sign(_f(4, 5))
+    e = np.zeros((0, 5), np.float32)
+    return [
+        ("margin_ranking_loss", [i[0], i[1], si[2]], {}),  # a float margin makes integers float32
+        ("margin_ranking_loss", [f[0], d[1], sf[2]], {}),
+        ("hinge_embedding_loss", [i, si], {"reduction": "sum"}),  # integers stay integers
+        ("hinge_embedding_loss", [i, si.astype(np.float32)], {"reduction": "none"}),
+        ("hinge_embedding_loss", [f, si.astype(np.float64)], {}),
+        ("hinge_embedding_loss", [f, np.ones((4, 5), bool)], {}),
+        ("soft_margin_loss", [f, d], {}),  # the input's dtype
+        ("soft_margin_loss", [d, f], {}),
+        ("cosine_embedding_loss", [i, i, si[:, 0]], {}),
+        ("cosine_embedding_loss", [f, d, sf[:, 0]], {}),
+        ("multilabel_soft_margin_loss", [f, d], {}),
+        ("poisson_nll_loss", [i, np.abs(i)], {}),
+        ("poisson_nll_loss", [f, np.abs(d)], {"full": True}),
+        ("poisson_nll_loss", [f, np.abs(i)], {"full": True}),
+        ("gaussian_nll_loss", [f, d, np.ones((4, 5))], {}),
+        ("gaussian_nll_loss", [f, f, 1.0], {}),
+        ("triplet_margin_loss", [i, i + 1, i], {}),
+        ("triplet_margin_loss", [f, d, f], {}),
+        ("pairwise_distance", [i, i + 1], {}),
+        ("pairwise_distance", [f, d], {}),
+        ("cosine_similarity", [i, f], {}),
+        # an empty batch ('mean'/'sum' leave torch's output uninitialised: not compared)
+        ("multi_margin_loss", [e, np.zeros(0, np.int64)], {"reduction": "none"}),
+        ("multilabel_margin_loss", [e, np.zeros((0, 5), np.int64)], {"reduction": "none"}),
+        ("margin_ranking_loss", [f[0, :0], f[0, :0], f[0, :0]], {}),
+        ("triplet_margin_loss", [f[:0], f[:0], f[:0]], {}),
+        ("pdist", [f[:0]], {}),
+        ("pdist", [f[:, :0]], {}),
+        ("cosine_similarity", [f[:0], f[:0]], {}),
+    ]
+
+
+@pytest.mark.parametrize("case", range(len(_dtype_cases())))
+def test_dtypes_and_empty_like_torch(case):
+    name, args, kw = _dtype_cases()[case]
+    ea = [ember.tensor(a) if isinstance(a, np.ndarray) else a for a in args]
+    ta = [torch.tensor(a) if isinstance(a, np.ndarray) else a for a in args]
+    assert_same(getattr(F, name)(*ea, **kw), getattr(TF, name)(*ta, **kw))
+
+
 def test_gradcheck_float64():
     def t(*shape):
         return ember.tensor(_f(*shape, dtype=np.float64), requires_grad=True)
@@ -408,6 +453,9 @@ def _errors():
         ("soft_margin_loss", [x, _f(3)], {}),
         ("multilabel_soft_margin_loss", [x, y], {"reduction": "bad"}),
         ("multilabel_soft_margin_loss", [np.array(1.0, np.float32), np.array(1.0, np.float32)], {}),
+        ("multilabel_soft_margin_loss", [x.astype(L), y], {}),
+        ("soft_margin_loss", [x.astype(L), np.sign(y).astype(L)], {}),
+        ("hinge_embedding_loss", [x.astype(L), np.sign(y).astype(L)], {}),
         ("multi_margin_loss", [x, t[:3]], {}),
         ("multi_margin_loss", [x, t.reshape(2, 2)], {}),
         ("multi_margin_loss", [x, t], {"p": 3}),
