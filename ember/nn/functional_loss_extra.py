@@ -206,6 +206,11 @@ def multi_margin_loss(
         raise RuntimeError(f"inconsistent weight size, expected {C} but got {list(weight.shape)}")
     _require_long(target)
     _checks.require_float(input, "multi_margin_loss_cpu_kernel")
+    if weight is not None and weight.requires_grad and ember.is_grad_enabled():
+        raise RuntimeError(
+            "The function 'multi_margin_loss' is not differentiable with respect to argument 'weight'. "
+            "This input cannot have requires_grad True."
+        )
     if weight is not None and weight.dtype is not input.dtype:
         raise RuntimeError(f"expected scalar type {_checks.tname(input)} but found {_checks.tname(weight)}")
     t = of(target._data).asarray(target._data).reshape(-1)
@@ -250,9 +255,7 @@ def multilabel_margin_loss(
         raise RuntimeError("argument #2 'target' is out of range")
     # the targets of a row are its entries before the first -1 (a repeated target counts again)
     valid = xp.cumprod(t >= 0, axis=1).astype(bool)
-    count = xp.zeros((N, C), dtype=input._data.dtype)
-    rows = xp.broadcast_to(xp.arange(N)[:, None], (N, C))
-    xp.add.at(count, (rows[valid], t[valid]), 1)
+    count = ((t[:, :, None] == xp.arange(C)) & valid[:, :, None]).sum(1).astype(input._data.dtype)
     not_target = count == 0
     mask = Tensor._wrap(count[:, :, None] * not_target[:, None, :])
     x = input.reshape(N, C)

@@ -434,6 +434,49 @@ def test_soft_margin_target_grad_error():
         F.soft_margin_loss(x[0], y[0])
 
 
+def test_multi_margin_weight_grad_error():
+    x, w, t = pair(_f(3, 4)), pair(_f(4), requires_grad=True), pair(np.array([0, 3, 1]))
+    err = assert_raises_same(
+        lambda: F.multi_margin_loss(x[0], t[0], weight=w[0]),
+        lambda: TF.multi_margin_loss(x[1], t[1], weight=w[1]),
+    )
+    with pytest.raises(RuntimeError, match=str(err)[:40]):
+        F.multi_margin_loss(x[0], t[0], weight=w[0])
+
+
+def test_second_derivatives_match_torch():
+    x, y = _f(4, 5, dtype=np.float64), _f(4, 5, dtype=np.float64)
+    for fe, ft in [
+        (
+            lambda a: F.soft_margin_loss(a, ember.tensor(np.sign(y))),
+            lambda a: TF.soft_margin_loss(a, torch.tensor(np.sign(y))),
+        ),
+        (
+            lambda a: F.poisson_nll_loss(a, ember.tensor(np.abs(y))),
+            lambda a: TF.poisson_nll_loss(a, torch.tensor(np.abs(y))),
+        ),
+        (
+            lambda a: F.gaussian_nll_loss(ember.tensor(y), a * 0, a.exp()),
+            lambda a: TF.gaussian_nll_loss(torch.tensor(y), a * 0, a.exp()),
+        ),
+        (
+            lambda a: F.cosine_similarity(a, ember.tensor(y)).sum(),
+            lambda a: TF.cosine_similarity(a, torch.tensor(y)).sum(),
+        ),
+        (
+            lambda a: F.pairwise_distance(a, ember.tensor(y), p=3.0).sum(),
+            lambda a: TF.pairwise_distance(a, torch.tensor(y), p=3.0).sum(),
+        ),
+    ]:
+        e, t = ember.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+        (ge,) = ember.autograd.grad(fe(e), e, create_graph=True)
+        (gt,) = torch.autograd.grad(ft(t), t, create_graph=True)
+        assert_same(ge, gt, atol=1e-10, rtol=1e-9)
+        (hes,) = ember.autograd.grad((ge * ge).sum(), e)
+        (hts,) = torch.autograd.grad((gt * gt).sum(), t)
+        assert_same(hes, hts, atol=1e-10, rtol=1e-8)
+
+
 def _errors():
     x, y = _f(4, 5), _f(4, 5)
     t = np.array([0, 4, 2, 1])
