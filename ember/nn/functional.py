@@ -630,10 +630,5 @@ def kl_div(
     return loss.sum() if reduction == "sum" else loss
 
 
-def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
-    n1 = ember.sqrt((x1 * x1).sum(dim))
-    n2 = ember.sqrt((x2 * x2).sum(dim))
-    return (x1 * x2).sum(dim) / ember.clamp(n1 * n2, min=eps)
-
-
 from ember.nn.functional_activation import *  # noqa: F401,F403,E402  (uses this module's activations)
+from ember.nn.functional_loss_extra import *  # noqa: F401,F403,E402  (uses this module's helpers)

@@ -17,6 +17,7 @@ from ember.nn.modules import (
     linear,
     local_response_norm,
     loss,
+    loss_extra,
     normalization,
     padding,
     pixelshuffle,
@@ -44,6 +45,7 @@ from ember.nn.modules.instancenorm import *  # noqa: F401,F403
 from ember.nn.modules.linear import *  # noqa: F401,F403
 from ember.nn.modules.local_response_norm import *  # noqa: F401,F403
 from ember.nn.modules.loss import *  # noqa: F401,F403
+from ember.nn.modules.loss_extra import *  # noqa: F401,F403
 from ember.nn.modules.module import Module
 from ember.nn.modules.normalization import *  # noqa: F401,F403
 from ember.nn.modules.padding import *  # noqa: F401,F403
@@ -75,6 +77,7 @@ __all__ = ["Module"] + [
         linear,
         local_response_norm,
         loss,
+        loss_extra,
         normalization,
         padding,
         pixelshuffle,
