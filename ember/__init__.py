@@ -107,13 +107,14 @@ from ember._threads import get_num_threads, set_num_threads  # noqa: E402,F401
 # and the package's own namespace imports nothing above the core layers.
 _LAZY = (
     "nn", "optim", "utils", "vision", "serialization", "distributed", "distributions",
-    "multiprocessing", "onnx", "func", "testing", "backends", "accelerator", "hub", "special",
+    "multiprocessing", "onnx", "func", "testing", "backends", "accelerator", "hub", "special", "amp",
 )  # fmt: skip
 _LAZY_NAMES = {
     "save": "serialization",
     "load": "serialization",
     "get_float32_matmul_precision": "backends.cuda",
     "set_float32_matmul_precision": "backends.cuda",
+    "autocast": "amp",
     # torch's top-level aliases of nn.functional with the same signature
     **dict.fromkeys(
         "conv1d conv2d conv_transpose1d conv_transpose2d avg_pool1d adaptive_avg_pool1d max_pool1d max_pool2d "
