@@ -83,6 +83,7 @@ from ember.ops.counting import *  # noqa: F401,F403
 from ember.ops.combine import *  # noqa: F401,F403
 from ember.ops.mathfuncs import *  # noqa: F401,F403
 from ember.ops.statistics import *  # noqa: F401,F403
+from ember.ops.scatter_reduce import *  # noqa: F401,F403
 from ember.signal_windows import *  # noqa: F401,F403
 from ember.queries import *  # noqa: F401,F403
 from ember.ops.householder import geqrf  # noqa: F401

@@ -29,6 +29,7 @@ from ember.ops import (
     random_ops,
     reduce,
     resize,
+    scatter_reduce,
     shape,
     sort,
     special,
@@ -57,6 +58,7 @@ METHODS_FROM = {
     ),
     special: "lgamma digamma erfinv xlogy erfc mvlgamma",
     counting: "unique unique_consecutive bincount histc",
+    scatter_reduce: "scatter_reduce",
     combine: "repeat_interleave diff inner diagflat hsplit vsplit dsplit",
     mathfuncs: "logaddexp logaddexp2 logit sinc hypot rad2deg deg2rad copysign ldexp positive sgn signbit heaviside gcd lcm frexp",
     statistics: "cummax cummin aminmax mode nanmedian quantile nanquantile logcumsumexp cov corrcoef",
@@ -84,6 +86,7 @@ INPLACE_VARIANTS = {
     },
     linalg: {"addmm", "addmv", "baddbmm", "addbmm", "addr", "triu", "tril"},
     reduce: {"cumsum", "cumprod"},
+    scatter_reduce: {"scatter_reduce"},
     special: {"lgamma", "digamma", "erfinv", "xlogy", "erfc"},
 }
 
