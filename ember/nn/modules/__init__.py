@@ -14,6 +14,7 @@ from ember.nn.modules import (
     flatten,
     fold,
     instancenorm,
+    lazy,
     linear,
     local_response_norm,
     loss,
@@ -41,6 +42,7 @@ from ember.nn.modules.dropout_extra import *  # noqa: F401,F403
 from ember.nn.modules.flatten import *  # noqa: F401,F403
 from ember.nn.modules.fold import *  # noqa: F401,F403
 from ember.nn.modules.instancenorm import *  # noqa: F401,F403
+from ember.nn.modules.lazy import *  # noqa: F401,F403
 from ember.nn.modules.linear import *  # noqa: F401,F403
 from ember.nn.modules.local_response_norm import *  # noqa: F401,F403
 from ember.nn.modules.loss import *  # noqa: F401,F403
@@ -72,6 +74,7 @@ __all__ = ["Module"] + [
         flatten,
         fold,
         instancenorm,
+        lazy,
         linear,
         local_response_norm,
         loss,
