@@ -46,8 +46,9 @@ def _typename(v) -> str:
 
 def _convert(t: Tensor, fn: Callable[[Tensor], Tensor]) -> None:
     """Replace t's storage with fn(t)'s, keeping the object (and Parameter identity)."""
-    new = fn(t.data if is_lazy(t) else t.detach())  # a lazy tensor keeps its class (torch)
-    if new._data is not t._data:
+    src = t.data if is_lazy(t) else t.detach()  # a lazy tensor converts and stays lazy (torch)
+    new = fn(src)
+    if new._data is not src._data:
         t._data = new._data
     if t.grad is not None:
         g = fn(t.grad.detach())
