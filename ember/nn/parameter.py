@@ -39,7 +39,15 @@ def _rebuild_parameter(arr, requires_grad: bool) -> Parameter:
     return Parameter(Tensor._wrap(np.array(arr)), requires_grad)
 
 
-class Buffer(Tensor):
+class _BufferMeta(type):
+    # torch: a tensor flagged `_is_buffer` (an UninitializedBuffer, also once materialized) is a Buffer
+    def __instancecheck__(cls, instance) -> bool:
+        if cls is Buffer and isinstance(instance, Tensor) and instance.__dict__.get("_is_buffer", False):
+            return True
+        return super().__instancecheck__(instance)
+
+
+class Buffer(Tensor, metaclass=_BufferMeta):
     """torch.nn.Buffer(data, persistent=True): marks a tensor to be registered as a buffer."""
 
     def __new__(cls, data: Tensor, *, persistent: bool = True):
@@ -165,6 +173,9 @@ class UninitializedTensorMixin:
 
     def __len__(self) -> int:
         raise _uninitialized_use(self, "<function Tensor.__len__>")
+
+    def requires_grad_(self, requires_grad: bool = True):
+        raise _uninitialized_use(self, "<method 'requires_grad_'>")  # torch (the property setter works)
 
     for _name in (
         "size",

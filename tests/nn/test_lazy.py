@@ -72,7 +72,9 @@ def _types(m):
 
 
 def _state_summary(sd):
-    return [(k, type(v).__name__, repr(v) if "Uninitialized" in type(v).__name__ else None) for k, v in sd.items()]
+    return [
+        (k, type(v).__name__, repr(v) if "Uninitialized" in type(v).__name__ else None) for k, v in sd.items()
+    ]
 
 
 def _assert_params_same(em, tm, atol=0.0, rtol=0.0):
@@ -83,7 +85,7 @@ def _assert_params_same(em, tm, atol=0.0, rtol=0.0):
         assert_same(pe, pt, atol=atol, rtol=rtol)
     eb, tb = list(em.named_buffers()), list(tm.named_buffers())
     assert [n for n, _ in eb] == [n for n, _ in tb]
-    for (n, be), (_, bt) in zip(eb, tb):
+    for (_, be), (_, bt) in zip(eb, tb):
         assert_same(be, bt, atol=max(atol, 1e-6), rtol=max(rtol, 1e-5))
 
 
@@ -107,7 +109,7 @@ def test_lenet_dry_run_matches_torch():
     g = rng.standard_normal(tuple(ty.shape)).astype(np.float32)
     ey.backward(ember.from_numpy(g.copy()))
     ty.backward(torch.from_numpy(g.copy()))
-    for (n, pe), (_, pt) in zip(em.named_parameters(), tm.named_parameters()):
+    for (_, pe), (_, pt) in zip(em.named_parameters(), tm.named_parameters()):
         assert_same(pe.grad, pt.grad, atol=1e-5, rtol=1e-3)
     # after the dry run the hooks are gone: a second call is a plain call
     assert not em[0]._forward_pre_hooks and not em[0]._load_state_dict_pre_hooks
@@ -236,9 +238,11 @@ def test_state_dict_materialized_into_lazy():
     assert repr(le.load_state_dict(sd_e)) == repr(lt.load_state_dict(tm.state_dict()))
     assert repr(le) == repr(lt)  # still Lazy*, in_features=0 (as torch)
     assert _types(le) == _types(lt)
-    assert not any(m.has_uninitialized_params() for m in le.modules() if hasattr(m, "has_uninitialized_params"))
+    assert not any(
+        m.has_uninitialized_params() for m in le.modules() if hasattr(m, "has_uninitialized_params")
+    )
     _assert_params_same(le, tm, atol=1e-6, rtol=1e-5)
-    for (k, v), (_, w) in zip(le.state_dict().items(), em.state_dict().items()):
+    for (_, v), (_, w) in zip(le.state_dict().items(), em.state_dict().items()):
         np.testing.assert_array_equal(v.numpy(), w.numpy())
     ye, yt = le(ex), lt(tx)  # loaded tensors are not redrawn
     assert repr(le) == repr(lt)  # Linear picks in_features up; Conv2d / BatchNorm keep 0 (torch)
@@ -283,7 +287,7 @@ def test_uninitialized_errors_match_torch():
     e = assert_raises_same(lambda: pe.shape, lambda: pt.shape)
     assert isinstance(e, RuntimeError) and str(e).startswith("Can't access the shape of an uninitialized")
     with pytest.raises(RuntimeError, match="Can't access the shape of an uninitialized parameter"):
-        pe.shape
+        _ = pe.shape
     x_e, x_t = _input((2, 3))
     cases = [
         (lambda: ember.nn.functional.linear(x_e, pe), lambda: torch.nn.functional.linear(x_t, pt)),
@@ -324,8 +328,40 @@ def test_uninitialized_errors_match_torch():
         lambda: full_e.load_state_dict(E.LazyLinear(3).state_dict()),
         lambda: full_t.load_state_dict(T.LazyLinear(3).state_dict()),
     )
-    assert_raises_same(lambda: E.LazyConvTranspose2d(2, 3, padding_mode="reflect"),
-                       lambda: T.LazyConvTranspose2d(2, 3, padding_mode="reflect"))
+    assert_raises_same(
+        lambda: E.LazyConvTranspose2d(2, 3, padding_mode="reflect"),
+        lambda: T.LazyConvTranspose2d(2, 3, padding_mode="reflect"),
+    )
+
+
+def test_uninitialized_buffer_registers_and_requires_grad():
+    for nn in (ember.nn, torch.nn):
+        b = nn.UninitializedBuffer(persistent=False)
+        assert isinstance(b, nn.Buffer) and not isinstance(nn.UninitializedParameter(), nn.Buffer)
+        m = nn.Module()
+        m.x = b  # a Buffer: registered (non-persistent), as torch
+        assert list(dict(m.named_buffers())) == ["x"] and m._non_persistent_buffers_set == {"x"}
+        assert list(m.state_dict()) == []
+        b.materialize((2,))
+        assert isinstance(b, nn.Buffer) and b.shape == (2,)
+        p = nn.UninitializedParameter()
+        p.requires_grad = False  # the property works, requires_grad_ does not (torch)
+        assert not p.requires_grad and type(p) is nn.UninitializedParameter
+    assert_raises_same(
+        lambda: ember.nn.LazyLinear(2).requires_grad_(False),
+        lambda: torch.nn.LazyLinear(2).requires_grad_(False),
+    )
+    # a user's pre-hook runs after the lazy one: it already sees the materialized module
+    seen = {}
+    for lib in (ember, torch):
+        m = lib.nn.LazyLinear(3)
+
+        def hook(mod, args, name=lib.__name__):
+            seen[name] = type(mod).__name__
+
+        m.register_forward_pre_hook(hook)
+        m(lib.ones(1, 2))
+    assert seen == {"ember": "Linear", "torch": "Linear"}
 
 
 def test_deepcopy_and_keep_vars():

@@ -149,9 +149,13 @@ class _LazyConvXdMixin(LazyModuleMixin):
             if not isinstance(self.weight, UninitializedParameter):
                 raise AssertionError("self.weight must be an UninitializedParameter")
             if self.transposed:
-                self.weight.materialize((self.in_channels, self.out_channels // self.groups, *self.kernel_size))
+                self.weight.materialize(
+                    (self.in_channels, self.out_channels // self.groups, *self.kernel_size)
+                )
             else:
-                self.weight.materialize((self.out_channels, self.in_channels // self.groups, *self.kernel_size))
+                self.weight.materialize(
+                    (self.out_channels, self.in_channels // self.groups, *self.kernel_size)
+                )
             if self.bias is not None:
                 if not isinstance(self.bias, UninitializedParameter):
                     raise AssertionError("self.bias must be an UninitializedParameter")
