@@ -39,15 +39,7 @@ def _rebuild_parameter(arr, requires_grad: bool) -> Parameter:
     return Parameter(Tensor._wrap(np.array(arr)), requires_grad)
 
 
-class _BufferMeta(type):
-    # torch: a tensor flagged `_is_buffer` (an UninitializedBuffer, also once materialized) is a Buffer
-    def __instancecheck__(cls, instance) -> bool:
-        if cls is Buffer and isinstance(instance, Tensor) and instance.__dict__.get("_is_buffer", False):
-            return True
-        return super().__instancecheck__(instance)
-
-
-class Buffer(Tensor, metaclass=_BufferMeta):
+class Buffer(Tensor):
     """torch.nn.Buffer(data, persistent=True): marks a tensor to be registered as a buffer."""
 
     def __new__(cls, data: Tensor, *, persistent: bool = True):
@@ -226,8 +218,11 @@ class UninitializedParameter(UninitializedTensorMixin, Parameter):
         return result
 
 
-class UninitializedBuffer(UninitializedTensorMixin, Tensor):
-    """A buffer whose shape is unknown until its lazy module's first forward."""
+class UninitializedBuffer(UninitializedTensorMixin, Buffer):
+    """A buffer whose shape is unknown until its lazy module's first forward.
+
+    A Buffer subclass, so that assigning one to a module attribute registers it (torch flags it
+    `_is_buffer` for its Buffer instance check; a subclass costs plain isinstance checks nothing)."""
 
     cls_to_become = Tensor
 
