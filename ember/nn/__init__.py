@@ -9,4 +9,4 @@ from ember.nn.modules.normalization import *  # noqa: F401,F403
 from ember.nn.modules.pooling import *  # noqa: F401,F403
 from ember.nn.modules.sync_batchnorm import SyncBatchNorm  # noqa: F401
 from ember.nn.parallel import DataParallel  # noqa: F401,E402
-from ember.nn.parameter import Buffer, Parameter, UninitializedParameter  # noqa: F401
+from ember.nn.parameter import Buffer, Parameter, UninitializedBuffer, UninitializedParameter  # noqa: F401

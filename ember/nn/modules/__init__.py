@@ -14,6 +14,7 @@ from ember.nn.modules import (
     flatten,
     fold,
     instancenorm,
+    lazy,
     linear,
     local_response_norm,
     loss,
@@ -42,6 +43,7 @@ from ember.nn.modules.dropout_extra import *  # noqa: F401,F403
 from ember.nn.modules.flatten import *  # noqa: F401,F403
 from ember.nn.modules.fold import *  # noqa: F401,F403
 from ember.nn.modules.instancenorm import *  # noqa: F401,F403
+from ember.nn.modules.lazy import *  # noqa: F401,F403
 from ember.nn.modules.linear import *  # noqa: F401,F403
 from ember.nn.modules.local_response_norm import *  # noqa: F401,F403
 from ember.nn.modules.loss import *  # noqa: F401,F403
@@ -74,6 +76,7 @@ __all__ = ["Module"] + [
         flatten,
         fold,
         instancenorm,
+        lazy,
         linear,
         local_response_norm,
         loss,

@@ -11,7 +11,7 @@ from ember._hooks import RemovableHandle
 from ember._tensor import Tensor
 from ember.autograd.grad_mode import no_grad
 from ember.graph import node as _fn
-from ember.nn.parameter import Buffer, Parameter
+from ember.nn.parameter import Buffer, Parameter, is_lazy
 from ember.ops.inplace import zero_grads
 from ember.ops.layers import HookIdentity
 
@@ -46,8 +46,9 @@ def _typename(v) -> str:
 
 def _convert(t: Tensor, fn: Callable[[Tensor], Tensor]) -> None:
     """Replace t's storage with fn(t)'s, keeping the object (and Parameter identity)."""
-    new = fn(t.detach())
-    if new._data is not t._data:
+    src = t.data if is_lazy(t) else t.detach()  # a lazy tensor converts and stays lazy (torch)
+    new = fn(src)
+    if new._data is not src._data:
         t._data = new._data
     if t.grad is not None:
         g = fn(t.grad.detach())
@@ -530,20 +531,36 @@ class Module:
         if destination is None:
             destination = OrderedDict()
             destination._metadata = OrderedDict()
+        self._save_to_state_dict(destination, prefix, keep_vars)
+        for name, m in self._modules.items():
+            if m is not None:
+                m.state_dict(destination=destination, prefix=prefix + name + ".", keep_vars=keep_vars)
+        return destination
+
+    def _save_to_state_dict(self, destination, prefix: str, keep_vars: bool) -> None:
         for name, p in self._parameters.items():
             if p is not None:
                 destination[prefix + name] = p if keep_vars else p.detach()
         for name, b in self._buffers.items():
             if b is not None and name not in self._non_persistent_buffers_set:
                 destination[prefix + name] = b if keep_vars else b.detach()
-        for name, m in self._modules.items():
-            if m is not None:
-                m.state_dict(destination=destination, prefix=prefix + name + ".", keep_vars=keep_vars)
-        return destination
+
+    def _register_load_state_dict_pre_hook(self, hook, with_module: bool = False) -> RemovableHandle:
+        """hook(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs),
+        run by `_load_from_state_dict` before it copies (given the module first when with_module)."""
+        if with_module:
+            inner = hook
+
+            def hook(*args):
+                return inner(self, *args)
+
+        return self._add_hook(self._load_state_dict_pre_hooks, {}, hook, False, False)
 
     def _load_from_state_dict(
         self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
     ) -> None:
+        for hook in list(self.__dict__.get("_load_state_dict_pre_hooks", {}).values()):
+            hook(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs)
         persistent = {k: v for k, v in self._buffers.items() if k not in self._non_persistent_buffers_set}
         local = {k: v for k, v in self._parameters.items() if v is not None}
         local.update({k: v for k, v in persistent.items() if v is not None})
@@ -559,6 +576,8 @@ class Module:
                     f'While copying the parameter named "{key}", expected torch.Tensor or Tensor-like '
                     f"object from checkpoint but received {type(src)}"
                 )
+                continue
+            if is_lazy(param):  # still lazy: only a lazy entry can be here (copy_ of nothing, torch)
                 continue
             if tuple(src.shape) != tuple(param.shape):
                 error_msgs.append(
