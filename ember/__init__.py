@@ -63,6 +63,7 @@ from ember.graph.grad_mode import (  # noqa: F401
     set_anomaly_enabled,
     inference_mode,
     is_grad_enabled,
+    is_inference_mode_enabled,
     no_grad,
     set_grad_enabled,
 )
@@ -92,6 +93,7 @@ from ember import autograd  # noqa: F401,E402
 from ember import linalg  # noqa: F401,E402
 from ember.linalg import chain_matmul, matrix_power, pinverse, slogdet  # noqa: F401,E402
 from ember.linalg import torch_qr as qr, torch_vander as vander  # noqa: F401,E402
+from ember.creation import torch_range as range  # noqa: F401,E402,A004
 from ember import cuda  # noqa: F401,E402
 from ember._defaults import *  # noqa: F401,F403,E402
 

@@ -59,7 +59,8 @@ METHODS_FROM = {
     special: "lgamma digamma erfinv xlogy erfc mvlgamma",
     counting: "unique unique_consecutive bincount histc",
     scatter_reduce: "scatter_reduce",
-    combine: "repeat_interleave diff inner diagflat hsplit vsplit dsplit",
+    combine: "repeat_interleave diff inner diagflat hsplit vsplit dsplit select_scatter slice_scatter "
+    "diagonal_scatter dist renorm",
     mathfuncs: "logaddexp logaddexp2 logit sinc hypot rad2deg deg2rad copysign ldexp positive sgn signbit heaviside gcd lcm frexp",
     statistics: "cummax cummin aminmax mode nanmedian quantile nanquantile logcumsumexp cov corrcoef",
     linalg: (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import math
+import warnings
 
 import numpy as np
 
@@ -596,6 +597,21 @@ IntTensor = _legacy("IntTensor", _dtype.int32)
 ByteTensor = _legacy("ByteTensor", _dtype.uint8)
 BoolTensor = _legacy("BoolTensor", _dtype.bool_)
 HalfTensor = _legacy("HalfTensor", _dtype.float16)
+
+
+def torch_range(start, end, step=1, *, dtype=None, device=None, requires_grad: bool = False, out=None,
+                layout=None) -> Tensor:  # fmt: skip
+    """torch.range (deprecated in torch): like arange but including `end`; default float dtype."""
+    warnings.warn(
+        "torch.range is deprecated and will be removed in a future release because its behavior is inconsistent "
+        "with Python's range builtin. Instead, use torch.arange, which produces values in [start, end).",
+        UserWarning,
+        stacklevel=2,
+    )
+    n = int(np.floor((end - start) / step)) + 1
+    d = _dtype.get_default_dtype() if dtype is None else _dtype.to_dtype(dtype)
+    vals = (start + np.arange(max(n, 0), dtype=np.float64) * step).astype(d.np)
+    return _finish(vals, d, device, requires_grad)
 
 
 def is_tensor(obj) -> bool:

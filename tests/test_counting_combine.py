@@ -306,3 +306,62 @@ def test_hsplit_vsplit_dsplit():
     same(ember.hsplit(e1, 3), torch.hsplit(t1, 3))
     assert_raises_same(lambda: ember.hsplit(e, 4), lambda: torch.hsplit(t, 4))
     assert_raises_same(lambda: ember.vsplit(e1, 2), lambda: torch.vsplit(t1, 2))
+
+
+def test_scatter_embeddings():
+    x = rng.standard_normal((3, 4, 5))
+    _grads(
+        lambda t, s: ember.select_scatter(t, s, 1, 2),
+        lambda t, s: torch.select_scatter(t, s, 1, 2),
+        x,
+        rng.standard_normal((3, 5)),
+    )
+    _grads(
+        lambda t, s: t.slice_scatter(s, 2, 1, 5, 2),
+        lambda t, s: t.slice_scatter(s, 2, 1, 5, 2),
+        x,
+        rng.standard_normal((3, 4, 2)),
+    )
+    _grads(
+        lambda t, s: ember.diagonal_scatter(t, s, 1, 1, 2),
+        lambda t, s: torch.diagonal_scatter(t, s, 1, 1, 2),
+        x,
+        rng.standard_normal((3, 4)),
+    )
+    assert_raises_same(
+        lambda: ember.select_scatter(ember.zeros(2, 3), ember.ones(2), 0, 1),
+        lambda: torch.select_scatter(torch.zeros(2, 3), torch.ones(2), 0, 1),
+    )
+
+
+def test_unravel_index_dist_renorm_range_inference():
+    for idx, shape in [([4, 7, 0], (2, 4)), (5, (2, 3)), ([[1, 2], [3, 11]], (3, 4)), ([-1], (6,))]:
+        e, t = ember.tensor(idx), torch.tensor(idx)
+        same(ember.unravel_index(e, shape), torch.unravel_index(t, shape))
+    same(
+        ember.unravel_index(ember.tensor([24, -7]), (2, 3)),
+        torch.unravel_index(torch.tensor([24, -7]), (2, 3)),
+    )
+    assert_raises_same(
+        lambda: ember.unravel_index(ember.tensor([1.0]), (2, 3)),
+        lambda: torch.unravel_index(torch.tensor([1.0]), (2, 3)),
+    )
+    a, b = rng.standard_normal((3, 4)), rng.standard_normal(4)
+    for p in (2, 1, 3.5, float("inf")):
+        _grads(lambda x, y, p=p: ember.dist(x, y, p), lambda x, y, p=p: torch.dist(x, y, p), a, b)
+    w = rng.standard_normal((4, 3)) * 3
+    for p, dim, mx in ((2, 0, 1.0), (1, 1, 2.0), (2, 1, 100.0)):
+        _grads(lambda x: x.renorm(p, dim, mx), lambda x: x.renorm(p, dim, mx), w)
+    with pytest.warns(UserWarning, match="torch.range is deprecated"):
+        er = ember.range(0, 1, 0.25)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        same(er, torch.range(0, 1, 0.25))
+        same(ember.range(1, 4, dtype=ember.int64), torch.range(1, 4, dtype=torch.int64))
+        assert_raises_same(lambda: ember.range(5), lambda: torch.range(5))
+    assert not ember.is_inference_mode_enabled()
+    with ember.inference_mode():
+        assert ember.is_inference_mode_enabled() and not ember.is_grad_enabled()
+        with ember.inference_mode(False):
+            assert not ember.is_inference_mode_enabled()
+    assert not ember.is_inference_mode_enabled() and ember.is_grad_enabled()

@@ -48,11 +48,27 @@ class enable_grad(_GradModeContext):
     _mode = True
 
 
+_inference = [False]  # inside an enabled inference_mode block
+
+
+def is_inference_mode_enabled() -> bool:
+    return _inference[0]
+
+
 class inference_mode(_GradModeContext):
     """Like no_grad (ember has no separate inference tensors)."""
 
     def __init__(self, mode: bool = True) -> None:
         self._mode = not mode
+
+    def __enter__(self):
+        self._prev_inf = _inference[0]
+        _inference[0] = not self._mode
+        return super().__enter__()
+
+    def __exit__(self, *exc) -> None:
+        _inference[0] = self._prev_inf
+        super().__exit__(*exc)
 
     def __call__(self, fn):
         if not callable(fn):

@@ -13,10 +13,11 @@ import numpy as np
 from ember._backend import of
 from ember._dtype import float32, promote_types
 from ember._tensor import Tensor
+from ember.ops.arith import where
 from ember.ops.index import index_select
-from ember.ops.linalg import diag, matmul
+from ember.ops.linalg import diag, diagonal, matmul
 from ember.ops.reduce import norm
-from ember.ops.shape import cat, narrow, stack, tensor_split
+from ember.ops.shape import cat, narrow, select, stack, tensor_split
 
 __all__ = [
     "meshgrid",
@@ -32,6 +33,12 @@ __all__ = [
     "hsplit",
     "vsplit",
     "dsplit",
+    "select_scatter",
+    "slice_scatter",
+    "diagonal_scatter",
+    "unravel_index",
+    "dist",
+    "renorm",
 ]
 
 
@@ -255,3 +262,63 @@ def vsplit(input, indices_or_sections):
 def dsplit(input, indices_or_sections):
     """Split along dim 2 of a tensor of at least 3 dims."""
     return _split_along("dsplit", input, indices_or_sections, 2, 3)
+
+
+def _embed(input, view_of, src, name):
+    """A copy of input whose view (view_of(copy)) holds src; gradients reach both (the view's
+    part of input's gradient is zero)."""
+    out = input.clone()
+    v = view_of(out)
+    if tuple(v.shape) != tuple(src.shape):
+        raise RuntimeError(
+            f"{name}: expected src to have a size equal to the slice of self. src size = {list(src.shape)}, "
+            f"slice size = {list(v.shape)}"
+        )
+    v.copy_(src)
+    return out
+
+
+def select_scatter(input, src, dim: int, index: int) -> Tensor:
+    """input with input.select(dim, index) replaced by src."""
+    return _embed(input, lambda t: select(t, dim, index), src, "select_scatter")
+
+
+def slice_scatter(input, src, dim: int = 0, start=None, end=None, step: int = 1) -> Tensor:
+    """input with input[start:end:step] along dim replaced by src."""
+    d = dim % input.ndim
+    key = (slice(None),) * d + (slice(start, end, step),)
+    return _embed(input, lambda t: t[key], src, "slice_scatter")
+
+
+def diagonal_scatter(input, src, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
+    """input with its offset-th diagonal (over dim1, dim2) replaced by src."""
+    return _embed(input, lambda t: diagonal(t, offset, dim1, dim2), src, "diagonal_scatter")
+
+
+def unravel_index(indices, shape):
+    """Coordinates (a tuple of int64 tensors) of flat indices in a tensor of `shape`."""
+    if not isinstance(indices, Tensor):
+        raise TypeError(f"expected 'indices' to be integer dtype, but got {type(indices)}")
+    if indices.dtype.is_floating_point or indices.dtype.is_complex or indices.dtype.name == "bool":
+        raise TypeError(f"expected 'indices' to be integer dtype, but got {indices.dtype}")
+    shape = (shape,) if isinstance(shape, int) else tuple(int(s) for s in shape)
+    if any(s < 0 for s in shape):
+        raise ValueError("'shape' cannot have negative values, but got " + str(shape))
+    idx = indices._data
+    total = int(np.prod(shape))  # indices outside [0, total) wrap around, as torch's
+    coords = np.unravel_index(idx % max(total, 1), shape)
+    return tuple(Tensor._wrap(np.asarray(c, dtype=np.int64)) for c in coords)
+
+
+def dist(input, other, p: float = 2) -> Tensor:
+    """||input - other||_p over all elements (broadcasting)."""
+    return norm(input - other, p=float(p))
+
+
+def renorm(input, p: float, dim: int, maxnorm: float) -> Tensor:
+    """Each slice along dim rescaled to p-norm maxnorm where its norm exceeds it (torch's
+    factor maxnorm / (norm + 1e-7))."""
+    d = dim % input.ndim
+    others = [i for i in range(input.ndim) if i != d]
+    n = norm(input, p=float(p), dim=others, keepdim=True)
+    return input * where(n > maxnorm, maxnorm / (n + 1e-7), n * 0 + 1)
