@@ -102,7 +102,7 @@ def copysign(input, other, *, out=None) -> Tensor:
     neg = Tensor._wrap(np.broadcast_to(signbit_np(b._data), np.broadcast_shapes(a.shape, b.shape)))
     res = arith.where(neg, -arith.abs(a), arith.abs(a))
     if b.requires_grad:  # torch gives b a zero gradient: sign(b) * 0 (NaN-safe) carries it
-        res = res + arith.where(b == b, arith.sign(b) * 0, b * 0 + 0).nan_to_num(0.0)
+        res = res + (arith.sign(b) * 0).nan_to_num(0.0)
     return res
 
 

@@ -199,27 +199,37 @@ class Erfinv(Function):
         return g * 0.886226925452758 * of(y).exp(y * y)
 
 
+def _x_log_forward(ctx, a, b, log: str):
+    """a * log(b) (log = 'log' or 'log1p'), 0 where a == 0, NaN where b is NaN."""
+    a, b = float_binary(a, b)  # torch's promotion (weak scalars, 0-d below dimensioned)
+    xp = of(a) if hasattr(a, "dtype") else of(b)
+    a, b = xp.asarray(a), xp.asarray(b)
+    dt = a.dtype if a.dtype.kind == "f" else b.dtype
+    a, b = a.astype(dt, copy=False), b.astype(dt, copy=False)
+    ctx.save_for_backward(a, b)
+    with np.errstate(divide="ignore", invalid="ignore"):  # log(0), 0 * -inf are masked below
+        out = xp.where(a == 0, xp.zeros((), dt), a * getattr(xp, log)(b))
+    return xp.where(xp.isnan(b), b, out).astype(dt, copy=False)
+
+
+def _x_log_backward(ctx, g, log: str, shift: int):
+    """(g log(b), g a / (b + shift)), each reduced to its input's shape."""
+    a, b = ctx.saved
+    xp = of(g)
+    ga = unbroadcast(g * getattr(xp, log)(b), a.shape) if ctx.needs_input_grad[0] else None
+    gb = unbroadcast(g * a / (b + shift), b.shape) if ctx.needs_input_grad[1] else None
+    return ga, gb
+
+
 class Xlogy(Function):
     # xlogy(a, b) = a log b (0 where a == 0);  d/da = log b (everywhere, as torch), d/db = a / b
     @staticmethod
     def forward(ctx, a, b):
-        a, b = float_binary(a, b)  # torch's promotion (weak scalars, 0-d below dimensioned)
-        xp = of(a) if hasattr(a, "dtype") else of(b)
-        a, b = xp.asarray(a), xp.asarray(b)
-        dt = a.dtype if a.dtype.kind == "f" else b.dtype
-        a, b = a.astype(dt, copy=False), b.astype(dt, copy=False)
-        ctx.save_for_backward(a, b)
-        with np.errstate(divide="ignore", invalid="ignore"):  # log(0), 0 * -inf are masked below
-            out = xp.where(a == 0, xp.zeros((), dt), a * xp.log(b))
-        return xp.where(xp.isnan(b), b, out).astype(dt, copy=False)
+        return _x_log_forward(ctx, a, b, "log")
 
     @staticmethod
     def backward(ctx, g):
-        a, b = ctx.saved
-        xp = of(g)
-        ga = unbroadcast(g * xp.log(b), a.shape) if ctx.needs_input_grad[0] else None
-        gb = unbroadcast(g * a / b, b.shape) if ctx.needs_input_grad[1] else None
-        return ga, gb
+        return _x_log_backward(ctx, g, "log", 0)
 
 
 def _erfc_raw(a):
@@ -266,23 +276,11 @@ class Xlog1py(Function):
     # xlog1py(a, b) = a log1p(b) (0 where a == 0);  d/da = log1p(b), d/db = a / (1 + b)
     @staticmethod
     def forward(ctx, a, b):
-        a, b = float_binary(a, b)
-        xp = of(a) if hasattr(a, "dtype") else of(b)
-        a, b = xp.asarray(a), xp.asarray(b)
-        dt = a.dtype if a.dtype.kind == "f" else b.dtype
-        a, b = a.astype(dt, copy=False), b.astype(dt, copy=False)
-        ctx.save_for_backward(a, b)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            out = xp.where(a == 0, xp.zeros((), dt), a * xp.log1p(b))
-        return xp.where(xp.isnan(b), b, out).astype(dt, copy=False)
+        return _x_log_forward(ctx, a, b, "log1p")
 
     @staticmethod
     def backward(ctx, g):
-        a, b = ctx.saved
-        xp = of(g)
-        ga = unbroadcast(g * xp.log1p(b), a.shape) if ctx.needs_input_grad[0] else None
-        gb = unbroadcast(g * a / (1 + b), b.shape) if ctx.needs_input_grad[1] else None
-        return ga, gb
+        return _x_log_backward(ctx, g, "log1p", 1)
 
 
 def erfc(input: Tensor, *, out=None) -> Tensor:
