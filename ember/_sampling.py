@@ -319,20 +319,73 @@ def randint(shape, dtype, low: int, high: int, generator=None) -> np.ndarray:
     return random_from_to(shape, dtype, low, high, generator)
 
 
+def _randperm_draws(eng, n: int) -> np.ndarray:
+    """The swap targets of torch.randperm's forward Fisher-Yates: step i swaps i with
+    i + draw % (n - i), 32-bit draws while n < 2^32 / 20 and 64-bit draws beyond."""
+    steps = max(n - 1, 0)
+    draws = eng.random32(steps).astype(np.uint64) if n < (2**32 - 1) // 20 else eng.random64(steps)
+    return (draws % np.arange(n, 1, -1, dtype=np.uint64)).astype(np.int64) + np.arange(steps)
+
+
+def randperm_swaps(n: int, targets: np.ndarray) -> np.ndarray:
+    """General path: the swaps one after another (sequential by nature: each sees the last)."""
+    perm = list(range(n))
+    for i, j in enumerate(targets.tolist()):
+        perm[i], perm[j] = perm[j], perm[i]
+    return np.array(perm, dtype=np.int64)
+
+
+def randperm_jumps(n: int, targets: np.ndarray) -> np.ndarray:
+    """Fast path of randperm_swaps (same permutation), with whole-array passes. Step i swaps
+    positions i and j_i >= i, so position i is final after it. Let f(p) be the value at p when
+    step p runs: the value the last step k < p with j_k = p moved there, i.e. f(k), else p
+    itself; the chains k -> p are resolved by pointer jumping. Then out[i] = f(i) when j_i = i,
+    else the value at j_i before step i: f(k) for the last earlier step k with the same target,
+    or j_i when none."""
+    steps = n - 1
+    if steps <= 0:
+        return np.arange(n, dtype=np.int64)
+    j = targets
+    order = np.argsort(j, kind="stable")  # steps grouped by target, ascending within a group
+    js = j[order]
+    same = js[1:] == js[:-1]
+    prev = np.full(steps, -1, dtype=np.int64)  # the previous step with the same target
+    prev[order[1:][same]] = order[:-1][same]
+    last = np.full(n, -1, dtype=np.int64)  # the last step with target p
+    last[js[np.append(~same, True)]] = order[np.append(~same, True)]
+    pos = np.arange(n, dtype=np.int64)
+    fixed = j == pos[:steps]  # steps that swap with themselves
+    src = last.copy()  # the last step k < p with j_k = p, or -1
+    src[:steps][fixed] = prev[fixed]
+    f = np.where(src >= 0, src, pos)
+    while True:
+        nxt = f[f]
+        if np.array_equal(nxt, f):
+            break
+        f = nxt
+    out = f.copy()
+    moved = ~fixed
+    p = prev[moved]
+    out[:steps][moved] = np.where(p >= 0, f[np.maximum(p, 0)], j[moved])
+    return out
+
+
 def randperm(n: int, dtype, generator=None) -> np.ndarray:
-    """torch.randperm on the CPU: forward Fisher-Yates swapping i with i + draw % (n - i), with
-    32-bit draws while n < 2^32 / 20 and 64-bit draws beyond."""
+    """torch.randperm on the CPU (forward Fisher-Yates, see _randperm_draws)."""
     n = int(n)
     if n < 0:
         raise RuntimeError(f"Trying to create tensor with negative dimension {n}: [{n}]")
+    targets = _randperm_draws(engine(generator), n)
+    perm = randperm_jumps(n, targets) if n > 64 else randperm_swaps(n, targets)
+    return perm.astype(dtype, copy=False)
+
+
+def skip_randperm(n: int, generator=None) -> None:
+    """Advance the generator exactly as randperm(n) would, without building the permutation
+    (RandomSampler's last, empty slice of a pass)."""
+    steps = max(int(n) - 1, 0)
     eng = engine(generator)
-    steps = max(n - 1, 0)
-    draws = eng.random32(steps).astype(np.uint64) if n < (2**32 - 1) // 20 else eng.random64(steps)
-    targets = (draws % np.arange(n, 1, -1, dtype=np.uint64)).astype(np.int64) + np.arange(steps)
-    perm = list(range(n))
-    for i, j in enumerate(targets.tolist()):  # sequential by nature: each swap sees the last
-        perm[i], perm[j] = perm[j], perm[i]
-    return np.array(perm, dtype=np.int64).astype(dtype, copy=False)
+    eng.random32(steps) if n < (2**32 - 1) // 20 else eng.random64(steps)
 
 
 # -- bernoulli --------------------------------------------------------------------------------------

@@ -1085,3 +1085,37 @@ def test_split_gemms_match_one_matmul(cols, monkeypatch):
             np.testing.assert_allclose(BL._gemm_nt(g, b), g @ b.T, rtol=1e-4, atol=1e-4)
     finally:
         ember.set_num_threads(before)
+
+
+@pytest.mark.parametrize("n", [2, 3, 5, 17, 65, 200, 4097])
+def test_randperm_jumps_matches_the_sequential_swaps(n):
+    from ember import _sampling
+
+    rng = np.random.default_rng(n)
+    for trial in range(30):
+        steps = n - 1
+        if trial % 3 == 0:  # many self-swaps and repeated targets: short chains everywhere
+            targets = np.minimum(np.arange(steps) + rng.integers(0, 3, steps), n - 1)
+        else:
+            targets = np.arange(steps) + (
+                rng.integers(0, 2**32, steps, dtype=np.uint64) % np.arange(n, 1, -1, dtype=np.uint64)
+            ).astype(np.int64)
+        fast, general = _sampling.randperm_jumps(n, targets), _sampling.randperm_swaps(n, targets)
+        np.testing.assert_array_equal(fast, general)
+        assert sorted(fast.tolist()) == list(range(n))
+
+
+def test_random_sampler_skips_the_empty_last_permutation_with_torchs_draws():
+    import torch
+
+    for lib in (ember, torch):
+        lib.manual_seed(0)
+    ge, gt = ember.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    se = list(ember.utils.data.RandomSampler(range(300), generator=ge))
+    st = list(torch.utils.data.RandomSampler(range(300), generator=gt))
+    assert se == st
+    # the generator moved past the extra permutation torch draws at the end of the pass
+    assert (
+        ember.randint(0, 1000, (5,), generator=ge).tolist()
+        == torch.randint(0, 1000, (5,), generator=gt).tolist()
+    )

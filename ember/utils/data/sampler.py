@@ -76,7 +76,10 @@ class RandomSampler(Sampler):
             return _sampling.randint((self.num_samples,), np.int64, 0, n, generator)
         k = self.num_samples
         parts = [_sampling.randperm(n, np.int64, generator) for _ in range(k // n)]
-        parts.append(_sampling.randperm(n, np.int64, generator)[: k % n])
+        if k % n:
+            parts.append(_sampling.randperm(n, np.int64, generator)[: k % n])
+        else:  # torch draws one more permutation and keeps none of it: only its draws matter
+            _sampling.skip_randperm(n, generator)
         return np.concatenate(parts) if len(parts) != 1 else parts[0]
 
     def __iter__(self) -> Iterator[int]:
