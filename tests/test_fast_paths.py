@@ -13,6 +13,7 @@ import pytest
 import torch
 
 import ember
+import ember._jit
 from ember.graph import engine
 from ember.ops import operators
 from ember.ops.inplace import write_inplace
@@ -860,12 +861,58 @@ def test_lstm_exp_gates_match_the_tanh_gates(dtype, packed, proj, monkeypatch):
     from ember.ops import recurrent
 
     assert recurrent.uses_exp_gates(np)
+    monkeypatch.setattr(recurrent, "uses_jit_cell", lambda xp, dt: False)  # the NumPy cells only
     fast = _lstm_run(dtype, packed, proj)
     monkeypatch.setattr(recurrent, "uses_exp_gates", lambda xp: False)
     general = _lstm_run(dtype, packed, proj)
     tol = 1e-6 if dtype == np.float32 else 1e-14
     for f, g in zip(fast, general):
         np.testing.assert_allclose(f, g, rtol=tol, atol=tol)
+
+
+_NEEDS_NUMBA = pytest.mark.skipif(
+    ember._jit.numba_module() is None, reason="numba (the jit extra) is not installed or EMBER_JIT=0"
+)
+
+
+@_NEEDS_NUMBA
+@pytest.mark.parametrize("packed", [False, True])
+@pytest.mark.parametrize("proj", [0, 3])
+@pytest.mark.parametrize("seed", [12, 13])
+def test_lstm_jit_cell_matches_the_numpy_cell(packed, proj, seed, monkeypatch):
+    from ember.ops import recurrent
+
+    assert recurrent.uses_jit_cell(np, np.float32) and not recurrent.uses_jit_cell(np, np.float64)
+    calls = []
+    fwd, bwd = recurrent.lstm_kernels()
+    monkeypatch.setattr(recurrent, "lstm_kernels", lambda: (lambda *a: calls.append(1) or fwd(*a), bwd))
+    fast = _lstm_run(np.float32, packed, proj, seed)
+    assert calls, "the compiled cell ran"
+    monkeypatch.setattr(recurrent, "uses_jit_cell", lambda xp, dt: False)
+    general = _lstm_run(np.float32, packed, proj, seed)
+    for f, g in zip(fast, general):
+        np.testing.assert_allclose(f, g, rtol=2e-6, atol=2e-6)
+
+
+@_NEEDS_NUMBA
+def test_lstm_jit_tanh_saturates_and_propagates_nan_like_numpy():
+    from ember.ops import recurrent_jit
+
+    a = np.array(
+        [np.nan, -np.inf, -1e30, -50.0, -7.9, -3.0, -1e-3, -1e-30, -0.0, 0.0, 1e-30, 0.5, 7.9, 9.0, np.inf]
+    )
+    a = np.concatenate([a, np.linspace(-10, 10, 4001)]).astype(np.float32)
+    g = np.repeat(a[:, None], 4, axis=1)  # H = 1: columns i, f, g, o
+    cp = np.ones((len(a), 1), np.float32)
+    c, tc, h = (np.empty_like(cp) for _ in range(3))
+    recurrent_jit.lstm_forward(g, cp, c, tc, h)
+    with np.errstate(over="ignore", invalid="ignore"):
+        sig = 1 / (1 + np.exp(-a.astype(np.float64)))
+    np.testing.assert_allclose(g[:, 2], np.tanh(a.astype(np.float64)), rtol=0, atol=4e-7)
+    np.testing.assert_allclose(g[:, 0], sig, rtol=0, atol=4e-7)
+    assert np.isnan(g[0]).all() and np.isnan(h[0, 0])
+    assert g[1, 2] == -1 and g[14, 2] == 1 and g[14, 0] == 1 and 0 <= g[1, 0] < 1e-6
+    assert (np.abs(g[1:, 2]) <= 1).all() and (g[1:, 0] >= 0).all() and (g[1:, 0] <= 1).all()
 
 
 @pytest.mark.parametrize("slope", [0.0, 0.01, 0.2, 1.0])
@@ -916,6 +963,7 @@ def test_lstm_exp_gates_saturate_without_warnings(monkeypatch):
     gt(np, t)
     np.testing.assert_allclose(e, t, rtol=0, atol=2e-7)
     assert e[0, 0] == 0 and e[0, 2] == -1 and e[-1, 0] == 1 and e[-1, 2] == 1
+    monkeypatch.setattr(recurrent, "uses_jit_cell", lambda xp, dt: False)
     x = ember.from_numpy(np.full((3, 2, 4), 1e4, np.float32) * np.array([1, -1], np.float32)[:, None])
     m = ember.nn.LSTM(4, 5)
     with warnings.catch_warnings():

@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from ember._backend import of
+from ember._jit import kernels
 from ember._tensor import Tensor
 from ember.graph.node import Function
 
@@ -127,6 +128,23 @@ def uses_transposed_product(xp, B: int, P: int) -> bool:
     return xp is np and 8 <= B <= 48 and P >= 256
 
 
+def _load_lstm_kernels(numba):
+    from ember.ops import recurrent_jit
+
+    return recurrent_jit.lstm_forward, recurrent_jit.lstm_backward
+
+
+def lstm_kernels():
+    """(lstm_forward, lstm_backward) of ops/recurrent_jit.py, or None without numba."""
+    return kernels("lstm", _load_lstm_kernels)
+
+
+def uses_jit_cell(xp, dtype) -> bool:
+    """Where the compiled LSTM cell (ops/recurrent_jit.py) replaces the NumPy cell: float32 on
+    NumPy with numba installed."""
+    return xp is np and dtype == np.float32 and lstm_kernels() is not None
+
+
 class RecurrentLayer(Function):
     # h_t = cell(W_ih x_t + b_ih, h_{t-1});  BPTT: dh_{t-1} = dA_t W_hh (+ z dh_t for GRU),
     # dW_ih = sum_t dA_t^T x_t,  dW_hh = sum_t dA_t^T h_{t-1},  dx_t = dA_t W_ih
@@ -140,8 +158,10 @@ class RecurrentLayer(Function):
         H = GH // GATES[mode]
         P = w_hh.shape[1]  # size of the recurrent state h (proj_size or hidden_size)
         dt = x.dtype
-        gates = None
-        if mode == "LSTM":
+        gates = jit = None
+        if mode == "LSTM" and uses_jit_cell(xp, dt):
+            jit, scale = lstm_kernels(), None  # the kernel takes the raw pre-activations
+        elif mode == "LSTM":
             gates = (LstmGatesExp if uses_exp_gates(xp) else LstmGatesTanh)(xp, H, dt)
             scale = gates.scale
         else:
@@ -172,6 +192,15 @@ class RecurrentLayer(Function):
                 for s, b in enumerate(steps):
                     g = G[s, :b]
                     g += hw_of(Hs[s, :b])
+                    if jit is not None:  # fast path of the rest of this step
+                        hm = Hs[s + 1, :b] if M is None else M[s, :b]
+                        jit[0](g, C[s, :b], C[s + 1, :b], TC[s, :b], hm)
+                        if M is not None:
+                            xp.matmul(hm, w_hr.T, out=Hs[s + 1, :b])
+                        if packed and b < B:
+                            Hs[s + 1, b:] = Hs[s, b:]
+                            C[s + 1, b:] = C[s, b:]
+                        continue
                     gates(xp, g)  # i, f, o = sigmoid, g = tanh of the pre-activations
                     c = C[s + 1, :b]
                     xp.multiply(g[:, H : 2 * H], C[s, :b], out=c)  # c = f c_prev + i g
@@ -264,6 +293,7 @@ class RecurrentLayer(Function):
             dHt = alloc((T, B, P), dtype=x.dtype) if M is not None else None
             D = xp.empty((B, 4 * H), dtype=x.dtype)
             T1, T2 = xp.empty((B, H), dtype=x.dtype), xp.empty((B, H), dtype=x.dtype)
+            jit = lstm_kernels() if uses_jit_cell(xp, x.dtype) else None
             for s in range(T - 1, -1, -1):
                 b = steps[s]
                 dhb = dh[:b]
@@ -274,10 +304,14 @@ class RecurrentLayer(Function):
                 else:
                     dm = dhb
                 g = G[s, :b]
-                i, f, gg, o = g[:, :H], g[:, H : 2 * H], g[:, 2 * H : 3 * H], g[:, 3 * H :]
                 tc = TC[s, :b]
-                d, der, t1, t2 = dA[s, :b], D[:b], T1[:b], T2[:b]
-                dcb = dc[:b]
+                d, dcb = dA[s, :b], dc[:b]
+                if jit is not None:  # fast path of the gate gradients below
+                    jit[1](g, tc, C[s, :b], dm, dcb, d)
+                    xp.matmul(d, w_hh, out=dhb)
+                    continue
+                i, f, gg, o = g[:, :H], g[:, H : 2 * H], g[:, 2 * H : 3 * H], g[:, 3 * H :]
+                der, t1, t2 = D[:b], T1[:b], T2[:b]
                 # gate derivatives on whole rows (faster than strided per-gate blocks):
                 # s (1 - s) for i, f, o and 1 - g^2 for g
                 xp.subtract(1, g, out=der)
