@@ -7,6 +7,8 @@ import struct
 
 import numpy as np
 
+from ember._jit import kernels
+
 N = 624  # MERSENNE_STATE_N
 STATE_SIZE = 5056  # sizeof(CPUGeneratorImplState) on 64-bit platforms
 _HEADER = struct.Struct("<QiiQ")  # the_initial_seed, left, seeded, next
@@ -21,6 +23,20 @@ def init_genrand(seed: int) -> np.ndarray:
         prev = key[-1]
         key.append((1812433253 * (prev ^ (prev >> 30)) + j) & 0xFFFFFFFF)
     return np.array(key, dtype=np.uint32)
+
+
+JIT_MIN_WORDS = 4096  # below this, reading and writing the state back costs more than it saves
+
+
+def _load_mt(numba):
+    from ember import _mt19937_jit
+
+    return _mt19937_jit.fill32
+
+
+def mt_kernel():
+    """_mt19937_jit.fill32, or None without numba."""
+    return kernels("mt19937", _load_mt)
 
 
 class Engine:
@@ -46,10 +62,22 @@ class Engine:
 
     # -- draws (CPUGeneratorImpl::random / random64) ---------------------------------------------
     def random32(self, n: int) -> np.ndarray:
-        """n consecutive 32-bit outputs as uint32."""
+        """n consecutive 32-bit outputs as uint32 (general path: NumPy's MT19937)."""
         if n:
             self.fresh = False
+        if n >= JIT_MIN_WORDS and (fill := mt_kernel()) is not None:
+            return self._random32_jit(fill, n)
         return self._gen.integers(0, 1 << 32, size=n, dtype=np.uint32)
+
+    def _random32_jit(self, fill, n: int) -> np.ndarray:
+        """Fast path of random32: the same words from the compiled twister (_mt19937_jit.py)
+        on a copy of the state, which is then written back."""
+        st = self._bg.state["state"]
+        key = np.array(st["key"], dtype=np.uint32)
+        out = np.empty(n, dtype=np.uint32)
+        pos = fill(key, int(st["pos"]), out)
+        self._set(key, pos)
+        return out
 
     def random64(self, n: int) -> np.ndarray:
         """n outputs of random64(): (first 32-bit draw << 32) | second."""

@@ -1167,3 +1167,29 @@ def test_random_sampler_skips_the_empty_last_permutation_with_torchs_draws():
         ember.randint(0, 1000, (5,), generator=ge).tolist()
         == torch.randint(0, 1000, (5,), generator=gt).tolist()
     )
+
+
+@_NEEDS_NUMBA
+def test_compiled_mersenne_twister_gives_numpys_words_and_state(monkeypatch):
+    from ember import _mt19937
+
+    sizes = [1, 4095, 4096, 623, 624, 625, 10_000, 3, 70_001, 1248, 5000]
+
+    def run():
+        eng = _mt19937.Engine(1234)
+        words = [eng.random32(n) for n in sizes]
+        words.append(np.array([eng.one32()], dtype=np.uint32))
+        words.append(eng.random32(9000))
+        return words, eng.to_bytes()
+
+    calls = []
+    real = _mt19937.mt_kernel()
+    monkeypatch.setattr(_mt19937, "mt_kernel", lambda: lambda *a: calls.append(1) or real(*a))
+    fast, fast_state = run()
+    assert len(calls) == sum(n >= _mt19937.JIT_MIN_WORDS for n in sizes) + 1
+    monkeypatch.setattr(_mt19937, "mt_kernel", lambda: None)
+    general, general_state = run()
+    for f, g in zip(fast, general):
+        assert f.dtype == np.uint32
+        np.testing.assert_array_equal(f, g)
+    np.testing.assert_array_equal(fast_state, general_state)
