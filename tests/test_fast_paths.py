@@ -1193,3 +1193,42 @@ def test_compiled_mersenne_twister_gives_numpys_words_and_state(monkeypatch):
         assert f.dtype == np.uint32
         np.testing.assert_array_equal(f, g)
     np.testing.assert_array_equal(fast_state, general_state)
+
+
+@_NEEDS_NUMBA
+@pytest.mark.parametrize("betas", [(0.9, 0.999), (0.5, 0.99), (0.3, 0.9)])
+@pytest.mark.parametrize(
+    "wd,decoupled,maximize", [(0, False, False), (0.1, False, True), (0.01, True, False)]
+)
+def test_adam_kernel_matches_the_numpy_update_bitwise(betas, wd, decoupled, maximize, monkeypatch):
+    from ember.optim import adam
+
+    rng = np.random.default_rng(3)
+    w0 = [rng.standard_normal(s).astype(np.float32) for s in [(40, 30), (300,), (7,), (2, 3, 50)]]
+    gs = [
+        [(rng.standard_normal(w.shape) * 10.0 ** rng.integers(-6, 3)).astype(np.float32) for w in w0]
+        for _ in range(4)
+    ]
+
+    def run():
+        ps = [ember.nn.Parameter(ember.from_numpy(w.copy())) for w in w0]
+        opt = ember.optim.Adam(
+            ps, lr=3e-3, betas=betas, weight_decay=wd, decoupled_weight_decay=decoupled, maximize=maximize
+        )
+        for step in gs:
+            for p, g in zip(ps, step):
+                p.grad = ember.from_numpy(g.copy())
+            opt.step()
+        return [p.detach().numpy().copy() for p in ps] + [
+            opt.state[p][k]._data.copy() for p in ps for k in ("exp_avg", "exp_avg_sq")
+        ]
+
+    calls = []
+    real = adam.adam_kernel()
+    monkeypatch.setattr(adam, "adam_kernel", lambda: lambda *a: calls.append(1) or real(*a))
+    fast = run()
+    assert len(calls) == 4 * 3, "the kernel ran for the three tensors of 256+ elements"
+    monkeypatch.setattr(adam, "uses_adam_kernel", lambda *a: False)
+    general = run()
+    for f, g in zip(fast, general):
+        np.testing.assert_array_equal(f, g)

@@ -7,9 +7,43 @@ from typing import Any
 
 import numpy as np
 
+from ember._jit import kernels
 from ember._tensor import Tensor
 from ember.optim._kernels import check_adam_args
 from ember.optim.optimizer import Optimizer, bump_step, grad_of, new_step, to_scalar, zeros_state
+
+
+def _load_adam(numba):
+    from ember.optim import adam_jit
+
+    return adam_jit.adam_update
+
+
+def adam_kernel():
+    """optim/adam_jit.adam_update, or None without numba."""
+    return kernels("adam", _load_adam)
+
+
+def uses_adam_kernel(x, g, m, v) -> bool:
+    """Where the compiled update replaces the NumPy passes: float32 NumPy arrays of one shape,
+    all C-contiguous, big enough to pay the call."""
+    return (
+        x.size >= 256
+        and type(x) is np.ndarray
+        and all(a.dtype == np.float32 and a.flags.c_contiguous and a.shape == x.shape for a in (x, g, m, v))
+        and adam_kernel() is not None
+    )
+
+
+def adam_update_jit(x, g, m, v, beta1, beta2, w1, w2, lr, eps, step) -> None:
+    """Fast path of the NumPy update in Adam.step (same float32 scalars, same rounding)."""
+    f32 = np.float32
+    small = w1 < 0.5
+    adam_kernel()(
+        x.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1),
+        f32(w1) if small else f32(1) - f32(w1), small, f32(beta2), f32(w2),
+        f32((1 - beta2**step) ** 0.5), f32(eps), f32(-(lr / (1 - beta1**step))),
+    )  # fmt: skip
 
 
 class Adam(Optimizer):
@@ -86,6 +120,10 @@ class Adam(Optimizer):
                         g = g + wd * x
                 m = state["exp_avg"]._data
                 v = state["exp_avg_sq"]._data
+                if not amsgrad and uses_adam_kernel(x, g, m, v):  # fast path of the lines below
+                    adam_update_jit(x, g, m, v, beta1, beta2, w1, w2, lr, eps, step)
+                    p._bump()
+                    continue
                 # Python floats act as scalars of the array's dtype (NumPy 2 / CuPy), so every
                 # product below rounds exactly where torch's float32 kernels round.
                 t = g - m
